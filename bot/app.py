@@ -1,0 +1,115 @@
+"""Builds the Bot and the Dispatcher and runs them: migrate (or verify) on startup, then poll."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.enums import ParseMode
+from aiogram.exceptions import TelegramNetworkError, TelegramUnauthorizedError
+from aiogram.fsm.storage.base import BaseStorage
+from aiogram.fsm.storage.memory import MemoryStorage
+from aiogram.fsm.storage.redis import RedisStorage
+from aiogram.types import BotCommand
+from loguru import logger
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot import migrator
+from bot.config import Settings
+from bot.dao.database import create_engine, create_session_factory
+from bot.errors import EXIT_CONFIG, EXIT_UNREACHABLE, StartupError
+from bot.handlers import routers
+from bot.middlewares.database import DatabaseSessionMiddleware
+
+COMMANDS = [
+    BotCommand(command="start", description="Main menu"),
+    BotCommand(command="cancel", description="Cancel the current action"),
+]
+
+
+class BotApiError(StartupError):
+    """The Bot API refused the token or could not be reached at start-up."""
+
+
+class SchemaMode(StrEnum):
+    MIGRATE = "migrate"  # bring the schema to head under the migration lock
+    VERIFY = "verify"  # --no-migrate: only check (and wait for) the schema
+
+
+def build_bot(settings: Settings) -> Bot:
+    session = (
+        AiohttpSession(api=TelegramAPIServer.from_base(settings.bot_api_url))
+        if settings.bot_api_url
+        else AiohttpSession()
+    )
+    return Bot(
+        token=settings.bot_token.get_secret_value(),
+        session=session,
+        default=DefaultBotProperties(parse_mode=ParseMode.HTML),
+    )
+
+
+def build_storage(settings: Settings) -> BaseStorage:
+    if settings.redis_url is None:
+        return MemoryStorage()
+    return RedisStorage.from_url(settings.redis_url.get_secret_value())
+
+
+def build_dispatcher(settings: Settings, engine: AsyncEngine, mode: SchemaMode) -> Dispatcher:
+    dispatcher = Dispatcher(
+        storage=build_storage(settings), settings=settings, engine=engine, schema_mode=mode
+    )
+    dispatcher.update.outer_middleware(DatabaseSessionMiddleware(create_session_factory(engine)))
+    dispatcher.include_routers(*routers())
+    dispatcher.startup.register(on_startup)
+    dispatcher.shutdown.register(on_shutdown)
+    return dispatcher
+
+
+async def prepare_schema(engine: AsyncEngine, settings: Settings, mode: SchemaMode) -> None:
+    """Runs on the dispatcher's loop before the first getUpdates; raising here stops the start."""
+    options = migrator.MigrationOptions.from_settings(settings)
+    if mode is SchemaMode.MIGRATE:
+        await migrator.migrate(engine, options)
+    else:
+        await migrator.verify(engine, options)
+
+
+async def on_startup(
+    bot: Bot, engine: AsyncEngine, settings: Settings, schema_mode: SchemaMode
+) -> None:
+    await prepare_schema(engine, settings, schema_mode)
+    await bot.set_my_commands(COMMANDS)
+    me = await bot.me()
+    logger.info("bot @{} (id {}) is ready; polling for updates", me.username, me.id)
+
+
+async def on_shutdown(dispatcher: Dispatcher) -> None:
+    await dispatcher.storage.close()
+    logger.info("bot stopped")
+
+
+async def run_polling(settings: Settings, mode: SchemaMode) -> None:
+    engine = create_engine(settings.database)
+    bot = build_bot(settings)
+    dispatcher = build_dispatcher(settings, engine, mode)
+    try:
+        await dispatcher.start_polling(bot, allowed_updates=dispatcher.resolve_used_update_types())
+    except TelegramUnauthorizedError:
+        error = BotApiError(
+            "the Bot API rejected BOT_TOKEN as unauthorized; check it with @BotFather"
+        )
+        error.exit_code = EXIT_CONFIG
+        raise error from None
+    except TelegramNetworkError as network_error:
+        error = BotApiError(
+            f"cannot reach the Bot API ({network_error.message}); check BOT_API_URL and the network"
+        )
+        error.exit_code = EXIT_UNREACHABLE
+        raise error from None
+    finally:
+        await bot.session.close()
+        await engine.dispose()

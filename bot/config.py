@@ -1,0 +1,182 @@
+"""Settings from the environment and `.env`.
+
+`DatabaseSettings` is all that migrating needs, so `alembic` and `main.py --migrate-only` run
+without a bot token; `Settings` adds what the bot itself needs.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Annotated, Literal, TypeVar
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/shopbot.sqlite3"
+
+_ASYNC_DRIVERS = {
+    "sqlite": "sqlite+aiosqlite",
+    "sqlite+aiosqlite": "sqlite+aiosqlite",
+    "postgres": "postgresql+asyncpg",
+    "postgresql": "postgresql+asyncpg",
+    "postgresql+asyncpg": "postgresql+asyncpg",
+}
+_TOKEN_PATTERN = re.compile(r"^\d+:[\w-]{20,}$")
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message says which one and what to do."""
+
+
+def normalize_database_url(raw: str) -> URL:
+    """Parse a database URL and switch it to the async driver this project ships."""
+    try:
+        url = make_url(raw)
+    except ArgumentError:
+        raise ValueError(
+            "not a database URL; expected e.g. postgresql+asyncpg://user:pass@host/db "
+            "or sqlite+aiosqlite:///data/shopbot.sqlite3"
+        ) from None
+    driver = _ASYNC_DRIVERS.get(url.drivername)
+    if driver is None:
+        raise ValueError(
+            f"unsupported database driver {url.drivername!r}; "
+            "use postgresql+asyncpg://... or sqlite+aiosqlite:///path"
+        )
+    return url.set(drivername=driver)
+
+
+class DatabaseSettings(BaseSettings):
+    """What the migrator needs: the database and how patient to be with it."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+
+    database_url: SecretStr = SecretStr(DEFAULT_DATABASE_URL)
+    migration_lock_timeout: float = Field(60.0, gt=0)
+    schema_wait_timeout: float = Field(120.0, ge=0)
+    ddl_lock_timeout: float = Field(5.0, gt=0)
+    ddl_lock_retries: int = Field(3, ge=0)
+    db_connect_timeout: float = Field(30.0, ge=0)
+    allow_unknown_revision: bool = False
+    extra_migration_dirs: Annotated[tuple[Path, ...], NoDecode] = ()
+    log_level: Literal["TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["text", "json"] = "text"
+
+    @field_validator("database_url", mode="before")
+    @classmethod
+    def _check_database_url(cls, value: object) -> object:
+        raw = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if isinstance(raw, str):
+            normalize_database_url(raw)
+        return value
+
+    @field_validator("extra_migration_dirs", mode="before")
+    @classmethod
+    def _split_dirs(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(Path(part) for part in value.split(os.pathsep) if part.strip())
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_log_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @property
+    def database(self) -> URL:
+        return normalize_database_url(self.database_url.get_secret_value())
+
+
+class Settings(DatabaseSettings):
+    """Everything the running bot needs."""
+
+    bot_token: SecretStr
+    admin_ids: Annotated[frozenset[int], NoDecode] = frozenset()
+    bot_api_url: str | None = None
+    redis_url: SecretStr | None = None
+    payments_provider_token: SecretStr | None = None
+    payments_currency: str = "RUB"
+    catalog_page_size: int = Field(5, ge=1, le=20)
+
+    @field_validator("bot_token")
+    @classmethod
+    def _check_token(cls, value: SecretStr) -> SecretStr:
+        if not _TOKEN_PATTERN.match(value.get_secret_value()):
+            raise ValueError("not a bot token; expected <digits>:<secret> as given by @BotFather")
+        return value
+
+    @field_validator("admin_ids", mode="before")
+    @classmethod
+    def _split_admin_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            parts = [part.strip() for part in value.replace(";", ",").split(",")]
+            if not all(part.isdigit() for part in parts if part):
+                raise ValueError("expected comma-separated numeric Telegram user ids")
+            return frozenset(int(part) for part in parts if part)
+        if isinstance(value, int):
+            return frozenset({value})
+        return value
+
+    @field_validator("bot_api_url")
+    @classmethod
+    def _check_api_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip().rstrip("/")
+        if not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError("expected an http(s) base URL such as http://localhost:8081")
+        return value
+
+    @field_validator("payments_currency")
+    @classmethod
+    def _check_currency(cls, value: str) -> str:
+        value = value.strip().upper()
+        if not re.fullmatch(r"[A-Z]{3}", value):
+            raise ValueError("expected a three-letter ISO 4217 currency code such as RUB")
+        return value
+
+    @property
+    def secrets(self) -> list[str]:
+        """Values that must never reach a log line."""
+        found = [self.bot_token.get_secret_value()]
+        for secret in (self.payments_provider_token, self.redis_url):
+            if secret is not None:
+                found.append(secret.get_secret_value())
+                password = _password_of(secret.get_secret_value())
+                if password:
+                    found.append(password)
+        return found + database_secrets(self)
+
+
+def _password_of(raw_url: str) -> str | None:
+    try:
+        return make_url(raw_url).password
+    except ArgumentError:
+        return None
+
+
+def database_secrets(settings: DatabaseSettings) -> list[str]:
+    password = settings.database.password
+    return [str(password)] if password else []
+
+
+SettingsT = TypeVar("SettingsT", bound=DatabaseSettings)
+
+
+def load_settings(cls: type[SettingsT]) -> SettingsT:
+    """Build settings or raise ConfigError with one line naming every bad variable."""
+    try:
+        return cls()
+    except ValidationError as error:
+        problems = []
+        for item in error.errors(include_input=False, include_url=False):
+            name = "_".join(str(part) for part in item["loc"]).upper() or "settings"
+            message = item["msg"].removeprefix("Value error, ")
+            if item["type"] == "missing":
+                message = "is required; set it in the environment or in .env"
+            problems.append(f"{name}: {message}")
+        raise ConfigError("; ".join(problems)) from None

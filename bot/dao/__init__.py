@@ -1,0 +1,14 @@
+"""Data access: models, engine and session factories, and the DAO classes that query them."""
+
+from bot.dao.database import Base, create_engine, create_session_factory
+from bot.dao.models import Category, Product, Purchase, User
+
+__all__ = [
+    "Base",
+    "Category",
+    "Product",
+    "Purchase",
+    "User",
+    "create_engine",
+    "create_session_factory",
+]

@@ -1,0 +1,63 @@
+"""The shop's tables. Money is an integer in the currency's minor units (Stars are whole)."""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, String, Text, true
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from bot.dao.database import Base
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    telegram_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    username: Mapped[str | None] = mapped_column(String(64))
+    first_name: Mapped[str | None] = mapped_column(String(128))
+    last_name: Mapped[str | None] = mapped_column(String(128))
+
+    purchases: Mapped[list[Purchase]] = relationship(back_populates="user")
+
+
+class Category(Base):
+    __tablename__ = "categories"
+
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+
+    products: Mapped[list[Product]] = relationship(back_populates="category")
+
+
+class Product(Base):
+    __tablename__ = "products"
+    __table_args__ = (
+        CheckConstraint("price > 0", name="price_positive"),
+        CheckConstraint("length(currency) = 3", name="currency_code"),
+    )
+
+    category_id: Mapped[int] = mapped_column(ForeignKey("categories.id"), index=True)
+    name: Mapped[str] = mapped_column(String(128))
+    description: Mapped[str] = mapped_column(Text, default="")
+    price: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    file_id: Mapped[str | None] = mapped_column(String(256))
+    hidden_content: Mapped[str] = mapped_column(Text, default="")
+    on_sale: Mapped[bool] = mapped_column(Boolean, server_default=true(), default=True)
+
+    category: Mapped[Category] = relationship(back_populates="products")
+    purchases: Mapped[list[Purchase]] = relationship(back_populates="product")
+
+
+class Purchase(Base):
+    __tablename__ = "purchases"
+    __table_args__ = (CheckConstraint("amount > 0", name="amount_positive"),)
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), index=True)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    provider: Mapped[str] = mapped_column(String(32))
+    charge_id: Mapped[str] = mapped_column(String(255), unique=True)
+    provider_charge_id: Mapped[str | None] = mapped_column(String(255))
+
+    user: Mapped[User] = relationship(back_populates="purchases")
+    product: Mapped[Product] = relationship(back_populates="purchases")

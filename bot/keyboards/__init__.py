@@ -1,0 +1,1 @@
+"""Keyboards and callback data factories."""

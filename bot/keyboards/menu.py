@@ -1,0 +1,19 @@
+"""The main menu shown after /start."""
+
+from __future__ import annotations
+
+from aiogram.types import InlineKeyboardMarkup
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from bot.keyboards.callbacks import Menu, MenuAction
+
+
+def main_menu(*, is_admin: bool) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(text="🛍 Catalog", callback_data=Menu(action=MenuAction.CATALOG))
+    builder.button(text="🧾 My purchases", callback_data=Menu(action=MenuAction.PURCHASES))
+    builder.button(text="ℹ️ About", callback_data=Menu(action=MenuAction.ABOUT))
+    if is_admin:
+        builder.button(text="🛠 Admin panel", callback_data=Menu(action=MenuAction.ADMIN))
+    builder.adjust(1)
+    return builder.as_markup()

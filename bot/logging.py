@@ -1,0 +1,94 @@
+"""loguru for everything: stdlib loggers are routed into it, and secrets are masked at the sink."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import logging
+import sys
+from collections.abc import Iterable
+
+from loguru import logger
+
+MASK = "***"
+_ROUTED_LOGGERS = ("alembic", "sqlalchemy", "aiogram", "aiohttp", "asyncio")
+_TEXT_FORMAT = (
+    "<green>{time:YYYY-MM-DD HH:mm:ss.SSS}</green> | <level>{level: <8}</level> | "
+    "<cyan>{name}</cyan> - <level>{message}</level>"
+)
+
+
+class InterceptHandler(logging.Handler):
+    """Hands stdlib log records to loguru, keeping the caller's location."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            level: str | int = logger.level(record.levelname).name
+        except ValueError:
+            level = record.levelno
+        frame, depth = inspect.currentframe(), 0
+        while frame is not None and (depth == 0 or frame.f_code.co_filename == logging.__file__):
+            frame = frame.f_back
+            depth += 1
+        logger.opt(depth=depth, exception=record.exc_info).log(level, record.getMessage())
+
+
+class SecretMasker:
+    """Replaces every known secret in a piece of text; secrets can be added at any time."""
+
+    def __init__(self) -> None:
+        self._secrets: set[str] = set()
+
+    def add(self, secrets: Iterable[str]) -> None:
+        self._secrets.update(secret for secret in secrets if len(secret) >= 4)
+
+    def __call__(self, text: str) -> str:
+        for secret in sorted(self._secrets, key=len, reverse=True):
+            text = text.replace(secret, MASK)
+        return text
+
+
+masker = SecretMasker()
+
+
+def _text_sink(message: object) -> None:
+    sys.stderr.write(masker(str(message)))
+
+
+def _json_sink(message: object) -> None:
+    record = message.record  # type: ignore[attr-defined]
+    payload = {
+        "time": record["time"].isoformat(),
+        "level": record["level"].name,
+        "logger": record["name"],
+        "message": record["message"],
+    }
+    if record["exception"] is not None:
+        payload["exception"] = str(message).split("\n", 1)[-1]
+    sys.stderr.write(masker(json.dumps(payload, ensure_ascii=False)) + "\n")
+
+
+def setup_logging(level: str = "INFO", fmt: str = "text", secrets: Iterable[str] = ()) -> None:
+    """Configure loguru once per process; stdlib loggers propagate into it."""
+    masker.add(secrets)
+    logger.remove()
+    if fmt == "json":
+        logger.add(_json_sink, level=level, format="{message}", backtrace=False, diagnose=False)
+    else:
+        logger.add(
+            _text_sink,
+            level=level,
+            format=_TEXT_FORMAT,
+            colorize=sys.stderr.isatty(),
+            backtrace=False,
+            diagnose=False,
+        )
+    logging.basicConfig(handlers=[InterceptHandler()], level=0, force=True)
+    for name in _ROUTED_LOGGERS:
+        routed = logging.getLogger(name)
+        routed.handlers = []
+        routed.propagate = True
+    # SQLAlchemy's engine logger echoes every statement at INFO; keep it for DEBUG runs.
+    logging.getLogger("sqlalchemy.engine").setLevel(
+        logging.INFO if level in ("TRACE", "DEBUG") else logging.WARNING
+    )

@@ -1,0 +1,1 @@
+"""Outer middlewares of the dispatcher."""

@@ -1,0 +1,438 @@
+"""The embedded migration runner: brings the schema to head on the already-running event loop.
+
+`migrate()` for the instance that may change the schema, `verify()` for `--no-migrate`
+instances, `status()` for both. No aiogram here: the bot calls us, never the reverse.
+The alembic CLI goes through `migrations/env.py`, which uses `cli_connection()` so a person
+and a starting bot take the same lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext, MigrationInfo
+from alembic.util.exc import CommandError
+from loguru import logger
+from sqlalchemy import text
+from sqlalchemy.engine import URL, Connection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from bot.config import (
+    ConfigError,
+    DatabaseSettings,
+    database_secrets,
+    load_settings,
+    normalize_database_url,
+)
+from bot.dao.database import UTCDateTime, create_engine
+from bot.logging import masker, setup_logging
+from bot.schema.connect import connect, database_message, root_cause
+from bot.schema.errors import (
+    ReadOnlyDatabaseError,
+    RevisionFailedError,
+    SchemaBehindError,
+    SchemaError,
+    UnknownRevisionError,
+)
+from bot.schema.locks import migration_lock
+from bot.schema.revisions import VERSION_TABLE, Revisions, alembic_config
+
+_LOCK_NOT_AVAILABLE = "55P03"
+_READ_ONLY_TRANSACTION = "25006"
+
+
+@dataclass(frozen=True)
+class MigrationOptions:
+    lock_timeout: float = 60.0
+    connect_timeout: float = 30.0
+    ddl_lock_timeout: float = 5.0
+    ddl_lock_retries: int = 3
+    schema_wait_timeout: float = 120.0
+    allow_unknown_revision: bool = False
+    extra_version_locations: tuple[Path, ...] = ()
+
+    @classmethod
+    def from_settings(cls, settings: DatabaseSettings) -> MigrationOptions:
+        return cls(
+            lock_timeout=settings.migration_lock_timeout,
+            connect_timeout=settings.db_connect_timeout,
+            ddl_lock_timeout=settings.ddl_lock_timeout,
+            ddl_lock_retries=settings.ddl_lock_retries,
+            schema_wait_timeout=settings.schema_wait_timeout,
+            allow_unknown_revision=settings.allow_unknown_revision,
+            extra_version_locations=tuple(settings.extra_migration_dirs),
+        )
+
+
+@dataclass(frozen=True)
+class SchemaStatus:
+    current: tuple[str, ...]
+    head: str
+    pending: tuple[str, ...]
+    unknown: tuple[str, ...]
+
+    @property
+    def at_head(self) -> bool:
+        return self.current == (self.head,)
+
+    def describe(self) -> str:
+        current = ", ".join(self.current) or "empty (no revision)"
+        return f"database at {current}, code head {self.head}"
+
+
+@dataclass(frozen=True)
+class AppliedRevision:
+    revision: str
+    description: str
+    seconds: float
+
+
+@dataclass(frozen=True)
+class MigrationReport:
+    from_revisions: tuple[str, ...]
+    to_revisions: tuple[str, ...]
+    applied: tuple[AppliedRevision, ...] = ()
+    lock_wait: float = 0.0
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        before = ", ".join(self.from_revisions) or "empty"
+        after = ", ".join(self.to_revisions) or "empty"
+        if not self.applied:
+            return f"schema already at head {after}; nothing to apply ({self.seconds:.3f}s)"
+        return (
+            f"schema migrated {before} -> {after}: {len(self.applied)} revision(s) in "
+            f"{self.seconds:.3f}s (waited {self.lock_wait:.3f}s for the lock)"
+        )
+
+
+@dataclass
+class _Tracker:
+    """Collects each revision alembic applies, with its duration (alembic's on_version_apply)."""
+
+    applied: list[AppliedRevision] = field(default_factory=list)
+    _mark: float = field(default_factory=time.monotonic)
+
+    def __call__(self, *, step: MigrationInfo, **_: Any) -> None:
+        now = time.monotonic()
+        revision = step.up_revision
+        applied = AppliedRevision(
+            revision=step.up_revision_id or "base",
+            description=(revision.doc if revision is not None else "") or "",
+            seconds=now - self._mark,
+        )
+        self._mark = now
+        self.applied.append(applied)
+        logger.info(
+            "applied revision {} ({}) in {:.3f}s",
+            applied.revision,
+            applied.description,
+            applied.seconds,
+        )
+
+
+def context_options(dialect_name: str, config: Config) -> dict[str, Any]:
+    """What `env.py` passes to `context.configure` for every caller."""
+    tracker = config.attributes.get("tracker")
+    return {
+        "version_table": VERSION_TABLE,
+        "render_as_batch": dialect_name == "sqlite",
+        "compare_type": True,
+        "transaction_per_migration": True,
+        # SQLite DDL is transactional once the engine emits BEGIN itself (bot.dao.database).
+        "transactional_ddl": True,
+        "on_version_apply": [tracker] if tracker is not None else [],
+        "render_item": _render_item,
+    }
+
+
+def _render_item(kind: str, item: object, autogen_context: Any) -> str | Literal[False]:
+    """Autogenerate writes our UTCDateTime as the plain type it stands for, so revision
+    scripts never import application code (they must keep working as the code changes)."""
+    if kind == "type" and isinstance(item, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
+
+
+async def _read_current(conn: AsyncConnection) -> tuple[str, ...]:
+    def read(sync_conn: Connection) -> tuple[str, ...]:
+        context = MigrationContext.configure(sync_conn, opts={"version_table": VERSION_TABLE})
+        return tuple(sorted(context.get_current_heads()))
+
+    current = await conn.run_sync(read)
+    await conn.rollback()  # leave no transaction open: alembic must begin its own
+    return current
+
+
+async def _status(conn: AsyncConnection, revisions: Revisions) -> SchemaStatus:
+    current = await _read_current(conn)
+    head = revisions.head()
+    unknown = revisions.unknown(current)
+    pending = () if unknown or current == (head,) else revisions.pending(current)
+    return SchemaStatus(current=current, head=head, pending=pending, unknown=unknown)
+
+
+async def _refuse_read_only(conn: AsyncConnection) -> None:
+    if conn.dialect.name != "postgresql":
+        return
+    row = (
+        await conn.execute(
+            text("SELECT pg_is_in_recovery(), current_setting('transaction_read_only')")
+        )
+    ).one()
+    await conn.rollback()
+    if row[0]:
+        raise ReadOnlyDatabaseError("it is a hot-standby replica, pg_is_in_recovery() is true")
+    if row[1] == "on":
+        raise ReadOnlyDatabaseError("default_transaction_read_only is on")
+
+
+@asynccontextmanager
+async def _migration_session(
+    conn: AsyncConnection, options: MigrationOptions
+) -> AsyncIterator[None]:
+    """On PostgreSQL: a name others can see in pg_stat_activity, and a DDL lock_timeout so a
+    revision never queues behind a long transaction while the bot's traffic queues behind it."""
+    if conn.dialect.name != "postgresql":
+        yield
+        return
+    name = f"shopbot-migrator pid={os.getpid()} host={socket.gethostname()}"[:63]
+    await conn.execute(text("SELECT set_config('application_name', :name, false)"), {"name": name})
+    await conn.execute(
+        text("SELECT set_config('lock_timeout', :ms, false)"),
+        {"ms": f"{int(options.ddl_lock_timeout * 1000)}ms"},
+    )
+    await conn.commit()
+    try:
+        yield
+    finally:
+        if not conn.closed and not conn.invalidated:
+            await conn.rollback()
+            await conn.execute(text("RESET lock_timeout"))
+            await conn.execute(text("RESET application_name"))
+            await conn.commit()
+
+
+def _failing_revision(error: BaseException) -> str | None:
+    """The revision whose script raised, found in the traceback by its module globals."""
+    traceback: TracebackType | None = error.__traceback__
+    found = None
+    while traceback is not None:
+        module_globals = traceback.tb_frame.f_globals
+        if "revision" in module_globals and "down_revision" in module_globals:
+            found = str(module_globals["revision"])
+        traceback = traceback.tb_next
+    return found
+
+
+def _is_lock_timeout(error: BaseException) -> bool:
+    return getattr(root_cause(error), "sqlstate", None) == _LOCK_NOT_AVAILABLE
+
+
+def revision_failed(error: BaseException) -> SchemaError:
+    """The one-line error for an exception raised while revisions ran."""
+    if getattr(root_cause(error), "sqlstate", None) == _READ_ONLY_TRANSACTION:
+        return ReadOnlyDatabaseError("a read-only transaction refused the change")
+    return RevisionFailedError(_failing_revision(error), database_message(error))
+
+
+def _upgrade_to_head(sync_conn: Connection, config: Config) -> None:
+    config.attributes["connection"] = sync_conn
+    command.upgrade(config, "head")
+
+
+async def _apply(
+    conn: AsyncConnection, revisions: Revisions, options: MigrationOptions
+) -> list[AppliedRevision]:
+    """Upgrade to head, retrying a revision that hit the DDL lock_timeout."""
+    tracker = _Tracker()
+    revisions.config.attributes["tracker"] = tracker
+    attempt = 0
+    while True:
+        try:
+            await conn.run_sync(_upgrade_to_head, revisions.config)
+            return tracker.applied
+        except SchemaError:
+            raise
+        except Exception as error:  # a revision's script may raise anything
+            await conn.rollback()
+            if _is_lock_timeout(error) and attempt < options.ddl_lock_retries:
+                attempt += 1
+                delay = min(0.5 * 2**attempt, 10.0)
+                logger.warning(
+                    "revision {} waited longer than DDL_LOCK_TIMEOUT={}s for a table lock; "
+                    "retry {}/{} in {:.1f}s",
+                    _failing_revision(error) or "?",
+                    options.ddl_lock_timeout,
+                    attempt,
+                    options.ddl_lock_retries,
+                    delay,
+                )
+                await asyncio.sleep(delay)
+                continue
+            raise revision_failed(error) from None
+
+
+def _refuse_unknown(status: SchemaStatus, options: MigrationOptions) -> bool:
+    """True when the database is ahead of the code and we may serve anyway."""
+    if not status.unknown:
+        return False
+    if not options.allow_unknown_revision:
+        raise UnknownRevisionError(status.unknown)
+    logger.warning(
+        "database at unknown revision {}; serving anyway because ALLOW_UNKNOWN_REVISION=true",
+        ", ".join(status.unknown),
+    )
+    return True
+
+
+async def status(engine: AsyncEngine, options: MigrationOptions | None = None) -> SchemaStatus:
+    """Current revision(s), head and pending revisions; reads only."""
+    options = options or MigrationOptions()
+    revisions = Revisions(alembic_config(options.extra_version_locations))
+    revisions.head()
+    async with connect(engine, deadline=options.connect_timeout) as conn:
+        return await _status(conn, revisions)
+
+
+async def migrate(engine: AsyncEngine, options: MigrationOptions | None = None) -> MigrationReport:
+    """Bring the schema to head under the migration lock; safe to call from many instances."""
+    options = options or MigrationOptions()
+    started = time.monotonic()
+    revisions = Revisions(alembic_config(options.extra_version_locations))
+    revisions.head()  # refuse multiple heads before touching the database
+    async with connect(engine, deadline=options.connect_timeout) as conn:
+        await _refuse_read_only(conn)  # even at head: a bot on a replica could not write
+        before = await _status(conn, revisions)
+        if before.at_head or _refuse_unknown(before, options):
+            return _finish(MigrationReport(before.current, before.current), started)
+        async with migration_lock(
+            conn, version_table=VERSION_TABLE, timeout=options.lock_timeout
+        ) as lock_wait:
+            under_lock = await _status(conn, revisions)  # another instance may have migrated
+            if under_lock.at_head or _refuse_unknown(under_lock, options):
+                report = MigrationReport(before.current, under_lock.current, lock_wait=lock_wait)
+                return _finish(report, started)
+            logger.info(
+                "migrating: {}; {} revision(s) pending",
+                under_lock.describe(),
+                len(under_lock.pending),
+            )
+            async with _migration_session(conn, options):
+                applied = await _apply(conn, revisions, options)
+            after = await _read_current(conn)
+    report = MigrationReport(before.current, after, tuple(applied), lock_wait)
+    return _finish(report, started)
+
+
+def _finish(report: MigrationReport, started: float) -> MigrationReport:
+    finished = MigrationReport(
+        report.from_revisions,
+        report.to_revisions,
+        report.applied,
+        report.lock_wait,
+        time.monotonic() - started,
+    )
+    logger.info(finished.summary())
+    return finished
+
+
+async def verify(
+    engine: AsyncEngine, options: MigrationOptions | None = None, *, poll_interval: float = 1.0
+) -> SchemaStatus:
+    """For `--no-migrate`: never locks, never writes. Waits up to `schema_wait_timeout` for a
+    schema that is behind (the primary still migrating, a replica still replaying)."""
+    options = options or MigrationOptions()
+    revisions = Revisions(alembic_config(options.extra_version_locations))
+    revisions.head()
+    started = time.monotonic()
+    next_report = started
+    async with connect(engine, deadline=options.connect_timeout) as conn:
+        while True:
+            current = await _status(conn, revisions)
+            if current.at_head or _refuse_unknown(current, options):
+                logger.info("schema verified: {}", current.describe())
+                return current
+            waited = time.monotonic() - started
+            if waited >= options.schema_wait_timeout:
+                raise SchemaBehindError(
+                    f"schema is behind the code ({current.describe()}, "
+                    f"{len(current.pending)} revision(s) pending) after waiting {waited:.0f}s; "
+                    "start an instance without --no-migrate (or run `python main.py "
+                    "--migrate-only`) against the primary, or raise SCHEMA_WAIT_TIMEOUT"
+                )
+            if time.monotonic() >= next_report:
+                logger.info(
+                    "waiting for the schema to reach head ({}, {} pending), {:.0f}s so far",
+                    current.describe(),
+                    len(current.pending),
+                    waited,
+                )
+                next_report = time.monotonic() + 5.0
+            await asyncio.sleep(poll_interval)
+
+
+def cli_database_url(config: Config) -> URL:
+    """The URL for the alembic CLI: `-x url=...`, else `sqlalchemy.url`, else DATABASE_URL."""
+    x_args = config.cmd_opts.x if config.cmd_opts is not None and config.cmd_opts.x else []
+    for argument in x_args:
+        key, _, value = argument.partition("=")
+        if key == "url":
+            return _parse_cli_url(value)
+    configured = config.get_main_option("sqlalchemy.url")
+    if configured:
+        return _parse_cli_url(configured)
+    return load_settings(DatabaseSettings).database
+
+
+def _parse_cli_url(raw: str) -> URL:
+    try:
+        return normalize_database_url(raw)
+    except ValueError as error:
+        raise ConfigError(f"database URL: {error}") from None
+
+
+@asynccontextmanager
+async def cli_connection(config: Config) -> AsyncIterator[AsyncConnection]:
+    """The connection the alembic CLI migrates on, holding the same lock as `migrate()`."""
+    settings = load_settings(DatabaseSettings)
+    options = MigrationOptions.from_settings(settings)
+    url = cli_database_url(config)
+    masker.add([url.password] if url.password else [])
+    engine = create_engine(url, application_name="shopbot-alembic-cli")
+    try:
+        async with (
+            connect(engine, deadline=options.connect_timeout) as conn,
+            migration_lock(conn, version_table=VERSION_TABLE, timeout=options.lock_timeout),
+            _migration_session(conn, options),
+        ):
+            yield conn
+    finally:
+        await engine.dispose()
+
+
+@contextmanager
+def cli_session() -> Iterator[None]:
+    """Logging through loguru and one-line errors for the alembic CLI (alembic prints
+    `FAILED: <message>` for a CommandError and exits non-zero)."""
+    try:
+        settings = load_settings(DatabaseSettings)
+        setup_logging(settings.log_level, settings.log_format, database_secrets(settings))
+        yield
+    except CommandError:
+        raise
+    except (ConfigError, SchemaError) as error:
+        raise CommandError(str(error)) from None
+    except Exception as error:
+        raise CommandError(str(revision_failed(error))) from None

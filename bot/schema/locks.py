@@ -1,0 +1,153 @@
+"""The migration lock: one migrator at a time, whoever it is (a bot, a person with alembic).
+
+PostgreSQL: a session advisory lock on the migration connection, so it dies with the session.
+SQLite: an exclusive `flock` on a file beside the database, so it dies with the process.
+Both are taken by polling with backoff, and the waiter says who holds the lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import os
+import time
+import zlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from loguru import logger
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.dao.database import sqlite_path
+from bot.schema.errors import LockTimeoutError
+
+# Advisory locks are keyed by two int4s: a namespace for this project, and the version table.
+LOCK_NAMESPACE = 0x5B07
+HOLDER_LOG_INTERVAL = 5.0
+_MAX_BACKOFF = 1.0
+
+
+def advisory_key(version_table: str) -> int:
+    return zlib.crc32(version_table.encode()) & 0x7FFFFFFF
+
+
+async def _poll(
+    try_acquire: Callable[[], Awaitable[bool]],
+    describe_holder: Callable[[], Awaitable[str]],
+    *,
+    timeout: float,
+    what: str,
+) -> float:
+    """Call `try_acquire` with backoff until it succeeds; return the seconds waited."""
+    started = time.monotonic()
+    next_report = started + HOLDER_LOG_INTERVAL
+    delay = 0.05
+    while not await try_acquire():
+        now = time.monotonic()
+        if now - started >= timeout:
+            raise LockTimeoutError(
+                f"could not take the migration lock ({what}) within {timeout:g}s; it is held "
+                f"by {await describe_holder()}; raise MIGRATION_LOCK_TIMEOUT or stop that "
+                "migrator"
+            )
+        if now >= next_report:
+            logger.info(
+                "waiting for the migration lock ({}) held by {}, {:.0f}s so far",
+                what,
+                await describe_holder(),
+                now - started,
+            )
+            next_report = now + HOLDER_LOG_INTERVAL
+        await asyncio.sleep(min(delay, max(0.0, started + timeout - now)))
+        delay = min(delay * 2, _MAX_BACKOFF)
+    return time.monotonic() - started
+
+
+@asynccontextmanager
+async def postgres_lock(
+    conn: AsyncConnection, *, version_table: str, timeout: float
+) -> AsyncIterator[float]:
+    key = advisory_key(version_table)
+    params = {"ns": LOCK_NAMESPACE, "key": key}
+
+    async def try_acquire() -> bool:
+        got = await conn.scalar(text("SELECT pg_try_advisory_lock(:ns, :key)"), params)
+        await conn.commit()
+        return bool(got)
+
+    async def describe_holder() -> str:
+        row = (
+            await conn.execute(
+                text(
+                    "SELECT a.pid, a.application_name, a.client_addr FROM pg_locks l "
+                    "JOIN pg_stat_activity a ON a.pid = l.pid "
+                    "WHERE l.locktype = 'advisory' AND l.granted AND l.classid = :ns "
+                    "AND l.objid = :key AND l.objsubid = 2"
+                ),
+                params,
+            )
+        ).first()
+        await conn.commit()
+        if row is None:
+            return "a session that has just let go"
+        return f"pid {row.pid} ({row.application_name or 'no application_name'})"
+
+    waited = await _poll(
+        try_acquire, describe_holder, timeout=timeout, what=f"advisory {LOCK_NAMESPACE}/{key}"
+    )
+    try:
+        yield waited
+    finally:
+        if not conn.closed and not conn.invalidated:
+            await conn.rollback()
+            await conn.execute(text("SELECT pg_advisory_unlock(:ns, :key)"), params)
+            await conn.commit()
+
+
+def lock_file_for(database: Path) -> Path:
+    return database.with_name(database.name + ".migrate.lock")
+
+
+@asynccontextmanager
+async def sqlite_lock(database: Path, *, timeout: float) -> AsyncIterator[float]:
+    path = lock_file_for(database)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+
+    async def try_acquire() -> bool:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()}".encode(), 0)
+        return True
+
+    async def describe_holder() -> str:
+        return path.read_text().strip() or "another process"
+
+    try:
+        waited = await _poll(try_acquire, describe_holder, timeout=timeout, what=str(path))
+        yield waited
+    finally:
+        os.close(fd)  # closing the descriptor releases the flock
+
+
+@asynccontextmanager
+async def migration_lock(
+    conn: AsyncConnection, *, version_table: str, timeout: float
+) -> AsyncIterator[float]:
+    """Hold the migration lock for the database behind `conn`; yields the seconds waited."""
+    url = conn.engine.url
+    if url.get_backend_name() == "postgresql":
+        async with postgres_lock(conn, version_table=version_table, timeout=timeout) as waited:
+            yield waited
+        return
+    database = sqlite_path(url)
+    if database is None:  # an in-memory database belongs to this process alone
+        yield 0.0
+        return
+    async with sqlite_lock(database, timeout=timeout) as waited:
+        yield waited

@@ -1,0 +1,96 @@
+"""shopbot: brings the database schema to head on the bot's own event loop, then polls Telegram.
+
+Exit codes: 0 ok; 2 configuration error (settings, DATABASE_URL, credentials, bot token);
+3 the database or the Bot API is unreachable; 4 the schema could not be migrated or verified.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+
+from loguru import logger
+
+from bot.config import ConfigError, DatabaseSettings, Settings, database_secrets, load_settings
+from bot.dao.database import create_engine
+from bot.errors import EXIT_CONFIG, StartupError
+from bot.logging import setup_logging
+from bot.migrator import MigrationOptions, migrate
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python main.py",
+        description=(
+            "Run the shop bot. On start it brings the database schema to the newest revision "
+            "(safely: one instance migrates under a lock, the others wait), then polls Telegram. "
+            "Settings come from the environment and .env (see README)."
+        ),
+        epilog=(
+            "exit codes: 0 ok, 2 configuration error, 3 database or Bot API unreachable, "
+            "4 schema could not be migrated or verified"
+        ),
+    )
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--no-migrate",
+        action="store_true",
+        help=(
+            "never change the schema (read replicas, extra workers): check that it is at head, "
+            "wait up to SCHEMA_WAIT_TIMEOUT seconds if it is behind, refuse if it does not "
+            "catch up"
+        ),
+    )
+    mode.add_argument(
+        "--migrate-only",
+        action="store_true",
+        help=(
+            "bring the schema to head and exit 0 without polling (release phases, init "
+            "containers); needs only DATABASE_URL, no BOT_TOKEN"
+        ),
+    )
+    return parser.parse_args(argv)
+
+
+async def migrate_only(settings: DatabaseSettings) -> None:
+    engine = create_engine(settings.database)
+    try:
+        await migrate(engine, MigrationOptions.from_settings(settings))
+    finally:
+        await engine.dispose()
+
+
+def run_bot(settings: Settings, *, no_migrate: bool) -> None:
+    # Imported here: aiogram takes seconds to import and --migrate-only never needs it.
+    from bot.app import SchemaMode, run_polling
+
+    mode = SchemaMode.VERIFY if no_migrate else SchemaMode.MIGRATE
+    asyncio.run(run_polling(settings, mode))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        settings = load_settings(DatabaseSettings if args.migrate_only else Settings)
+    except ConfigError as error:
+        print(f"shopbot: configuration error: {error}", file=sys.stderr)
+        return EXIT_CONFIG
+    secrets = settings.secrets if isinstance(settings, Settings) else database_secrets(settings)
+    setup_logging(settings.log_level, settings.log_format, secrets)
+    try:
+        if isinstance(settings, Settings):
+            run_bot(settings, no_migrate=args.no_migrate)
+        else:
+            asyncio.run(migrate_only(settings))
+    except StartupError as error:
+        logger.error("{}", error)
+        return error.exit_code
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,66 @@
+"""alembic's environment, serving three callers with one file.
+
+1. The bot (`bot.migrator`): it hands a sync connection in `config.attributes["connection"]`
+   from inside its running event loop; we only run the migrations on it.
+2. The alembic CLI online: no loop is running, so `asyncio.run` one, on a connection that
+   holds the same migration lock as the bot. (pytest-alembic hands in an AsyncEngine instead
+   and brings its own isolation, so it gets a plain connection.)
+3. Offline (`alembic upgrade head --sql`): print the SQL, touch nothing.
+"""
+
+import asyncio
+
+from alembic import context
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot import migrator
+from bot.dao import Base
+
+config = context.config
+target_metadata = Base.metadata
+
+
+def run_migrations_offline() -> None:
+    url = migrator.cli_database_url(config)
+    context.configure(
+        url=url,
+        target_metadata=target_metadata,
+        literal_binds=True,
+        dialect_opts={"paramstyle": "named"},
+        **migrator.context_options(url.get_backend_name(), config),
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def do_run_migrations(connection: Connection) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        **migrator.context_options(connection.dialect.name, config),
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+async def run_async_migrations(engine: AsyncEngine | None = None) -> None:
+    if engine is not None:
+        async with engine.connect() as connection:
+            await connection.run_sync(do_run_migrations)
+        return
+    async with migrator.cli_connection(config) as connection:
+        await connection.run_sync(do_run_migrations)
+
+
+handed_in = config.attributes.get("connection")
+if context.is_offline_mode():
+    with migrator.cli_session():
+        run_migrations_offline()
+elif isinstance(handed_in, Connection):
+    do_run_migrations(handed_in)
+elif isinstance(handed_in, AsyncEngine):
+    asyncio.run(run_async_migrations(handed_in))
+else:
+    with migrator.cli_session():
+        asyncio.run(run_async_migrations())

@@ -1,0 +1,52 @@
+"""Fixtures: every database test runs on a real SQLite file and on real PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.dao.database import create_engine
+from tests.support.databases import (
+    ADMIN_URL_ENV,
+    ThrowawayDatabase,
+    admin_url,
+    postgres_reachable,
+    throwaway_database,
+)
+
+BACKENDS = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(scope="session")
+def postgres_available() -> None:
+    reason = postgres_reachable()
+    if reason is not None:
+        pytest.fail(
+            f"PostgreSQL is not reachable at {admin_url().render_as_string(hide_password=True)} "
+            f"({reason}); start it or set {ADMIN_URL_ENV} to a server where we may create "
+            "databases (tests/run does this for you)",
+            pytrace=False,
+        )
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    if request.param == "postgresql":
+        request.getfixturevalue("postgres_available")
+    return request.param
+
+
+@pytest.fixture
+def database(backend: str, tmp_path: Path) -> Iterator[ThrowawayDatabase]:
+    with throwaway_database(backend, tmp_path) as created:
+        yield created
+
+
+@pytest.fixture
+async def engine(database: ThrowawayDatabase) -> AsyncIterator[AsyncEngine]:
+    created = create_engine(database.url)
+    yield created
+    await created.dispose()

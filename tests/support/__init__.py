@@ -1,0 +1,1 @@
+"""Shared test helpers: throwaway databases and real bot processes."""

@@ -1,0 +1,81 @@
+"""Throwaway databases: a fresh SQLite file or a fresh PostgreSQL database per test."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+from sqlalchemy.engine import URL, make_url
+
+ADMIN_URL_ENV = "TEST_DATABASE_URL"
+DEFAULT_ADMIN_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+
+
+def admin_url() -> URL:
+    return make_url(os.environ.get(ADMIN_URL_ENV, DEFAULT_ADMIN_URL)).set(
+        drivername="postgresql+asyncpg"
+    )
+
+
+def _dsn(url: URL) -> str:
+    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+async def _admin_execute(statement: str) -> None:
+    connection = await asyncpg.connect(_dsn(admin_url()), timeout=10)
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+def postgres_reachable() -> str | None:
+    """None when the admin URL answers, else the reason it does not."""
+    try:
+        asyncio.run(_admin_execute("SELECT 1"))
+    except (OSError, asyncpg.PostgresError, TimeoutError) as error:
+        return f"{type(error).__name__}: {error}"
+    return None
+
+
+@dataclass(frozen=True)
+class ThrowawayDatabase:
+    backend: str
+    url: URL
+    path: Path | None = None  # the SQLite file
+
+    @property
+    def url_string(self) -> str:
+        return self.url.render_as_string(hide_password=False)
+
+
+@contextmanager
+def postgres_database() -> Iterator[ThrowawayDatabase]:
+    name = f"shopbot_test_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_admin_execute(f'CREATE DATABASE "{name}"'))
+    try:
+        yield ThrowawayDatabase("postgresql", admin_url().set(database=name))
+    finally:
+        asyncio.run(_admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@contextmanager
+def sqlite_database(directory: Path) -> Iterator[ThrowawayDatabase]:
+    path = directory / f"shopbot-{uuid.uuid4().hex[:8]}.sqlite3"
+    yield ThrowawayDatabase("sqlite", make_url(f"sqlite+aiosqlite:///{path}"), path)
+
+
+@contextmanager
+def throwaway_database(backend: str, directory: Path) -> Iterator[ThrowawayDatabase]:
+    if backend == "postgresql":
+        with postgres_database() as database:
+            yield database
+    else:
+        with sqlite_database(directory) as database:
+            yield database
