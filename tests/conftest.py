@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.dao.database import create_engine
+from tests.fakes.bot_api import FakeBotAPI
 from tests.support.databases import (
     ADMIN_URL_ENV,
     ThrowawayDatabase,
@@ -50,3 +51,10 @@ async def engine(database: ThrowawayDatabase) -> AsyncIterator[AsyncEngine]:
     created = create_engine(database.url)
     yield created
     await created.dispose()
+
+
+@pytest.fixture
+def fake_api() -> Iterator[FakeBotAPI]:
+    """A fake Telegram Bot API server; give `fake_api.url` to the bot as BOT_API_URL."""
+    with FakeBotAPI() as api:
+        yield api

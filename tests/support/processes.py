@@ -1,0 +1,139 @@
+"""The real `python main.py` (and `alembic`) as subprocesses, with a clean environment."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+
+from tests.support.databases import ThrowawayDatabase
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+MAIN = PROJECT_ROOT / "main.py"
+ALEMBIC = Path(sys.executable).with_name("alembic")
+TEST_TOKEN = "123456789:TEST-token-for-the-fake-bot-api_00"
+_INHERITED = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT")
+
+
+def clean_env(**settings: str) -> dict[str, str]:
+    """Only what a process needs from outside, plus `settings`: never the developer's .env."""
+    env = {name: os.environ[name] for name in _INHERITED if name in os.environ}
+    env["PYTHONUNBUFFERED"] = "1"
+    env.update(settings)
+    return env
+
+
+def bot_env(
+    database: ThrowawayDatabase, *, api_url: str | None = None, **settings: str
+) -> dict[str, str]:
+    values = {"DATABASE_URL": database.url_string, "BOT_TOKEN": TEST_TOKEN, **settings}
+    if api_url is not None:
+        values["BOT_API_URL"] = api_url
+    return clean_env(**values)
+
+
+def run_main(
+    args: Sequence[str], env: Mapping[str, str], cwd: Path, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(MAIN), *args],
+        env=dict(env),
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def run_alembic(
+    args: Sequence[str], env: Mapping[str, str], timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(ALEMBIC), "-c", str(PROJECT_ROOT / "alembic.ini"), *args],
+        env=dict(env),
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+class BotProcess:
+    """`python main.py ARGS` in the background; its stderr goes to a file we can read live."""
+
+    def __init__(self, args: Sequence[str], env: Mapping[str, str], cwd: Path) -> None:
+        self.args = list(args)
+        self.env = dict(env)
+        self.cwd = cwd
+        self.log_path = cwd / f"bot-{time.monotonic_ns()}.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> BotProcess:
+        with self.log_path.open("wb") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, str(MAIN), *self.args],
+                env=self.env,
+                cwd=self.cwd,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        return self
+
+    @property
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def poll(self) -> int | None:
+        assert self.process is not None
+        return self.process.poll()
+
+    def wait(self, timeout: float = 60) -> int:
+        assert self.process is not None
+        try:
+            return self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(
+                f"bot did not exit within {timeout}s; output:\n{self.output[-3000:]}"
+            ) from None
+
+    def wait_for_output(self, needle: str, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while needle not in self.output:
+            if self.poll() is not None:
+                raise AssertionError(
+                    f"bot exited ({self.poll()}) before printing {needle!r}:\n{self.output[-3000:]}"
+                )
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no {needle!r} within {timeout}s:\n{self.output[-3000:]}")
+            time.sleep(0.05)
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
+        assert self.process is not None
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        return self.wait(timeout)
+
+    def __enter__(self) -> BotProcess:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
