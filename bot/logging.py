@@ -19,7 +19,7 @@ _TEXT_FORMAT = (
 
 
 class InterceptHandler(logging.Handler):
-    """Hands stdlib log records to loguru, keeping the caller's location."""
+    """Hands stdlib log records to loguru under the stdlib logger's name."""
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
@@ -30,7 +30,9 @@ class InterceptHandler(logging.Handler):
         while frame is not None and (depth == 0 or frame.f_code.co_filename == logging.__file__):
             frame = frame.f_back
             depth += 1
-        logger.opt(depth=depth, exception=record.exc_info).log(level, record.getMessage())
+        logger.patch(lambda entry: entry.update(name=record.name)).opt(
+            depth=depth, exception=record.exc_info
+        ).log(level, record.getMessage())
 
 
 class SecretMasker:

@@ -11,7 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
+from sqlalchemy import text
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.pool import NullPool
+
+from bot.dao.database import create_engine
 
 ADMIN_URL_ENV = "TEST_DATABASE_URL"
 DEFAULT_ADMIN_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
@@ -79,3 +83,17 @@ def throwaway_database(backend: str, directory: Path) -> Iterator[ThrowawayDatab
     else:
         with sqlite_database(directory) as database:
             yield database
+
+
+def fetch_all(database: ThrowawayDatabase, sql: str, **params: object) -> list[tuple]:
+    """Run one read query on a fresh connection, from synchronous test code."""
+
+    async def run() -> list[tuple]:
+        engine = create_engine(database.url, poolclass=NullPool)
+        try:
+            async with engine.connect() as conn:
+                return [tuple(row) for row in await conn.execute(text(sql), params)]
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())

@@ -52,10 +52,14 @@ def run_main(
 
 
 def run_alembic(
-    args: Sequence[str], env: Mapping[str, str], timeout: float = 120
+    args: Sequence[str],
+    env: Mapping[str, str],
+    timeout: float = 120,
+    *,
+    ini: Path = PROJECT_ROOT / "alembic.ini",
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [str(ALEMBIC), "-c", str(PROJECT_ROOT / "alembic.ini"), *args],
+        [str(ALEMBIC), "-c", str(ini), *args],
         env=dict(env),
         cwd=PROJECT_ROOT,
         capture_output=True,
