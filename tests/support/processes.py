@@ -37,11 +37,11 @@ def bot_env(
     return clean_env(**values)
 
 
-def run_main(
-    args: Sequence[str], env: Mapping[str, str], cwd: Path, timeout: float = 120
+def run_command(
+    command: Sequence[str], env: Mapping[str, str], cwd: Path, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, str(MAIN), *args],
+        list(command),
         env=dict(env),
         cwd=cwd,
         capture_output=True,
@@ -51,6 +51,12 @@ def run_main(
     )
 
 
+def run_main(
+    args: Sequence[str], env: Mapping[str, str], cwd: Path, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    return run_command([sys.executable, str(MAIN), *args], env, cwd, timeout)
+
+
 def run_alembic(
     args: Sequence[str],
     env: Mapping[str, str],
@@ -58,15 +64,7 @@ def run_alembic(
     *,
     ini: Path = PROJECT_ROOT / "alembic.ini",
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(ALEMBIC), "-c", str(ini), *args],
-        env=dict(env),
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    return run_command([str(ALEMBIC), "-c", str(ini), *args], env, PROJECT_ROOT, timeout)
 
 
 class BotProcess:
