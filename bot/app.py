@@ -10,7 +10,7 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.exceptions import TelegramNetworkError, TelegramUnauthorizedError
-from aiogram.fsm.storage.base import BaseStorage
+from aiogram.fsm.storage.base import BaseStorage, DefaultKeyBuilder
 from aiogram.fsm.storage.memory import MemoryStorage
 from aiogram.fsm.storage.redis import RedisStorage
 from aiogram.types import BotCommand
@@ -53,9 +53,16 @@ def build_bot(settings: Settings) -> Bot:
 
 
 def build_storage(settings: Settings) -> BaseStorage:
+    """FSM state in memory, or in Redis when REDIS_URL is set so forms survive a restart.
+
+    Keys carry the bot's id (`fsm:<bot id>:<chat>:<user>:...`): bots sharing one Redis
+    never see each other's forms.
+    """
     if settings.redis_url is None:
         return MemoryStorage()
-    return RedisStorage.from_url(settings.redis_url.get_secret_value())
+    return RedisStorage.from_url(
+        settings.redis_url.get_secret_value(), key_builder=DefaultKeyBuilder(with_bot_id=True)
+    )
 
 
 def build_dispatcher(settings: Settings, engine: AsyncEngine, mode: SchemaMode) -> Dispatcher:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.dao.models import User
+from bot.dao.upsert import dialect_insert
 
 
 class UserDAO:
@@ -22,12 +22,9 @@ class UserDAO:
         last_name: str | None,
     ) -> User:
         """Insert the user or refresh their names; one statement, safe under concurrency."""
-        insert = (
-            postgresql.insert if self.session.bind.dialect.name == "postgresql" else sqlite.insert
-        )
         values = {"username": username, "first_name": first_name, "last_name": last_name}
         statement = (
-            insert(User)
+            dialect_insert(self.session)(User)
             .values(telegram_id=telegram_id, **values)
             .on_conflict_do_update(
                 index_elements=[User.telegram_id], set_={**values, "updated_at": func.now()}

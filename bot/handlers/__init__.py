@@ -4,8 +4,16 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from bot.handlers import start
+from bot.handlers import admin, catalog, fallback, payments, profile, start
 
 
 def routers() -> list[Router]:
-    return [start.router]
+    # start first: /start and /cancel work in every FSM state; fallback last.
+    return [
+        start.router,
+        catalog.router,
+        payments.router,
+        profile.router,
+        admin.router,
+        fallback.router,
+    ]

@@ -1,10 +1,19 @@
-"""Callback data factories: every button's data is built and parsed here, never by hand."""
+"""Callback data factories: every button's data is built and parsed here, never by hand.
+
+Ids and page numbers are bounded, so forged data (`prod:abc`, `prod:-1`, an id past the
+database's integer range) fails to unpack: no handler matches and the fallback router answers.
+"""
 
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Annotated
 
 from aiogram.filters.callback_data import CallbackData
+from pydantic import Field
+
+RowId = Annotated[int, Field(ge=1, le=2**31 - 1)]
+PageNumber = Annotated[int, Field(ge=0, le=100_000)]
 
 
 class MenuAction(StrEnum):
@@ -17,3 +26,80 @@ class MenuAction(StrEnum):
 
 class Menu(CallbackData, prefix="menu"):
     action: MenuAction
+
+
+class CategoryPage(CallbackData, prefix="cat"):
+    category_id: RowId
+    page: PageNumber = 0
+
+
+class ProductCard(CallbackData, prefix="prod"):
+    product_id: RowId
+    page: PageNumber = 0  # the category page to go back to
+
+
+class Buy(CallbackData, prefix="buy"):
+    product_id: RowId
+
+
+class PurchasesPage(CallbackData, prefix="mine"):
+    page: PageNumber
+
+
+class Redeliver(CallbackData, prefix="again"):
+    product_id: RowId
+
+
+class AdminAction(StrEnum):
+    PANEL = "panel"
+    STATS = "stats"
+    ADD_PRODUCT = "add_product"
+    CATEGORIES = "categories"
+    ADD_CATEGORY = "add_category"
+
+
+class Admin(CallbackData, prefix="adm"):
+    action: AdminAction
+
+
+class AdminProducts(CallbackData, prefix="admps"):
+    page: PageNumber
+
+
+class ProductAction(StrEnum):
+    VIEW = "view"
+    TOGGLE = "toggle"
+    DELETE = "delete"
+
+
+class AdminProduct(CallbackData, prefix="admp"):
+    action: ProductAction
+    product_id: RowId
+
+
+class CategoryAction(StrEnum):
+    VIEW = "view"
+    RENAME = "rename"
+    DELETE = "delete"
+
+
+class AdminCategory(CallbackData, prefix="admc"):
+    action: CategoryAction
+    category_id: RowId
+
+
+class PickCategory(CallbackData, prefix="pick"):
+    """The category step of the add-product form."""
+
+    category_id: RowId
+
+
+class FormAction(StrEnum):
+    SAVE = "save"
+    CANCEL = "cancel"
+
+
+class ProductForm(CallbackData, prefix="form"):
+    """The confirm step of the add-product form."""
+
+    action: FormAction

@@ -6,6 +6,7 @@ from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.keyboards.callbacks import Menu, MenuAction
+from bot.keyboards.common import home_button
 
 
 def main_menu(*, is_admin: bool) -> InlineKeyboardMarkup:
@@ -17,3 +18,7 @@ def main_menu(*, is_admin: bool) -> InlineKeyboardMarkup:
         builder.button(text="🛠 Admin panel", callback_data=Menu(action=MenuAction.ADMIN))
     builder.adjust(1)
     return builder.as_markup()
+
+
+def back_home() -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(inline_keyboard=[[home_button()]])

@@ -1,0 +1,165 @@
+"""Queries about categories and products."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from enum import StrEnum
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
+
+from bot.dao.models import Category, Product, Purchase
+from bot.dao.paging import Page, fetch_page
+
+
+class Removal(StrEnum):
+    DELETED = "deleted"
+    HIDDEN = "hidden"  # it has purchases: buyers keep access, so it is only taken off sale
+
+
+async def _saved(session: AsyncSession, change: Callable[[], object]) -> bool:
+    """Apply `change` and flush it in a savepoint; False (change undone) if a constraint refused."""
+    try:
+        async with session.begin_nested():
+            result = change()
+            if inspect.isawaitable(result):
+                await result
+            await session.flush()
+    except IntegrityError:
+        return False
+    return True
+
+
+class CategoryDAO:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, category_id: int) -> Category | None:
+        return await self.session.get(Category, category_id)
+
+    async def on_sale(self) -> list[tuple[Category, int]]:
+        """Categories with at least one product on sale, with how many, by name."""
+        count = func.count(Product.id)
+        statement = (
+            select(Category, count)
+            .join(Product)
+            .where(Product.on_sale)
+            .group_by(Category.id)
+            .order_by(Category.name, Category.id)
+        )
+        return [(category, total) for category, total in await self.session.execute(statement)]
+
+    async def all(self) -> list[tuple[Category, int]]:
+        """Every category with its number of products (hidden ones included), by name."""
+        statement = (
+            select(Category, func.count(Product.id))
+            .outerjoin(Product)
+            .group_by(Category.id)
+            .order_by(Category.name, Category.id)
+        )
+        return [(category, total) for category, total in await self.session.execute(statement)]
+
+    async def name_taken(self, name: str, *, except_id: int | None = None) -> bool:
+        """Case-insensitively, in Python: SQLite's lower() only folds ASCII."""
+        statement = select(Category.name).where(Category.id != except_id)
+        folded = name.casefold()
+        return any(taken.casefold() == folded for taken in await self.session.scalars(statement))
+
+    async def create(self, name: str) -> Category | None:
+        """The new category, or None when the name is taken."""
+        if await self.name_taken(name):
+            return None
+        category = Category(name=name)
+        return category if await _saved(self.session, lambda: self.session.add(category)) else None
+
+    async def rename(self, category: Category, name: str) -> bool:
+        if await self.name_taken(name, except_id=category.id):
+            return False
+        return await _saved(self.session, lambda: setattr(category, "name", name))
+
+    async def product_count(self, category_id: int) -> int:
+        count = await self.session.scalar(
+            select(func.count(Product.id)).where(Product.category_id == category_id)
+        )
+        return count or 0
+
+    async def delete_if_empty(self, category: Category) -> int:
+        """Delete the category if it has no products; return how many it has (0: deleted)."""
+        products = await self.product_count(category.id)
+        if products:
+            return products
+        await self.session.delete(category)
+        await self.session.flush()
+        return 0
+
+
+class ProductDAO:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, product_id: int) -> Product | None:
+        return await self.session.get(Product, product_id, options=[joinedload(Product.category)])
+
+    async def on_sale(self, product_id: int) -> Product | None:
+        product = await self.get(product_id)
+        return product if product is not None and product.on_sale else None
+
+    async def page_on_sale(self, category_id: int, number: int, size: int) -> Page[Product]:
+        statement = (
+            select(Product)
+            .where(Product.category_id == category_id, Product.on_sale)
+            .order_by(Product.name, Product.id)
+        )
+        return await fetch_page(self.session, statement, number, size)
+
+    async def page_all(self, number: int, size: int) -> Page[Product]:
+        statement = select(Product).order_by(Product.name, Product.id)
+        return await fetch_page(self.session, statement, number, size)
+
+    async def create(
+        self,
+        *,
+        category_id: int,
+        name: str,
+        description: str,
+        price: int,
+        currency: str,
+        file_id: str | None,
+        hidden_content: str,
+    ) -> Product:
+        product = Product(
+            category_id=category_id,
+            name=name,
+            description=description,
+            price=price,
+            currency=currency,
+            file_id=file_id,
+            hidden_content=hidden_content,
+            on_sale=True,
+        )
+        self.session.add(product)
+        await self.session.flush()
+        return product
+
+    async def set_on_sale(self, product: Product, on_sale: bool) -> None:
+        product.on_sale = on_sale
+        await self.session.flush()
+
+    async def purchase_count(self, product_id: int) -> int:
+        count = await self.session.scalar(
+            select(func.count(Purchase.id)).where(Purchase.product_id == product_id)
+        )
+        return count or 0
+
+    async def delete_or_hide(self, product: Product) -> Removal:
+        """Delete a product nobody bought; hide one with purchases so its buyers keep access."""
+        if not await self.purchase_count(product.id):
+            if await _saved(self.session, lambda: self.session.delete(product)):
+                return Removal.DELETED
+            # A purchase arrived in between: the foreign key refused the delete.
+            await self.session.refresh(product)
+        await self.set_on_sale(product, False)
+        return Removal.HIDDEN

@@ -1,0 +1,48 @@
+"""One page of a query's rows, and how many pages there are."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: Sequence[T]
+    number: int  # 0-based
+    size: int
+    total: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.size))
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 0
+
+    @property
+    def has_next(self) -> bool:
+        return self.number + 1 < self.pages
+
+    @property
+    def exists(self) -> bool:
+        """False for a page past the end (a stale button after rows were removed)."""
+        return self.number < self.pages
+
+
+async def fetch_page(
+    session: AsyncSession, statement: Select[tuple[Any]], number: int, size: int
+) -> Page[Any]:
+    """`statement` must be ordered; rows `number * size` onwards, `size` of them."""
+    total = await session.scalar(
+        select(func.count()).select_from(statement.order_by(None).subquery())
+    )
+    rows = await session.scalars(statement.limit(size).offset(number * size))
+    return Page(items=list(rows), number=number, size=size, total=total or 0)

@@ -1,0 +1,93 @@
+"""Queries about purchases: recording a payment exactly once, and what a buyer owns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from bot.dao.models import Purchase, User
+from bot.dao.paging import Page, fetch_page
+from bot.dao.upsert import dialect_insert
+
+PROVIDER_STARS = "telegram_stars"
+PROVIDER_CARD = "provider"
+
+
+@dataclass(frozen=True)
+class Spending:
+    purchases: int
+    totals: dict[str, int]  # currency -> amount in minor units
+
+
+def _bought_by(telegram_id: int) -> ColumnElement[bool]:
+    buyer = select(User.id).where(User.telegram_id == telegram_id).scalar_subquery()
+    return Purchase.user_id == buyer
+
+
+class PurchaseDAO:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def record(
+        self,
+        *,
+        user_id: int,
+        product_id: int,
+        amount: int,
+        currency: str,
+        provider: str,
+        charge_id: str,
+        provider_charge_id: str | None,
+    ) -> int | None:
+        """The new purchase's id, or None if this charge id is already recorded.
+
+        One INSERT ... ON CONFLICT DO NOTHING: a concurrent duplicate waits for the first
+        transaction and then inserts nothing, so only one caller ever gets an id back.
+        """
+        statement = (
+            dialect_insert(self.session)(Purchase)
+            .values(
+                user_id=user_id,
+                product_id=product_id,
+                amount=amount,
+                currency=currency,
+                provider=provider,
+                charge_id=charge_id,
+                provider_charge_id=provider_charge_id or None,
+            )
+            .on_conflict_do_nothing(index_elements=[Purchase.charge_id])
+            .returning(Purchase.id)
+        )
+        return (await self.session.execute(statement)).scalar_one_or_none()
+
+    async def owns(self, telegram_id: int, product_id: int) -> bool:
+        statement = select(Purchase.id).where(
+            _bought_by(telegram_id), Purchase.product_id == product_id
+        )
+        return await self.session.scalar(statement.limit(1)) is not None
+
+    async def page_of(self, telegram_id: int, number: int, size: int) -> Page[Purchase]:
+        """A buyer's purchases, newest first, with their products loaded."""
+        statement = (
+            select(Purchase)
+            .where(_bought_by(telegram_id))
+            .options(selectinload(Purchase.product))
+            .order_by(Purchase.created_at.desc(), Purchase.id.desc())
+        )
+        return await fetch_page(self.session, statement, number, size)
+
+    async def spending_of(self, telegram_id: int) -> Spending:
+        statement = (
+            select(Purchase.currency, func.count(Purchase.id), func.sum(Purchase.amount))
+            .where(_bought_by(telegram_id))
+            .group_by(Purchase.currency)
+            .order_by(Purchase.currency)
+        )
+        rows = (await self.session.execute(statement)).all()
+        return Spending(
+            purchases=sum(count for _, count, _ in rows),
+            totals={currency: int(total) for currency, _, total in rows},
+        )

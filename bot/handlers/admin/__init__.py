@@ -1,0 +1,16 @@
+"""The admin panel. The IsAdmin filter sits on this router, so no handler below it is ever
+reached by anyone outside ADMIN_IDS, whatever callback data they forge."""
+
+from __future__ import annotations
+
+from aiogram import Router
+
+from bot.filters.admin import IsAdmin
+from bot.handlers.admin import categories, menu, product_form, products, stats
+
+router = Router(name="admin")
+router.message.filter(IsAdmin())
+router.callback_query.filter(IsAdmin())
+router.include_routers(
+    menu.router, stats.router, categories.router, products.router, product_form.router
+)

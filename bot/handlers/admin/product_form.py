@@ -1,0 +1,201 @@
+"""Adding a product: name → description → category → price → file → content → confirm.
+
+Each step checks what it gets and, if it is wrong, says why and stays; /cancel (handled in
+start.py) leaves the form at any step.
+"""
+
+from __future__ import annotations
+
+from html import escape
+
+from aiogram import F, Router
+from aiogram.filters import Command
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, Message
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.config import Settings
+from bot.dao.catalog import CategoryDAO, ProductDAO
+from bot.dao.money import format_amount, parse_price, price_hint
+from bot.handlers.invoice import clip, shop_currency
+from bot.handlers.ui import show, stale
+from bot.handlers.validation import (
+    CONTENT_MAX,
+    DESCRIPTION_MAX,
+    PRODUCT_NAME_MAX,
+    clean_text,
+)
+from bot.keyboards.admin import back_to_panel, confirm_product_keyboard, pick_category_keyboard
+from bot.keyboards.callbacks import (
+    Admin,
+    AdminAction,
+    FormAction,
+    PickCategory,
+    ProductForm,
+)
+from bot.states import AddProduct
+
+router = Router(name="admin-product-form")
+
+_SUMMARY_CLIP = 300
+
+
+@router.callback_query(Admin.filter(F.action == AdminAction.ADD_PRODUCT))
+async def start_form(callback: CallbackQuery, state: FSMContext, session: AsyncSession) -> None:
+    if not await CategoryDAO(session).all():
+        await callback.answer("Create a category first.", show_alert=True)
+        return
+    await state.clear()
+    await state.set_state(AddProduct.name)
+    await show(
+        callback,
+        f"➕ <b>New product</b>\n\nSend its name (1–{PRODUCT_NAME_MAX} characters).\n"
+        "/cancel stops at any step.",
+    )
+
+
+async def _took_text(
+    message: Message, state: FSMContext, *, key: str, what: str, max_length: int
+) -> bool:
+    try:
+        value = clean_text(message.text, what=what, max_length=max_length)
+    except ValueError as error:
+        await message.answer(str(error))
+        return False
+    await state.update_data({key: value})
+    return True
+
+
+@router.message(AddProduct.name)
+async def take_name(message: Message, state: FSMContext) -> None:
+    if await _took_text(message, state, key="name", what="the name", max_length=PRODUCT_NAME_MAX):
+        await state.set_state(AddProduct.description)
+        await message.answer(f"Now its description (1–{DESCRIPTION_MAX} characters).")
+
+
+@router.message(AddProduct.description)
+async def take_description(message: Message, state: FSMContext, session: AsyncSession) -> None:
+    if await _took_text(
+        message, state, key="description", what="the description", max_length=DESCRIPTION_MAX
+    ):
+        await state.set_state(AddProduct.category)
+        categories = await CategoryDAO(session).all()
+        await message.answer(
+            "Choose its category:", reply_markup=pick_category_keyboard(categories)
+        )
+
+
+@router.callback_query(AddProduct.category, PickCategory.filter())
+async def take_category(
+    callback: CallbackQuery,
+    callback_data: PickCategory,
+    state: FSMContext,
+    session: AsyncSession,
+    settings: Settings,
+) -> None:
+    category = await CategoryDAO(session).get(callback_data.category_id)
+    if category is None:
+        await stale(callback)
+        return
+    await state.update_data(category_id=category.id)
+    await state.set_state(AddProduct.price)
+    hint = price_hint(shop_currency(settings))
+    await show(callback, f"Category: <b>{escape(category.name)}</b>\n\nNow the price: {hint}.")
+
+
+@router.message(AddProduct.category)
+async def category_by_button(message: Message) -> None:
+    await message.answer("Choose the category with the buttons above.")
+
+
+@router.message(AddProduct.price)
+async def take_price(message: Message, state: FSMContext, settings: Settings) -> None:
+    currency = shop_currency(settings)
+    try:
+        price = parse_price(message.text, currency)
+    except ValueError as error:
+        await message.answer(str(error))
+        return
+    await state.update_data(price=price, currency=currency)
+    await state.set_state(AddProduct.file)
+    await message.answer("Send the product's file as a document, or /skip if it has none.")
+
+
+async def _ask_content(message: Message, state: FSMContext, file_id: str | None) -> None:
+    await state.update_data(file_id=file_id)
+    await state.set_state(AddProduct.content)
+    await message.answer(
+        f"Last, the hidden content buyers get after paying: a key, a link, a text "
+        f"(1–{CONTENT_MAX} characters)."
+    )
+
+
+@router.message(AddProduct.file, F.document.file_id.as_("file_id"))
+async def take_file(message: Message, state: FSMContext, file_id: str) -> None:
+    await _ask_content(message, state, file_id)
+
+
+@router.message(AddProduct.file, Command("skip"))
+async def skip_file(message: Message, state: FSMContext) -> None:
+    await _ask_content(message, state, None)
+
+
+@router.message(AddProduct.file)
+async def file_expected(message: Message) -> None:
+    await message.answer("Send the file as a document, or /skip.")
+
+
+@router.message(AddProduct.content)
+async def take_content(message: Message, state: FSMContext, session: AsyncSession) -> None:
+    if not await _took_text(
+        message, state, key="content", what="the content", max_length=CONTENT_MAX
+    ):
+        return
+    data = await state.get_data()
+    category = await CategoryDAO(session).get(data["category_id"])
+    await state.set_state(AddProduct.confirm)
+    summary = [
+        "Save this product?",
+        "",
+        f"<b>{escape(data['name'])}</b>",
+        escape(clip(data["description"], _SUMMARY_CLIP)),
+        f"Category: {escape(category.name) if category else '(deleted)'}",
+        f"Price: {format_amount(data['price'], data['currency'])}",
+        f"File: {'attached' if data['file_id'] else 'none'}",
+        f"Content: {escape(clip(data['content'], _SUMMARY_CLIP))}",
+    ]
+    await message.answer("\n".join(summary), reply_markup=confirm_product_keyboard())
+
+
+@router.callback_query(AddProduct.confirm, ProductForm.filter(F.action == FormAction.SAVE))
+async def save(callback: CallbackQuery, state: FSMContext, session: AsyncSession) -> None:
+    data = await state.get_data()
+    categories = CategoryDAO(session)
+    if await categories.get(data["category_id"]) is None:
+        await state.set_state(AddProduct.category)
+        keyboard = pick_category_keyboard(await categories.all())
+        await show(callback, "That category was deleted meanwhile. Choose another:", keyboard)
+        return
+    product = await ProductDAO(session).create(
+        category_id=data["category_id"],
+        name=data["name"],
+        description=data["description"],
+        price=data["price"],
+        currency=data["currency"],
+        file_id=data["file_id"],
+        hidden_content=data["content"],
+    )
+    await state.clear()
+    text = f"✅ “{escape(product.name)}” saved (#{product.id}) and on sale."
+    await show(callback, text, back_to_panel())
+
+
+@router.callback_query(AddProduct.confirm, ProductForm.filter(F.action == FormAction.CANCEL))
+async def discard(callback: CallbackQuery, state: FSMContext) -> None:
+    await state.clear()
+    await show(callback, "Cancelled: nothing was saved.", back_to_panel())
+
+
+@router.message(AddProduct.confirm)
+async def confirm_by_button(message: Message) -> None:
+    await message.answer("Press ✅ Save or ✖️ Cancel above.")

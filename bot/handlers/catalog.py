@@ -1,0 +1,66 @@
+"""Catalog: categories → a page of a category's products → a product card."""
+
+from __future__ import annotations
+
+from html import escape
+
+from aiogram import F, Router
+from aiogram.types import CallbackQuery
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.config import Settings
+from bot.dao.catalog import CategoryDAO, ProductDAO
+from bot.dao.money import format_amount
+from bot.handlers.ui import show, stale
+from bot.keyboards.callbacks import CategoryPage, Menu, MenuAction, ProductCard
+from bot.keyboards.catalog import categories_keyboard, product_keyboard, products_keyboard
+from bot.keyboards.common import page_caption
+from bot.keyboards.menu import back_home
+
+router = Router(name="catalog")
+
+
+@router.callback_query(Menu.filter(F.action == MenuAction.CATALOG))
+async def categories(callback: CallbackQuery, session: AsyncSession) -> None:
+    listed = await CategoryDAO(session).on_sale()
+    if not listed:
+        await show(callback, "🛍 The catalog is empty for now. Come back soon!", back_home())
+        return
+    await show(callback, "🛍 <b>Catalog</b>\n\nChoose a category:", categories_keyboard(listed))
+
+
+@router.callback_query(CategoryPage.filter())
+async def products(
+    callback: CallbackQuery, callback_data: CategoryPage, session: AsyncSession, settings: Settings
+) -> None:
+    category = await CategoryDAO(session).get(callback_data.category_id)
+    if category is None:
+        await stale(callback)
+        return
+    page = await ProductDAO(session).page_on_sale(
+        category.id, callback_data.page, settings.catalog_page_size
+    )
+    if not page.total or not page.exists:
+        await stale(callback)
+        return
+    await show(
+        callback,
+        f"🛍 <b>{escape(category.name)}</b>{page_caption(page)}",
+        products_keyboard(category.id, page),
+    )
+
+
+@router.callback_query(ProductCard.filter())
+async def product_card(
+    callback: CallbackQuery, callback_data: ProductCard, session: AsyncSession
+) -> None:
+    product = await ProductDAO(session).on_sale(callback_data.product_id)
+    if product is None:
+        await stale(callback)
+        return
+    text = f"<b>{escape(product.name)}</b>\n"
+    if product.description:
+        text += f"\n{escape(product.description)}\n"
+    text += f"\nCategory: {escape(product.category.name)}"
+    text += f"\nPrice: <b>{format_amount(product.price, product.currency)}</b>"
+    await show(callback, text, product_keyboard(product, callback_data.page))

@@ -1,0 +1,60 @@
+"""Handing a bought product to its buyer, and telling the admins about sales."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from html import escape
+
+from aiogram import Bot
+from aiogram.exceptions import TelegramAPIError
+from loguru import logger
+
+from bot.dao.models import Product
+
+
+@dataclass(frozen=True)
+class Goods:
+    """What a buyer receives; plain values, so it outlives the database session."""
+
+    product_id: int
+    name: str
+    content: str
+    file_id: str | None
+
+    @classmethod
+    def of(cls, product: Product) -> Goods:
+        return cls(
+            product_id=product.id,
+            name=product.name,
+            content=product.hidden_content,
+            file_id=product.file_id,
+        )
+
+
+async def deliver(bot: Bot, chat_id: int, goods: Goods) -> bool:
+    """Send the content (its own message: it may be up to 4000 characters) and the file.
+
+    A Telegram error is logged, not raised: the purchase is recorded and the buyer can get
+    the product again from "My purchases".
+    """
+    try:
+        await bot.send_message(chat_id, f"📦 Here is <b>{escape(goods.name)}</b>:")
+        await bot.send_message(chat_id, escape(goods.content))
+        if goods.file_id:
+            await bot.send_document(chat_id, goods.file_id, caption=escape(goods.name))
+    except TelegramAPIError as error:
+        logger.warning(
+            "could not deliver product {} to chat {}: {}", goods.product_id, chat_id, error
+        )
+        return False
+    return True
+
+
+async def notify_admins(bot: Bot, admin_ids: Iterable[int], text: str) -> None:
+    """Tell every admin; one admin who blocked the bot does not stop the others."""
+    for admin_id in sorted(admin_ids):
+        try:
+            await bot.send_message(admin_id, text)
+        except TelegramAPIError as error:
+            logger.warning("could not notify admin {}: {}", admin_id, error)

@@ -1,0 +1,29 @@
+"""Showing a screen in answer to a button, and the short answer to a stale button."""
+
+from __future__ import annotations
+
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+
+STALE = "This button is out of date."
+
+
+async def show(
+    callback: CallbackQuery, text: str, markup: InlineKeyboardMarkup | None = None
+) -> None:
+    """Replace the text of the message the button is on, or send a new one when that
+    message has no text (an invoice, a document) or can no longer be edited."""
+    message = callback.message
+    if isinstance(message, Message) and message.text is not None:
+        try:
+            await message.edit_text(text, reply_markup=markup)
+        except TelegramBadRequest as error:
+            if "message is not modified" not in error.message:
+                await message.answer(text, reply_markup=markup)
+    elif message is not None:
+        await message.answer(text, reply_markup=markup)
+    await callback.answer()
+
+
+async def stale(callback: CallbackQuery) -> None:
+    await callback.answer(STALE)

@@ -1,0 +1,101 @@
+"""Keyboards of the admin panel."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from bot.dao.models import Category, Product
+from bot.dao.money import format_amount
+from bot.dao.paging import Page
+from bot.keyboards.callbacks import (
+    Admin,
+    AdminAction,
+    AdminCategory,
+    AdminProduct,
+    AdminProducts,
+    CategoryAction,
+    FormAction,
+    PickCategory,
+    ProductAction,
+    ProductForm,
+)
+from bot.keyboards.common import add_pager, button, home_button
+
+
+def _panel_button() -> list[InlineKeyboardButton]:
+    return [button("⬅️ Admin panel", Admin(action=AdminAction.PANEL))]
+
+
+def admin_panel() -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.row(button("📊 Statistics", Admin(action=AdminAction.STATS)))
+    builder.row(button("➕ Add product", Admin(action=AdminAction.ADD_PRODUCT)))
+    builder.row(button("📦 Products", AdminProducts(page=0)))
+    builder.row(button("🗂 Categories", Admin(action=AdminAction.CATEGORIES)))
+    builder.row(home_button())
+    return builder.as_markup()
+
+
+def back_to_panel() -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(inline_keyboard=[_panel_button()])
+
+
+def products_keyboard(page: Page[Product]) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    for product in page.items:
+        mark = "🟢" if product.on_sale else "⚪️"
+        label = f"{mark} {product.name} — {format_amount(product.price, product.currency)}"
+        builder.row(button(label, AdminProduct(action=ProductAction.VIEW, product_id=product.id)))
+    add_pager(builder, page, lambda number: AdminProducts(page=number))
+    builder.row(*_panel_button())
+    return builder.as_markup()
+
+
+def product_keyboard(product: Product) -> InlineKeyboardMarkup:
+    toggle = "🙈 Hide" if product.on_sale else "👁 Put on sale"
+    builder = InlineKeyboardBuilder()
+    builder.row(
+        button(toggle, AdminProduct(action=ProductAction.TOGGLE, product_id=product.id)),
+        button("🗑 Delete", AdminProduct(action=ProductAction.DELETE, product_id=product.id)),
+    )
+    builder.row(button("⬅️ Products", AdminProducts(page=0)))
+    return builder.as_markup()
+
+
+def categories_keyboard(categories: Sequence[tuple[Category, int]]) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    for category, products in categories:
+        data = AdminCategory(action=CategoryAction.VIEW, category_id=category.id)
+        builder.row(button(f"{category.name} ({products})", data))
+    builder.row(button("➕ Add category", Admin(action=AdminAction.ADD_CATEGORY)))
+    builder.row(*_panel_button())
+    return builder.as_markup()
+
+
+def category_keyboard(category: Category) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.row(
+        button("✏️ Rename", AdminCategory(action=CategoryAction.RENAME, category_id=category.id)),
+        button("🗑 Delete", AdminCategory(action=CategoryAction.DELETE, category_id=category.id)),
+    )
+    builder.row(button("⬅️ Categories", Admin(action=AdminAction.CATEGORIES)))
+    return builder.as_markup()
+
+
+def pick_category_keyboard(categories: Sequence[tuple[Category, int]]) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    for category, _ in categories:
+        builder.row(button(category.name, PickCategory(category_id=category.id)))
+    return builder.as_markup()
+
+
+def confirm_product_keyboard() -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.row(
+        button("✅ Save", ProductForm(action=FormAction.SAVE)),
+        button("✖️ Cancel", ProductForm(action=FormAction.CANCEL)),
+    )
+    return builder.as_markup()

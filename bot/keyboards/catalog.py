@@ -1,0 +1,40 @@
+"""Keyboards of the catalog: categories, a page of products, a product card."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aiogram.types import InlineKeyboardMarkup
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from bot.dao.models import Category, Product
+from bot.dao.money import format_amount
+from bot.dao.paging import Page
+from bot.keyboards.callbacks import Buy, CategoryPage, Menu, MenuAction, ProductCard
+from bot.keyboards.common import add_pager, button, home_button
+
+
+def categories_keyboard(categories: Sequence[tuple[Category, int]]) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    for category, products in categories:
+        builder.row(button(f"{category.name} ({products})", CategoryPage(category_id=category.id)))
+    builder.row(home_button())
+    return builder.as_markup()
+
+
+def products_keyboard(category_id: int, page: Page[Product]) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    for product in page.items:
+        label = f"{product.name} — {format_amount(product.price, product.currency)}"
+        builder.row(button(label, ProductCard(product_id=product.id, page=page.number)))
+    add_pager(builder, page, lambda number: CategoryPage(category_id=category_id, page=number))
+    builder.row(button("⬅️ Categories", Menu(action=MenuAction.CATALOG)))
+    return builder.as_markup()
+
+
+def product_keyboard(product: Product, page: int) -> InlineKeyboardMarkup:
+    price = format_amount(product.price, product.currency)
+    builder = InlineKeyboardBuilder()
+    builder.row(button(f"💳 Buy for {price}", Buy(product_id=product.id)))
+    builder.row(button("⬅️ Back", CategoryPage(category_id=product.category_id, page=page)))
+    return builder.as_markup()

@@ -1,0 +1,38 @@
+"""Pieces every keyboard uses: a back button and the previous/next row of a paged list."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import InlineKeyboardButton
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from bot.dao.paging import Page
+from bot.keyboards.callbacks import Menu, MenuAction
+
+
+def button(text: str, data: CallbackData) -> InlineKeyboardButton:
+    return InlineKeyboardButton(text=text, callback_data=data.pack())
+
+
+def home_button() -> InlineKeyboardButton:
+    return button("🏠 Main menu", Menu(action=MenuAction.HOME))
+
+
+def add_pager(
+    builder: InlineKeyboardBuilder, page: Page[Any], page_data: Callable[[int], CallbackData]
+) -> None:
+    """A row with ◀️/▶️ when the list has more than one page."""
+    row = []
+    if page.has_previous:
+        row.append(button("◀️ Previous", page_data(page.number - 1)))
+    if page.has_next:
+        row.append(button("Next ▶️", page_data(page.number + 1)))
+    if row:
+        builder.row(*row)
+
+
+def page_caption(page: Page[Any]) -> str:
+    return f"\n\nPage {page.number + 1} of {page.pages}" if page.pages > 1 else ""

@@ -1,0 +1,29 @@
+"""Keyboard of "My purchases": one button per purchase to get its content again."""
+
+from __future__ import annotations
+
+from aiogram.types import InlineKeyboardMarkup
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from bot.dao.models import Purchase
+from bot.dao.paging import Page
+from bot.keyboards.callbacks import Menu, MenuAction, PurchasesPage, Redeliver
+from bot.keyboards.common import add_pager, button, home_button
+
+
+def purchases_keyboard(page: Page[Purchase]) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    for purchase in page.items:
+        builder.row(
+            button(f"📦 {purchase.product.name}", Redeliver(product_id=purchase.product_id))
+        )
+    add_pager(builder, page, lambda number: PurchasesPage(page=number))
+    builder.row(home_button())
+    return builder.as_markup()
+
+
+def no_purchases_keyboard() -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.row(button("🛍 Catalog", Menu(action=MenuAction.CATALOG)))
+    builder.row(home_button())
+    return builder.as_markup()

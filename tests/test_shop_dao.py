@@ -1,0 +1,249 @@
+"""The shop's queries on a real SQLite file and on real PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from bot import migrator
+from bot.dao.catalog import CategoryDAO, ProductDAO, Removal
+from bot.dao.database import create_session_factory
+from bot.dao.models import Category, Product, Purchase, User
+from bot.dao.purchases import PurchaseDAO
+from bot.dao.stats import Periods, StatsDAO
+from bot.dao.users import UserDAO
+
+
+@pytest.fixture
+async def session(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
+    await migrator.migrate(engine)
+    async with create_session_factory(engine)() as session, session.begin():
+        yield session
+
+
+async def add_product(
+    session: AsyncSession, category: Category, name: str, *, price: int = 100, currency: str = "XTR"
+) -> Product:
+    return await ProductDAO(session).create(
+        category_id=category.id,
+        name=name,
+        description="",
+        price=price,
+        currency=currency,
+        file_id=None,
+        hidden_content="content",
+    )
+
+
+async def new_category(session: AsyncSession, name: str) -> Category:
+    category = await CategoryDAO(session).create(name)
+    assert category is not None
+    return category
+
+
+async def new_user(session: AsyncSession, telegram_id: int) -> User:
+    return await UserDAO(session).register(
+        telegram_id, username=None, first_name="T", last_name=None
+    )
+
+
+def purchase_of(user: User, product: Product, charge_id: str, **fields: object) -> Purchase:
+    values = {"amount": product.price, "currency": product.currency, "provider": "telegram_stars"}
+    return Purchase(
+        user_id=user.id, product_id=product.id, charge_id=charge_id, **(values | fields)
+    )
+
+
+async def test_catalog_lists_only_products_on_sale_page_by_page(session: AsyncSession) -> None:
+    books = await new_category(session, "Books")
+    hidden_only = await new_category(session, "Drafts")
+    await new_category(session, "Empty")
+    for number in range(7):
+        await add_product(session, books, f"Book {number}")
+    hidden = await add_product(session, hidden_only, "Secret")
+    await ProductDAO(session).set_on_sale(hidden, False)
+
+    listed = await CategoryDAO(session).on_sale()
+    assert [(category.name, count) for category, count in listed] == [("Books", 7)]
+    everything = await CategoryDAO(session).all()
+    assert [(category.name, count) for category, count in everything] == [
+        ("Books", 7),
+        ("Drafts", 1),
+        ("Empty", 0),
+    ]
+    products = ProductDAO(session)
+    first, last, past = [await products.page_on_sale(books.id, n, 3) for n in (0, 2, 3)]
+    assert [p.name for p in first.items] == ["Book 0", "Book 1", "Book 2"]
+    assert (first.pages, first.has_previous, first.has_next) == (3, False, True)
+    assert ([p.name for p in last.items], last.has_previous, last.has_next) == (
+        ["Book 6"],
+        True,
+        False,
+    )
+    assert (past.items, past.exists) == ([], False)
+    assert (await products.page_on_sale(hidden_only.id, 0, 3)).total == 0
+    assert await products.on_sale(hidden.id) is None
+    assert await products.get(hidden.id) is hidden
+
+
+async def test_category_names_are_unique_case_insensitively_without_errors(
+    session: AsyncSession,
+) -> None:
+    categories = CategoryDAO(session)
+    books = await new_category(session, "Книги")
+    assert await categories.create("КНИГИ") is None
+    assert await categories.create("Книги") is None
+    courses = await new_category(session, "Courses")
+    assert await categories.rename(courses, "книги") is False
+    assert await categories.rename(courses, "Video courses") is True
+    assert await categories.rename(books, "Книги") is True  # its own name is not "taken"
+    names = await session.scalars(select(Category.name).order_by(Category.name))
+    assert list(names) == ["Video courses", "Книги"]
+
+
+async def test_only_an_empty_category_is_deleted(session: AsyncSession) -> None:
+    categories = CategoryDAO(session)
+    books = await new_category(session, "Books")
+    empty = await new_category(session, "Empty")
+    await add_product(session, books, "Book")
+    assert await categories.delete_if_empty(books) == 1
+    assert await categories.delete_if_empty(empty) == 0
+    assert await categories.get(empty.id) is None
+    assert await categories.get(books.id) is books
+
+
+async def test_a_bought_product_is_hidden_never_deleted(session: AsyncSession) -> None:
+    books = await new_category(session, "Books")
+    bought = await add_product(session, books, "Bought")
+    unsold = await add_product(session, books, "Unsold")
+    session.add(purchase_of(await new_user(session, 1), bought, "charge-1"))
+    await session.flush()
+    products = ProductDAO(session)
+
+    assert await products.delete_or_hide(bought) is Removal.HIDDEN
+    assert await products.delete_or_hide(unsold) is Removal.DELETED
+    assert await products.get(unsold.id) is None
+    kept = await products.get(bought.id)
+    assert kept is not None and not kept.on_sale
+
+
+async def test_a_charge_is_recorded_once_however_many_deliveries_race(
+    engine: AsyncEngine,
+) -> None:
+    await migrator.migrate(engine)
+    factory = create_session_factory(engine)
+    async with factory() as session, session.begin():
+        user = await new_user(session, 1)
+        product = await add_product(session, await new_category(session, "Books"), "Book")
+
+    async def record() -> int | None:
+        async with factory() as session, session.begin():
+            return await PurchaseDAO(session).record(
+                user_id=user.id,
+                product_id=product.id,
+                amount=100,
+                currency="XTR",
+                provider="telegram_stars",
+                charge_id="same-charge",
+                provider_charge_id="",
+            )
+
+    results = await asyncio.gather(*(record() for _ in range(5)))
+    assert sum(result is not None for result in results) == 1
+    async with factory() as session:
+        [row] = (await session.scalars(select(Purchase))).all()
+        assert (row.charge_id, row.provider_charge_id) == ("same-charge", None)
+        assert row.created_at.tzinfo is not None
+
+
+async def test_buyer_purchases_spending_and_ownership(session: AsyncSession) -> None:
+    books = await new_category(session, "Books")
+    stars = await add_product(session, books, "Stars book", price=150)
+    rubles = await add_product(session, books, "Ruble book", price=19999, currency="RUB")
+    buyer, other = await new_user(session, 10), await new_user(session, 20)
+    now = datetime.now(UTC)
+    session.add_all(
+        [
+            purchase_of(buyer, stars, "c1", created_at=now - timedelta(days=2)),
+            purchase_of(buyer, rubles, "c2", provider="provider", created_at=now),
+            purchase_of(buyer, stars, "c3", created_at=now - timedelta(days=1)),
+            purchase_of(other, rubles, "c4", provider="provider"),
+        ]
+    )
+    await session.flush()
+    purchases = PurchaseDAO(session)
+
+    spending = await purchases.spending_of(10)
+    assert (spending.purchases, spending.totals) == (3, {"RUB": 19999, "XTR": 300})
+    page = await purchases.page_of(10, 0, 2)
+    assert [p.charge_id for p in page.items] == ["c2", "c3"] and page.has_next
+    assert page.items[0].product.name == "Ruble book"
+    assert await purchases.owns(10, stars.id) and not await purchases.owns(20, stars.id)
+    assert (await purchases.spending_of(999)).purchases == 0
+    assert (await purchases.page_of(999, 0, 5)).total == 0
+
+
+async def test_statistics_count_timezone_aware_periods(session: AsyncSession) -> None:
+    now = datetime(2026, 3, 10, 1, 30, tzinfo=UTC)
+    periods = Periods.ending(now)
+    assert periods.today == datetime(2026, 3, 10, tzinfo=UTC)
+    # 06:30 at UTC+5 is the same instant: the periods do not depend on the caller's zone.
+    assert Periods.ending(now.astimezone(timezone(timedelta(hours=5)))) == periods
+    with pytest.raises(ValueError, match="naive"):
+        Periods.ending(datetime(2026, 3, 10))
+
+    ages = {
+        "today": timedelta(minutes=20),
+        "yesterday": timedelta(hours=2),  # 23:30 the day before: not today
+        "week": timedelta(days=6),
+        "month": timedelta(days=29),
+        "old": timedelta(days=45),
+    }
+    product = await add_product(session, await new_category(session, "Books"), "Book", price=100)
+    for number, (name, age) in enumerate(ages.items()):
+        user = await new_user(session, 100 + number)
+        user.created_at = now - age
+        provider = "provider" if name == "week" else "telegram_stars"
+        currency = "RUB" if name == "week" else "XTR"
+        session.add(
+            purchase_of(
+                user, product, name, created_at=now - age, currency=currency, provider=provider
+            )
+        )
+    await session.flush()
+    stats = StatsDAO(session)
+
+    users = await stats.users(periods)
+    assert (users.total, users.today, users.week, users.month) == (5, 1, 3, 4)
+    summary = {
+        since: [(r.currency, r.provider, r.purchases, r.amount) for r in await stats.revenue(since)]
+        for since in (periods.today, periods.week, periods.month, None)
+    }
+    assert summary == {
+        periods.today: [("XTR", "telegram_stars", 1, 100)],
+        periods.week: [("RUB", "provider", 1, 100), ("XTR", "telegram_stars", 2, 200)],
+        periods.month: [("RUB", "provider", 1, 100), ("XTR", "telegram_stars", 3, 300)],
+        None: [("RUB", "provider", 1, 100), ("XTR", "telegram_stars", 4, 400)],
+    }
+    assert await session.scalar(select(func.count(Purchase.id))) == 5
+
+
+async def test_a_purchase_racing_a_delete_turns_it_into_a_hide(session: AsyncSession) -> None:
+    books = await new_category(session, "Books")
+    product = await add_product(session, books, "Book")
+    session.add(purchase_of(await new_user(session, 1), product, "charge-1"))
+    await session.flush()
+    products = ProductDAO(session)
+
+    async def counted_before_the_purchase(product_id: int) -> int:
+        return 0
+
+    products.purchase_count = counted_before_the_purchase  # type: ignore[method-assign]
+    assert await products.delete_or_hide(product) is Removal.HIDDEN
+    kept = await ProductDAO(session).get(product.id)
+    assert kept is not None and not kept.on_sale and kept.category.name == "Books"
