@@ -1,7 +1,9 @@
 """shopbot: brings the database schema to head on the bot's own event loop, then polls Telegram.
 
 Exit codes: 0 ok; 2 configuration error (settings, DATABASE_URL, credentials, bot token);
-3 the database or the Bot API is unreachable; 4 the schema could not be migrated or verified.
+3 the database or the Bot API is unreachable; 4 the schema could not be migrated or verified;
+128 + N: signal N (SIGTERM 143, SIGINT 130) arrived while start-up was only waiting (for the
+database, the migration lock or the schema), so nothing was changed.
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         ),
         epilog=(
             "exit codes: 0 ok, 2 configuration error, 3 database or Bot API unreachable, "
-            "4 schema could not be migrated or verified"
+            "4 schema could not be migrated or verified, 143/130 stopped by SIGTERM/SIGINT "
+            "while waiting (for the database, the migration lock or the schema)"
         ),
     )
     mode = parser.add_mutually_exclusive_group()

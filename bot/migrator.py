@@ -26,6 +26,7 @@ from alembic.util.exc import CommandError
 from loguru import logger
 from sqlalchemy import text
 from sqlalchemy.engine import URL, Connection
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.config import (
@@ -37,8 +38,10 @@ from bot.config import (
 )
 from bot.dao.database import UTCDateTime, create_engine
 from bot.logging import masker, setup_logging
-from bot.schema.connect import connect, database_message, root_cause
+from bot.schema.connect import connect, database_message, is_transient, root_cause
 from bot.schema.errors import (
+    DatabaseFailedError,
+    DatabaseUnreachableError,
     ReadOnlyDatabaseError,
     RevisionFailedError,
     SchemaBehindError,
@@ -47,9 +50,15 @@ from bot.schema.errors import (
 )
 from bot.schema.locks import migration_lock
 from bot.schema.revisions import VERSION_TABLE, Revisions, alembic_config
+from bot.schema.waiting import Backoff, wait_until
 
 _LOCK_NOT_AVAILABLE = "55P03"
 _READ_ONLY_TRANSACTION = "25006"
+# The application_name prefixes a lock waiter reports for the holder.
+MIGRATOR_NAME = "shopbot-migrator"
+CLI_NAME = "shopbot-alembic-cli"
+# alembic commands that run env.py online but only read.
+_CLI_READERS = frozenset({"current", "check", "revision"})
 
 
 @dataclass(frozen=True)
@@ -167,7 +176,8 @@ def _render_item(kind: str, item: object, autogen_context: Any) -> str | Literal
 
 async def _read_current(conn: AsyncConnection) -> tuple[str, ...]:
     def read(sync_conn: Connection) -> tuple[str, ...]:
-        context = MigrationContext.configure(sync_conn, opts={"version_table": VERSION_TABLE})
+        opts = {"version_table": VERSION_TABLE, "transactional_ddl": True}
+        context = MigrationContext.configure(sync_conn, opts=opts)
         return tuple(sorted(context.get_current_heads()))
 
     current = await conn.run_sync(read)
@@ -198,30 +208,41 @@ async def _refuse_read_only(conn: AsyncConnection) -> None:
         raise ReadOnlyDatabaseError("default_transaction_read_only is on")
 
 
-@asynccontextmanager
-async def _migration_session(
-    conn: AsyncConnection, options: MigrationOptions
-) -> AsyncIterator[None]:
-    """On PostgreSQL: a name others can see in pg_stat_activity, and a DDL lock_timeout so a
-    revision never queues behind a long transaction while the bot's traffic queues behind it."""
+def _holder_name(role: str) -> str:
+    """Who we are, for another migrator's lock-wait messages (63: PostgreSQL's name limit)."""
+    return f"{role} pid={os.getpid()} host={socket.gethostname()}"[:63]
+
+
+async def _label_session(conn: AsyncConnection, name: str, options: MigrationOptions) -> None:
+    """On PostgreSQL: a name others see in pg_stat_activity (and in our lock-wait messages),
+    and a DDL lock_timeout so a revision never queues behind a long transaction while the
+    bot's traffic queues behind it.
+
+    The connection is detached from the pool first, so closing it really closes it: session
+    state (these settings, the advisory lock) never reaches the bot's queries, and no reset
+    can fail halfway."""
     if conn.dialect.name != "postgresql":
-        yield
         return
-    name = f"shopbot-migrator pid={os.getpid()} host={socket.gethostname()}"[:63]
+    await conn.run_sync(Connection.detach)
     await conn.execute(text("SELECT set_config('application_name', :name, false)"), {"name": name})
     await conn.execute(
         text("SELECT set_config('lock_timeout', :ms, false)"),
         {"ms": f"{int(options.ddl_lock_timeout * 1000)}ms"},
     )
     await conn.commit()
+
+
+@asynccontextmanager
+async def _one_line_errors() -> AsyncIterator[None]:
+    """A database error outside any revision (reading the version table, taking the lock)
+    becomes one line too; a lost connection counts as unreachable."""
     try:
         yield
-    finally:
-        if not conn.closed and not conn.invalidated:
-            await conn.rollback()
-            await conn.execute(text("RESET lock_timeout"))
-            await conn.execute(text("RESET application_name"))
-            await conn.commit()
+    except (DBAPIError, OSError) as error:
+        message = f"the database failed while checking the schema: {database_message(error)}"
+        if is_transient(error):
+            raise DatabaseUnreachableError(message) from None
+        raise DatabaseFailedError(message) from None
 
 
 def _failing_revision(error: BaseException) -> str | None:
@@ -242,9 +263,13 @@ def _is_lock_timeout(error: BaseException) -> bool:
 
 def revision_failed(error: BaseException) -> SchemaError:
     """The one-line error for an exception raised while revisions ran."""
-    if getattr(root_cause(error), "sqlstate", None) == _READ_ONLY_TRANSACTION:
+    cause = root_cause(error)
+    if getattr(cause, "sqlstate", None) == _READ_ONLY_TRANSACTION:
         return ReadOnlyDatabaseError("a read-only transaction refused the change")
-    return RevisionFailedError(_failing_revision(error), database_message(error))
+    message = database_message(error)
+    if not isinstance(error, DBAPIError):  # the script's own bug: its type says what it was
+        message = f"{type(cause).__name__}: {message}"
+    return RevisionFailedError(_failing_revision(error), message)
 
 
 def _upgrade_to_head(sync_conn: Connection, config: Config) -> None:
@@ -297,12 +322,18 @@ def _refuse_unknown(status: SchemaStatus, options: MigrationOptions) -> bool:
     return True
 
 
+def _revisions(options: MigrationOptions) -> Revisions:
+    """The code's revision graph; refuses multiple heads before the database is touched."""
+    revisions = Revisions(alembic_config(options.extra_version_locations))
+    revisions.head()
+    return revisions
+
+
 async def status(engine: AsyncEngine, options: MigrationOptions | None = None) -> SchemaStatus:
     """Current revision(s), head and pending revisions; reads only."""
     options = options or MigrationOptions()
-    revisions = Revisions(alembic_config(options.extra_version_locations))
-    revisions.head()
-    async with connect(engine, deadline=options.connect_timeout) as conn:
+    revisions = _revisions(options)
+    async with connect(engine, deadline=options.connect_timeout) as conn, _one_line_errors():
         return await _status(conn, revisions)
 
 
@@ -310,15 +341,16 @@ async def migrate(engine: AsyncEngine, options: MigrationOptions | None = None) 
     """Bring the schema to head under the migration lock; safe to call from many instances."""
     options = options or MigrationOptions()
     started = time.monotonic()
-    revisions = Revisions(alembic_config(options.extra_version_locations))
-    revisions.head()  # refuse multiple heads before touching the database
-    async with connect(engine, deadline=options.connect_timeout) as conn:
+    revisions = _revisions(options)
+    async with connect(engine, deadline=options.connect_timeout) as conn, _one_line_errors():
         await _refuse_read_only(conn)  # even at head: a bot on a replica could not write
         before = await _status(conn, revisions)
         if before.at_head or _refuse_unknown(before, options):
             return _finish(MigrationReport(before.current, before.current), started)
+        name = _holder_name(MIGRATOR_NAME)
+        await _label_session(conn, name, options)
         async with migration_lock(
-            conn, version_table=VERSION_TABLE, timeout=options.lock_timeout
+            conn, version_table=VERSION_TABLE, timeout=options.lock_timeout, name=name
         ) as lock_wait:
             under_lock = await _status(conn, revisions)  # another instance may have migrated
             if under_lock.at_head or _refuse_unknown(under_lock, options):
@@ -329,8 +361,7 @@ async def migrate(engine: AsyncEngine, options: MigrationOptions | None = None) 
                 under_lock.describe(),
                 len(under_lock.pending),
             )
-            async with _migration_session(conn, options):
-                applied = await _apply(conn, revisions, options)
+            applied = await _apply(conn, revisions, options)
             after = await _read_current(conn)
     report = MigrationReport(before.current, after, tuple(applied), lock_wait)
     return _finish(report, started)
@@ -354,33 +385,42 @@ async def verify(
     """For `--no-migrate`: never locks, never writes. Waits up to `schema_wait_timeout` for a
     schema that is behind (the primary still migrating, a replica still replaying)."""
     options = options or MigrationOptions()
-    revisions = Revisions(alembic_config(options.extra_version_locations))
-    revisions.head()
-    started = time.monotonic()
-    next_report = started
-    async with connect(engine, deadline=options.connect_timeout) as conn:
-        while True:
-            current = await _status(conn, revisions)
-            if current.at_head or _refuse_unknown(current, options):
-                logger.info("schema verified: {}", current.describe())
-                return current
-            waited = time.monotonic() - started
-            if waited >= options.schema_wait_timeout:
-                raise SchemaBehindError(
-                    f"schema is behind the code ({current.describe()}, "
-                    f"{len(current.pending)} revision(s) pending) after waiting {waited:.0f}s; "
-                    "start an instance without --no-migrate (or run `python main.py "
-                    "--migrate-only`) against the primary, or raise SCHEMA_WAIT_TIMEOUT"
-                )
-            if time.monotonic() >= next_report:
-                logger.info(
-                    "waiting for the schema to reach head ({}, {} pending), {:.0f}s so far",
-                    current.describe(),
-                    len(current.pending),
-                    waited,
-                )
-                next_report = time.monotonic() + 5.0
-            await asyncio.sleep(poll_interval)
+    revisions = _revisions(options)
+    async with connect(engine, deadline=options.connect_timeout) as conn, _one_line_errors():
+        seen: list[SchemaStatus] = []  # the latest read, for the messages
+
+        async def attempt() -> SchemaStatus | None:
+            seen[:] = [await _status(conn, revisions)]
+            return seen[0] if seen[0].at_head or _refuse_unknown(seen[0], options) else None
+
+        async def report(waited: float) -> None:
+            [last] = seen
+            logger.info(
+                "waiting for the schema to reach head ({}, {} revision(s) pending), {:.0f}s so far",
+                last.describe(),
+                len(last.pending),
+                waited,
+            )
+
+        async def expired(waited: float) -> SchemaError:
+            [last] = seen
+            return SchemaBehindError(
+                f"schema is behind the code ({last.describe()}, {len(last.pending)} "
+                f"revision(s) pending) after waiting {waited:.0f}s; start an instance without "
+                "--no-migrate (or run `python main.py --migrate-only`) against the primary, "
+                "or raise SCHEMA_WAIT_TIMEOUT"
+            )
+
+        verified, _ = await wait_until(
+            attempt,
+            waiting_for="the schema to reach head",
+            timeout=options.schema_wait_timeout,
+            backoff=Backoff(first=poll_interval, cap=poll_interval),
+            report=report,
+            expired=expired,
+        )
+    logger.info("schema verified: {}", verified.describe())
+    return verified
 
 
 def cli_database_url(config: Config) -> URL:
@@ -403,6 +443,12 @@ def _parse_cli_url(raw: str) -> URL:
         raise ConfigError(f"database URL: {error}") from None
 
 
+def _cli_changes_schema(config: Config) -> bool:
+    """Whether the alembic command may write; only those take the lock (and need a primary)."""
+    cmd = getattr(config.cmd_opts, "cmd", None)
+    return cmd is None or getattr(cmd[0], "__name__", "") not in _CLI_READERS
+
+
 @asynccontextmanager
 async def cli_connection(config: Config) -> AsyncIterator[AsyncConnection]:
     """The connection the alembic CLI migrates on, holding the same lock as `migrate()`."""
@@ -410,14 +456,19 @@ async def cli_connection(config: Config) -> AsyncIterator[AsyncConnection]:
     options = MigrationOptions.from_settings(settings)
     url = cli_database_url(config)
     masker.add([url.password] if url.password else [])
-    engine = create_engine(url, application_name="shopbot-alembic-cli")
+    engine = create_engine(url, application_name=CLI_NAME)
     try:
-        async with (
-            connect(engine, deadline=options.connect_timeout) as conn,
-            migration_lock(conn, version_table=VERSION_TABLE, timeout=options.lock_timeout),
-            _migration_session(conn, options),
-        ):
-            yield conn
+        async with connect(engine, deadline=options.connect_timeout) as conn:
+            if not _cli_changes_schema(config):
+                yield conn
+                return
+            await _refuse_read_only(conn)
+            name = _holder_name(CLI_NAME)
+            await _label_session(conn, name, options)
+            async with migration_lock(
+                conn, version_table=VERSION_TABLE, timeout=options.lock_timeout, name=name
+            ):
+                yield conn
     finally:
         await engine.dispose()
 

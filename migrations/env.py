@@ -3,7 +3,8 @@
 1. The bot (`bot.migrator`): it hands a sync connection in `config.attributes["connection"]`
    from inside its running event loop; we only run the migrations on it.
 2. The alembic CLI online: no loop is running, so `asyncio.run` one, on a connection that
-   holds the same migration lock as the bot. (pytest-alembic hands in an AsyncEngine instead
+   holds the same migration lock as the bot (commands that only read, such as `current`,
+   take none and also work on a replica). (pytest-alembic hands in an AsyncEngine instead
    and brings its own isolation, so it gets a plain connection.)
 3. Offline (`alembic upgrade head --sql`): print the SQL, touch nothing.
 """

@@ -13,13 +13,15 @@ from loguru import logger
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from bot.schema.errors import DatabaseConfigError, DatabaseUnreachableError
+from bot.schema.errors import DatabaseConfigError, DatabaseUnreachableError, SchemaError
+from bot.schema.waiting import Backoff, wait_until
 
 # SQLSTATE classes that retrying cannot fix: bad password or role (28), missing database (3D).
 _PERMANENT_SQLSTATE_PREFIXES = ("28", "3D")
 # The server is starting up, shutting down or out of connection slots: worth another try.
 _TRANSIENT_SQLSTATES = {"57P03", "57P01", "53300", "08006", "08001", "08004"}
-_MAX_BACKOFF = 5.0
+_BACKOFF = Backoff(first=0.2, cap=5.0)
+_MIN_ATTEMPT_TIME = 5.0
 
 
 def root_cause(error: BaseException) -> BaseException:
@@ -63,34 +65,53 @@ async def connect(engine: AsyncEngine, *, deadline: float) -> AsyncIterator[Asyn
     """A connection on the running loop; transient failures are retried with backoff until
     `deadline` seconds have passed, permanent ones raise at once."""
     started = time.monotonic()
-    delay = 0.2
-    attempt = 0
-    while True:
-        attempt += 1
+    attempts = 0
+    last_reason = ""
+
+    async def attempt() -> AsyncConnection | None:
+        nonlocal attempts, last_reason
+        attempts += 1
+        # asyncpg would wait 60s on an address that drops packets: keep to what is left of
+        # our deadline, yet give even the last attempt a fair chance to answer.
+        limit = max(deadline - (time.monotonic() - started), _MIN_ATTEMPT_TIME)
         try:
-            connection = await engine.connect()
-            break
-        except (DBAPIError, OSError, TimeoutError) as error:
-            reason = database_message(error)
+            async with asyncio.timeout(limit):
+                return await engine.connect()
+        except TimeoutError:
+            last_reason = f"no answer within {limit:.0f}s"
+        except (DBAPIError, OSError) as error:
+            last_reason = database_message(error)
             if not is_transient(error):
                 raise DatabaseConfigError(
-                    f"cannot use the database {describe(engine)}: {reason}; check DATABASE_URL"
+                    f"cannot use the database {describe(engine)}: {last_reason}; check DATABASE_URL"
                 ) from None
-            waited = time.monotonic() - started
-            if waited + delay > deadline:
-                raise DatabaseUnreachableError(
-                    f"the database {describe(engine)} is unreachable after {attempt} attempts "
-                    f"in {waited:.0f}s ({reason}); is it running? The wait is "
-                    "DB_CONNECT_TIMEOUT seconds"
-                ) from None
-            logger.warning(
-                "database {} not reachable yet ({}); retrying in {:.1f}s",
-                describe(engine),
-                reason,
-                delay,
-            )
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, _MAX_BACKOFF)
+        return None
+
+    async def report(waited: float) -> None:
+        logger.warning(
+            "database {} not reachable yet ({}); retrying for up to DB_CONNECT_TIMEOUT={:g}s, "
+            "{:.0f}s so far",
+            describe(engine),
+            last_reason,
+            deadline,
+            waited,
+        )
+
+    async def expired(waited: float) -> SchemaError:
+        return DatabaseUnreachableError(
+            f"the database {describe(engine)} is unreachable after {attempts} attempts in "
+            f"{waited:.0f}s ({last_reason}); is it running? The wait is DB_CONNECT_TIMEOUT "
+            "seconds"
+        )
+
+    connection, _ = await wait_until(
+        attempt,
+        waiting_for="the database to answer",
+        timeout=deadline,
+        backoff=_BACKOFF,
+        report=report,
+        expired=expired,
+    )
     try:
         yield connection
     finally:

@@ -5,6 +5,7 @@ Each message is one line that says what happened and what to do.
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Sequence
 
 from bot.errors import EXIT_CONFIG, EXIT_UNREACHABLE, StartupError
@@ -68,3 +69,18 @@ class RevisionFailedError(SchemaError):
             f"{where} failed and was rolled back, earlier revisions stay applied: {message}"
         )
         self.revision = revision
+
+
+class DatabaseFailedError(SchemaError):
+    """The database answered an error outside any revision (e.g. reading the version table)."""
+
+
+class WaitInterruptedError(SchemaError):
+    """SIGTERM or SIGINT arrived while we were only waiting; the exit code follows the shell's
+    128 + signal number convention."""
+
+    def __init__(self, received: signal.Signals, waiting_for: str) -> None:
+        super().__init__(
+            f"stopped by {received.name} while waiting for {waiting_for}; nothing was changed"
+        )
+        self.exit_code = 128 + received.value

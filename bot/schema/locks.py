@@ -7,10 +7,8 @@ Both are taken by polling with backoff, and the waiter says who holds the lock.
 
 from __future__ import annotations
 
-import asyncio
 import fcntl
 import os
-import time
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -21,12 +19,12 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.dao.database import sqlite_path
-from bot.schema.errors import LockTimeoutError
+from bot.schema.errors import LockTimeoutError, SchemaError
+from bot.schema.waiting import Backoff, wait_until
 
 # Advisory locks are keyed by two int4s: a namespace for this project, and the version table.
 LOCK_NAMESPACE = 0x5B07
-HOLDER_LOG_INTERVAL = 5.0
-_MAX_BACKOFF = 1.0
+_BACKOFF = Backoff(first=0.05, cap=1.0)
 
 
 def advisory_key(version_table: str) -> int:
@@ -41,28 +39,33 @@ async def _poll(
     what: str,
 ) -> float:
     """Call `try_acquire` with backoff until it succeeds; return the seconds waited."""
-    started = time.monotonic()
-    next_report = started + HOLDER_LOG_INTERVAL
-    delay = 0.05
-    while not await try_acquire():
-        now = time.monotonic()
-        if now - started >= timeout:
-            raise LockTimeoutError(
-                f"could not take the migration lock ({what}) within {timeout:g}s; it is held "
-                f"by {await describe_holder()}; raise MIGRATION_LOCK_TIMEOUT or stop that "
-                "migrator"
-            )
-        if now >= next_report:
-            logger.info(
-                "waiting for the migration lock ({}) held by {}, {:.0f}s so far",
-                what,
-                await describe_holder(),
-                now - started,
-            )
-            next_report = now + HOLDER_LOG_INTERVAL
-        await asyncio.sleep(min(delay, max(0.0, started + timeout - now)))
-        delay = min(delay * 2, _MAX_BACKOFF)
-    return time.monotonic() - started
+
+    async def attempt() -> bool | None:
+        return True if await try_acquire() else None
+
+    async def report(waited: float) -> None:
+        logger.info(
+            "waiting for the migration lock ({}) held by {}, {:.0f}s so far",
+            what,
+            await describe_holder(),
+            waited,
+        )
+
+    async def expired(_waited: float) -> SchemaError:
+        return LockTimeoutError(
+            f"could not take the migration lock ({what}) within {timeout:g}s; it is held "
+            f"by {await describe_holder()}; raise MIGRATION_LOCK_TIMEOUT or stop that migrator"
+        )
+
+    _, waited = await wait_until(
+        attempt,
+        waiting_for="the migration lock",
+        timeout=timeout,
+        backoff=_BACKOFF,
+        report=report,
+        expired=expired,
+    )
+    return waited
 
 
 @asynccontextmanager
@@ -84,7 +87,8 @@ async def postgres_lock(
                     "SELECT a.pid, a.application_name, a.client_addr FROM pg_locks l "
                     "JOIN pg_stat_activity a ON a.pid = l.pid "
                     "WHERE l.locktype = 'advisory' AND l.granted AND l.classid = :ns "
-                    "AND l.objid = :key AND l.objsubid = 2"
+                    "AND l.objid = :key AND l.objsubid = 2 AND l.database = "
+                    "(SELECT oid FROM pg_database WHERE datname = current_database())"
                 ),
                 params,
             )
@@ -92,15 +96,18 @@ async def postgres_lock(
         await conn.commit()
         if row is None:
             return "a session that has just let go"
-        return f"pid {row.pid} ({row.application_name or 'no application_name'})"
+        holder = f"pid {row.pid} ({row.application_name or 'no application_name'})"
+        return f"{holder} from {row.client_addr}" if row.client_addr else holder
 
-    waited = await _poll(
-        try_acquire, describe_holder, timeout=timeout, what=f"advisory {LOCK_NAMESPACE}/{key}"
-    )
+    acquired = False
     try:
+        waited = await _poll(
+            try_acquire, describe_holder, timeout=timeout, what=f"advisory {LOCK_NAMESPACE}/{key}"
+        )
+        acquired = True
         yield waited
     finally:
-        if not conn.closed and not conn.invalidated:
+        if acquired and not conn.closed and not conn.invalidated:
             await conn.rollback()
             await conn.execute(text("SELECT pg_advisory_unlock(:ns, :key)"), params)
             await conn.commit()
@@ -111,7 +118,7 @@ def lock_file_for(database: Path) -> Path:
 
 
 @asynccontextmanager
-async def sqlite_lock(database: Path, *, timeout: float) -> AsyncIterator[float]:
+async def sqlite_lock(database: Path, *, timeout: float, name: str) -> AsyncIterator[float]:
     path = lock_file_for(database)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -122,7 +129,7 @@ async def sqlite_lock(database: Path, *, timeout: float) -> AsyncIterator[float]
         except BlockingIOError:
             return False
         os.ftruncate(fd, 0)
-        os.pwrite(fd, f"pid {os.getpid()}".encode(), 0)
+        os.pwrite(fd, name.encode(), 0)  # for the waiters' messages
         return True
 
     async def describe_holder() -> str:
@@ -137,9 +144,10 @@ async def sqlite_lock(database: Path, *, timeout: float) -> AsyncIterator[float]
 
 @asynccontextmanager
 async def migration_lock(
-    conn: AsyncConnection, *, version_table: str, timeout: float
+    conn: AsyncConnection, *, version_table: str, timeout: float, name: str
 ) -> AsyncIterator[float]:
-    """Hold the migration lock for the database behind `conn`; yields the seconds waited."""
+    """Hold the migration lock for the database behind `conn`; yields the seconds waited.
+    `name` says who holds it; on PostgreSQL the caller sets it as the application_name."""
     url = conn.engine.url
     if url.get_backend_name() == "postgresql":
         async with postgres_lock(conn, version_table=version_table, timeout=timeout) as waited:
@@ -149,5 +157,5 @@ async def migration_lock(
     if database is None:  # an in-memory database belongs to this process alone
         yield 0.0
         return
-    async with sqlite_lock(database, timeout=timeout) as waited:
+    async with sqlite_lock(database, timeout=timeout, name=name) as waited:
         yield waited

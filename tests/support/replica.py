@@ -1,0 +1,114 @@
+"""A throwaway PostgreSQL primary with a real hot-standby replica (tests/scripts/pg_replica.sh),
+and fresh databases on it that the test sees through both servers."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import socket
+import subprocess
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+from sqlalchemy.engine import URL
+
+from tests.support.databases import ThrowawayDatabase
+from tests.support.processes import PROJECT_ROOT
+from tests.support.waiting import eventually
+
+SCRIPT = PROJECT_ROOT / "tests" / "scripts" / "pg_replica.sh"
+PASSWORD_ROLE = "shopbot_password"  # the one role pg_replica.sh makes give a password
+_SERVER_BINARIES = Path("/usr/lib/postgresql")
+
+
+def server_binaries_missing() -> str | None:
+    """Why the pair cannot be made here, or None."""
+    if not (any(_SERVER_BINARIES.glob("*/bin/initdb")) or shutil.which("initdb")):
+        return "no PostgreSQL server binaries (initdb, pg_ctl, pg_basebackup)"
+    return None
+
+
+@dataclass(frozen=True)
+class Database:
+    """One database of the pair, as the primary and as the replica serve it."""
+
+    primary: ThrowawayDatabase
+    replica: ThrowawayDatabase
+
+
+@dataclass(frozen=True)
+class ReplicaPair:
+    primary_port: int
+    replica_port: int
+
+    def url(self, port: int, database: str = "postgres") -> URL:
+        return URL.create(
+            "postgresql+asyncpg", username="postgres", host="127.0.0.1", port=port,
+            database=database,
+        )  # fmt: skip
+
+    def execute(self, statement: str) -> None:
+        """Run one statement on the primary's `postgres` database."""
+        dsn = self.url(self.primary_port).set(drivername="postgresql")
+        asyncio.run(_execute(dsn.render_as_string(hide_password=False), statement))
+
+    @contextmanager
+    def database(self) -> Iterator[Database]:
+        """A fresh database, created on the primary, once the replica has replayed it."""
+        name = f"shopbot_replica_{uuid.uuid4().hex[:12]}"
+        self.execute(f'CREATE DATABASE "{name}"')
+        try:
+            replica = self.url(self.replica_port, name)
+            eventually(lambda: _reachable(replica), bool, timeout=30)
+            yield Database(
+                ThrowawayDatabase("postgresql", self.url(self.primary_port, name)),
+                ThrowawayDatabase("postgresql", replica),
+            )
+        finally:
+            self.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def _execute(dsn: str, statement: str) -> None:
+    connection = await asyncpg.connect(dsn, timeout=10)
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+def _reachable(url: URL) -> bool:
+    try:
+        asyncio.run(_execute(url.set(drivername="postgresql").render_as_string(), "SELECT 1"))
+    except (OSError, asyncpg.PostgresError):
+        return False
+    return True
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def replica_pair() -> Iterator[ReplicaPair]:
+    """Start the pair; stop it and remove its files afterwards, whatever happened."""
+    pair = ReplicaPair(free_port(), free_port())
+    made = subprocess.run(
+        [str(SCRIPT), "up", str(pair.primary_port), str(pair.replica_port)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    if made.returncode != 0:
+        raise RuntimeError(f"pg_replica.sh up failed ({made.returncode}):\n{made.stderr}")
+    directory = made.stdout.strip().splitlines()[-1]
+    try:
+        yield pair
+    finally:
+        subprocess.run([str(SCRIPT), "down", directory], timeout=60, check=False)

@@ -1,0 +1,122 @@
+"""Against a real hot-standby replica (tests/scripts/pg_replica.sh): migrating is refused with
+the `--no-migrate` hint; `--no-migrate` starts when the replica has the head, and waits, then
+starts, when the primary is migrated only after it began. Also the one wrong-password case,
+which needs a server that asks for passwords (the machine's cluster trusts 127.0.0.1)."""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.fakes.bot_api import FakeBotAPI
+from tests.migrations_testonly.scenarios import real_head, version
+from tests.support.processes import BotProcess, bot_env, clean_env, run_alembic, run_main
+from tests.support.replica import (
+    PASSWORD_ROLE,
+    Database,
+    ReplicaPair,
+    replica_pair,
+    server_binaries_missing,
+)
+
+pytestmark = pytest.mark.slow
+
+READY = "is ready; polling"
+PASSWORD = "right-Pa55word"
+
+
+@pytest.fixture(scope="session")
+def pair() -> Iterator[ReplicaPair]:
+    missing = server_binaries_missing()
+    if missing is not None:
+        pytest.skip(f"no replica can be made here: {missing}")
+    with replica_pair() as made:
+        made.execute(f"CREATE ROLE {PASSWORD_ROLE} LOGIN PASSWORD '{PASSWORD}'")
+        yield made
+
+
+@pytest.fixture
+def replicated(pair: ReplicaPair) -> Iterator[Database]:
+    with pair.database() as fresh:
+        yield fresh
+
+
+def _migrate_primary(replicated: Database, tmp_path: Path) -> None:
+    result = run_main(["--migrate-only"], bot_env(replicated.primary), tmp_path)
+    assert result.returncode == 0, result.stderr
+
+
+def test_migrating_a_replica_is_refused(
+    replicated: Database, tmp_path: Path, fake_api: FakeBotAPI
+) -> None:
+    bot = run_main([], bot_env(replicated.replica, api_url=fake_api.url), tmp_path)
+    cli = run_alembic(["upgrade", "head"], clean_env(DATABASE_URL=replicated.replica.url_string))
+
+    assert bot.returncode == 4, bot.stderr
+    [line] = [line for line in bot.stderr.splitlines() if "| ERROR" in line]
+    assert "the database is read-only (it is a hot-standby replica" in line
+    assert "start this instance with --no-migrate" in line
+    assert fake_api.calls_of("getUpdates") == []
+    assert cli.returncode != 0
+    assert (
+        "FAILED: the database is read-only (it is a hot-standby replica" in cli.stdout + cli.stderr
+    )
+    for output in (bot.stderr, cli.stdout + cli.stderr):
+        assert "Traceback" not in output
+
+
+def test_no_migrate_on_a_replica_starts_when_the_primary_is_at_head(
+    replicated: Database, tmp_path: Path, fake_api: FakeBotAPI
+) -> None:
+    _migrate_primary(replicated, tmp_path)
+    with BotProcess(
+        ["--no-migrate"], bot_env(replicated.replica, api_url=fake_api.url), tmp_path
+    ) as bot:
+        bot.wait_for_output(READY, timeout=90)
+        assert bot.stop(signal.SIGTERM) == 0, bot.output
+    assert "Traceback" not in bot.output
+
+
+def test_no_migrate_on_a_replica_waits_for_the_primary_to_be_migrated(
+    replicated: Database, tmp_path: Path, fake_api: FakeBotAPI
+) -> None:
+    env = bot_env(replicated.replica, api_url=fake_api.url)
+    with BotProcess(["--no-migrate"], env, tmp_path) as bot:
+        bot.wait_for_output("waiting for the schema to reach head", timeout=90)
+        assert READY not in bot.output
+        _migrate_primary(replicated, tmp_path)
+        bot.wait_for_output(READY, timeout=90)
+        assert bot.stop(signal.SIGTERM) == 0, bot.output
+    assert f"schema verified: database at {real_head()}" in bot.output
+    assert "Traceback" not in bot.output
+    assert version(replicated.replica) == [real_head()]
+
+
+def test_wrong_password_is_a_configuration_error_and_never_printed(
+    pair: ReplicaPair, replicated: Database, tmp_path: Path
+) -> None:
+    pair.execute(f'ALTER DATABASE "{replicated.primary.url.database}" OWNER TO {PASSWORD_ROLE}')
+    url = replicated.primary.url.set(username=PASSWORD_ROLE)
+    wrong = run_main(
+        ["--migrate-only"],
+        clean_env(DATABASE_URL=url.set(password="wrong-Pa55word").render_as_string(False)),
+        tmp_path,
+    )
+    right = run_main(
+        ["--migrate-only"],
+        clean_env(DATABASE_URL=url.set(password=PASSWORD).render_as_string(False)),
+        tmp_path,
+    )
+
+    assert wrong.returncode == 2, wrong.stderr
+    [line] = [line for line in wrong.stderr.splitlines() if "| ERROR" in line]
+    assert f'password authentication failed for user "{PASSWORD_ROLE}"' in line
+    assert f"{PASSWORD_ROLE}:***@" in line
+    assert "not reachable yet" not in wrong.stderr  # permanent: no retries
+    assert right.returncode == 0, right.stderr
+    for output in (wrong.stdout + wrong.stderr, right.stdout + right.stderr):
+        assert "Pa55word" not in output
+        assert "Traceback" not in output
