@@ -12,7 +12,6 @@ from __future__ import annotations
 import fcntl
 import os
 import signal
-import subprocess
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -68,20 +67,6 @@ def _lock_is_free(database: ThrowawayDatabase) -> bool:
 
 def _errors(output: str) -> list[str]:
     return [line for line in output.splitlines() if "| ERROR" in line]
-
-
-class AlembicProcess(BotProcess):
-    """`alembic -c INI ARGS` in the background, read live like a bot."""
-
-    def __init__(self, ini: Path, args: list[str], env: dict[str, str], cwd: Path) -> None:
-        super().__init__(["-c", str(ini), *args], env, cwd)
-
-    def start(self) -> AlembicProcess:
-        with self.log_path.open("wb") as log:
-            self.process = subprocess.Popen(
-                [str(ALEMBIC), *self.args], env=self.env, cwd=self.cwd, stdout=log, stderr=log
-            )
-        return self
 
 
 def _alembic_ini(tmp_path: Path, versions: Path) -> Path:
@@ -142,7 +127,8 @@ def test_alembic_cli_and_a_starting_bot_take_turns(
     gates = Gates(tmp_path / "gates")
     versions = scenario("counter", into=tmp_path)
     env = bot_env(database, EXTRA_MIGRATION_DIRS=str(versions), **gates.env)
-    cli = AlembicProcess(_alembic_ini(tmp_path, versions), ["upgrade", "head"], env, tmp_path)
+    ini = _alembic_ini(tmp_path, versions)
+    cli = BotProcess(["-c", str(ini), "upgrade", "head"], env, tmp_path, program=[str(ALEMBIC)])
     bot = BotProcess(["--migrate-only"], env, tmp_path)
     leader, follower = (cli, bot) if first == "alembic" else (bot, cli)
     with ExitStack() as running:

@@ -31,18 +31,23 @@ def _dsn(url: URL) -> str:
     return url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-async def _admin_execute(statement: str) -> None:
-    connection = await asyncpg.connect(_dsn(admin_url()), timeout=10)
+async def _execute(url: URL, statement: str) -> None:
+    connection = await asyncpg.connect(_dsn(url), timeout=10)
     try:
         await connection.execute(statement)
     finally:
         await connection.close()
 
 
+def execute(url: URL, statement: str) -> None:
+    """Run one statement on a PostgreSQL server with a fresh asyncpg connection."""
+    asyncio.run(_execute(url, statement))
+
+
 def postgres_reachable() -> str | None:
     """None when the admin URL answers, else the reason it does not."""
     try:
-        asyncio.run(_admin_execute("SELECT 1"))
+        execute(admin_url(), "SELECT 1")
     except (OSError, asyncpg.PostgresError, TimeoutError) as error:
         return f"{type(error).__name__}: {error}"
     return None
@@ -62,11 +67,11 @@ class ThrowawayDatabase:
 @contextmanager
 def postgres_database() -> Iterator[ThrowawayDatabase]:
     name = f"shopbot_test_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_admin_execute(f'CREATE DATABASE "{name}"'))
+    execute(admin_url(), f'CREATE DATABASE "{name}"')
     try:
         yield ThrowawayDatabase("postgresql", admin_url().set(database=name))
     finally:
-        asyncio.run(_admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        execute(admin_url(), f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @contextmanager

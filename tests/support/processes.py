@@ -68,10 +68,18 @@ def run_alembic(
 
 
 class BotProcess:
-    """`python main.py ARGS` in the background; its stderr goes to a file we can read live."""
+    """`python main.py ARGS` (or another `program`) in the background; its output goes to a
+    file we can read live."""
 
-    def __init__(self, args: Sequence[str], env: Mapping[str, str], cwd: Path) -> None:
-        self.args = list(args)
+    def __init__(
+        self,
+        args: Sequence[str],
+        env: Mapping[str, str],
+        cwd: Path,
+        *,
+        program: Sequence[str] = (sys.executable, str(MAIN)),
+    ) -> None:
+        self.command = [*program, *args]
         self.env = dict(env)
         self.cwd = cwd
         self.log_path = cwd / f"bot-{time.monotonic_ns()}.log"
@@ -80,7 +88,7 @@ class BotProcess:
     def start(self) -> BotProcess:
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
-                [sys.executable, str(MAIN), *self.args],
+                self.command,
                 env=self.env,
                 cwd=self.cwd,
                 stdout=log,

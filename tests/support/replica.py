@@ -3,7 +3,6 @@ and fresh databases on it that the test sees through both servers."""
 
 from __future__ import annotations
 
-import asyncio
 import shutil
 import socket
 import subprocess
@@ -16,7 +15,7 @@ from pathlib import Path
 import asyncpg
 from sqlalchemy.engine import URL
 
-from tests.support.databases import ThrowawayDatabase
+from tests.support.databases import ThrowawayDatabase, execute
 from tests.support.processes import PROJECT_ROOT
 from tests.support.waiting import eventually
 
@@ -53,8 +52,7 @@ class ReplicaPair:
 
     def execute(self, statement: str) -> None:
         """Run one statement on the primary's `postgres` database."""
-        dsn = self.url(self.primary_port).set(drivername="postgresql")
-        asyncio.run(_execute(dsn.render_as_string(hide_password=False), statement))
+        execute(self.url(self.primary_port), statement)
 
     @contextmanager
     def database(self) -> Iterator[Database]:
@@ -72,17 +70,9 @@ class ReplicaPair:
             self.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-async def _execute(dsn: str, statement: str) -> None:
-    connection = await asyncpg.connect(dsn, timeout=10)
-    try:
-        await connection.execute(statement)
-    finally:
-        await connection.close()
-
-
 def _reachable(url: URL) -> bool:
     try:
-        asyncio.run(_execute(url.set(drivername="postgresql").render_as_string(), "SELECT 1"))
+        execute(url, "SELECT 1")
     except (OSError, asyncpg.PostgresError):
         return False
     return True
