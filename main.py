@@ -27,7 +27,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         prog="python main.py",
         description=(
             "Run the shop bot. On start it brings the database schema to the newest revision "
-            "(safely: one instance migrates under a lock, the others wait), then polls Telegram. "
+            "(safely: one instance migrates under a lock, the others wait), then polls Telegram "
+            "(or serves a webhook when WEBHOOK_URL is set). "
             "Settings come from the environment and .env (see README)."
         ),
         epilog=(
@@ -67,10 +68,10 @@ async def migrate_only(settings: DatabaseSettings) -> None:
 
 def run_bot(settings: Settings, *, no_migrate: bool) -> None:
     # Imported here: aiogram takes seconds to import and --migrate-only never needs it.
-    from bot.app import SchemaMode, run_polling
+    from bot.app import SchemaMode, run
 
     mode = SchemaMode.VERIFY if no_migrate else SchemaMode.MIGRATE
-    asyncio.run(run_polling(settings, mode))
+    asyncio.run(run(settings, mode))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,7 +1,10 @@
-"""Builds the Bot and the Dispatcher and runs them: migrate (or verify) on startup, then poll."""
+"""Builds the Bot and the Dispatcher and runs them: migrate (or verify) on startup, then poll
+or serve the webhook."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from enum import StrEnum
 
 from aiogram import Bot, Dispatcher
@@ -23,6 +26,7 @@ from bot.dao.database import create_engine, create_session_factory
 from bot.errors import EXIT_CONFIG, EXIT_UNREACHABLE, StartupError
 from bot.handlers import routers
 from bot.middlewares.database import DatabaseSessionMiddleware
+from bot.webhook import serve_webhook
 
 COMMANDS = [
     BotCommand(command="start", description="Main menu"),
@@ -86,12 +90,30 @@ async def prepare_schema(engine: AsyncEngine, settings: Settings, mode: SchemaMo
 
 
 async def on_startup(
-    bot: Bot, engine: AsyncEngine, settings: Settings, schema_mode: SchemaMode
+    bot: Bot,
+    dispatcher: Dispatcher,
+    engine: AsyncEngine,
+    settings: Settings,
+    schema_mode: SchemaMode,
 ) -> None:
     await prepare_schema(engine, settings, schema_mode)
     await bot.set_my_commands(COMMANDS)
+    endpoint = settings.webhook_endpoint
+    if endpoint is None:
+        # Telegram refuses getUpdates while a webhook is set (e.g. by an earlier deployment).
+        await bot.delete_webhook(drop_pending_updates=False)
+        receiving = "polling for updates"
+    else:
+        assert settings.webhook_secret is not None
+        await bot.set_webhook(
+            endpoint,
+            secret_token=settings.webhook_secret.get_secret_value(),
+            allowed_updates=dispatcher.resolve_used_update_types(),
+            drop_pending_updates=False,
+        )
+        receiving = f"receiving updates by webhook at {endpoint}"
     me = await bot.me()
-    logger.info("bot @{} (id {}) is ready; polling for updates", me.username, me.id)
+    logger.info("bot @{} (id {}) is ready; {}", me.username, me.id, receiving)
 
 
 async def on_shutdown(dispatcher: Dispatcher) -> None:
@@ -99,12 +121,11 @@ async def on_shutdown(dispatcher: Dispatcher) -> None:
     logger.info("bot stopped")
 
 
-async def run_polling(settings: Settings, mode: SchemaMode) -> None:
-    engine = create_engine(settings.database)
-    bot = build_bot(settings)
-    dispatcher = build_dispatcher(settings, engine, mode)
+@asynccontextmanager
+async def _bot_api_errors() -> AsyncIterator[None]:
+    """The Bot API's refusals at start-up become one line with the right exit code."""
     try:
-        await dispatcher.start_polling(bot, allowed_updates=dispatcher.resolve_used_update_types())
+        yield
     except TelegramUnauthorizedError:
         error = BotApiError(
             "the Bot API rejected BOT_TOKEN as unauthorized; check it with @BotFather"
@@ -117,6 +138,21 @@ async def run_polling(settings: Settings, mode: SchemaMode) -> None:
         )
         error.exit_code = EXIT_UNREACHABLE
         raise error from None
+
+
+async def run(settings: Settings, mode: SchemaMode) -> None:
+    """Serve until stopped: by webhook when WEBHOOK_URL is set, else by long polling."""
+    engine = create_engine(settings.database)
+    bot = build_bot(settings)
+    dispatcher = build_dispatcher(settings, engine, mode)
+    try:
+        async with _bot_api_errors():
+            if settings.webhook_endpoint is not None:
+                await serve_webhook(dispatcher, bot, settings)
+            else:
+                await dispatcher.start_polling(
+                    bot, allowed_updates=dispatcher.resolve_used_update_types()
+                )
     finally:
         await bot.session.close()
         await engine.dispose()

@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Literal, TypeVar
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
@@ -26,6 +26,7 @@ _ASYNC_DRIVERS = {
     "postgresql+asyncpg": "postgresql+asyncpg",
 }
 _TOKEN_PATTERN = re.compile(r"^\d+:[\w-]{20,}$")
+_WEBHOOK_SECRET_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,256}")
 
 
 class ConfigError(Exception):
@@ -101,6 +102,11 @@ class Settings(DatabaseSettings):
     payments_provider_token: SecretStr | None = None
     payments_currency: str = "RUB"
     catalog_page_size: int = Field(5, ge=1, le=20)
+    webhook_url: str | None = None
+    webhook_path: str = "/telegram/webhook"
+    webhook_secret: SecretStr | None = None
+    webhook_host: str = "0.0.0.0"
+    webhook_port: int = Field(8080, ge=1, le=65535)
 
     @field_validator("bot_token")
     @classmethod
@@ -121,15 +127,48 @@ class Settings(DatabaseSettings):
             return frozenset({value})
         return value
 
-    @field_validator("bot_api_url")
+    @field_validator("bot_api_url", "webhook_url")
     @classmethod
-    def _check_api_url(cls, value: str | None) -> str | None:
+    def _check_base_url(cls, value: str | None) -> str | None:
         if value is None or not value.strip():
             return None
         value = value.strip().rstrip("/")
         if not re.match(r"^https?://[^/\s]+", value):
-            raise ValueError("expected an http(s) base URL such as http://localhost:8081")
+            raise ValueError("expected an http(s) base URL such as https://shop.example.com")
         return value
+
+    @field_validator("webhook_path")
+    @classmethod
+    def _check_webhook_path(cls, value: str) -> str:
+        if not re.fullmatch(r"/[A-Za-z0-9_\-/.:~]*", value):
+            raise ValueError("expected a URL path such as /telegram/webhook")
+        return value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _check_webhook_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not _WEBHOOK_SECRET_PATTERN.fullmatch(value.get_secret_value()):
+            raise ValueError("expected 1-256 characters of A-Z, a-z, 0-9, _ and -")
+        return value
+
+    @model_validator(mode="after")
+    def _check_webhook(self) -> Settings:
+        if self.webhook_url is None:
+            return self
+        if self.webhook_secret is None:
+            raise ValueError(
+                "WEBHOOK_SECRET: required when WEBHOOK_URL is set, so that only Telegram can "
+                "post updates (1-256 characters of A-Z, a-z, 0-9, _ and -)"
+            )
+        # The token in the URL would leak it to every proxy log; the secret header is the key.
+        if self.bot_token.get_secret_value() in self.webhook_path:
+            raise ValueError("WEBHOOK_PATH: must not contain the bot token; use WEBHOOK_SECRET")
+        return self
+
+    @property
+    def webhook_endpoint(self) -> str | None:
+        """The URL Telegram posts updates to, or None when the bot polls."""
+        return None if self.webhook_url is None else self.webhook_url + self.webhook_path
 
     @field_validator("payments_currency")
     @classmethod
@@ -143,7 +182,7 @@ class Settings(DatabaseSettings):
     def secrets(self) -> list[str]:
         """Values that must never reach a log line."""
         found = [self.bot_token.get_secret_value()]
-        for secret in (self.payments_provider_token, self.redis_url):
+        for secret in (self.payments_provider_token, self.redis_url, self.webhook_secret):
             if secret is not None:
                 found.append(secret.get_secret_value())
                 password = _password_of(secret.get_secret_value())
@@ -174,9 +213,9 @@ def load_settings(cls: type[SettingsT]) -> SettingsT:
     except ValidationError as error:
         problems = []
         for item in error.errors(include_input=False, include_url=False):
-            name = "_".join(str(part) for part in item["loc"]).upper() or "settings"
+            name = "_".join(str(part) for part in item["loc"]).upper()
             message = item["msg"].removeprefix("Value error, ")
             if item["type"] == "missing":
                 message = "is required; set it in the environment or in .env"
-            problems.append(f"{name}: {message}")
+            problems.append(f"{name}: {message}" if item["loc"] else message)
         raise ConfigError("; ".join(problems)) from None
