@@ -1,0 +1,212 @@
+"""Issue 5, item 1: the start-up check when the database is already at head.
+
+(a) embedded `migrate()` on a running loop: now (the head read from the scripts' text, or
+    from the stat cache) and before (alembic's full revision map: every script imported);
+(b) `alembic upgrade head` as a subprocess, what most bots run before starting;
+(c) the floor: connect and `SELECT version_num FROM alembic_version`;
+(d) finding the head alone: alembic's map, the text scan, the text scan with its cache.
+(a) and (c) each create their engine, connect and dispose, as a starting process does.
+Probes are interleaved round by round; the first round only warms up.
+
+    .venv/bin/python -m bench.noop_check [--repeat 15] [--backend sqlite] [--lengths 10 100]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
+from unittest import mock
+
+from alembic.script import ScriptDirectory
+from sqlalchemy import text
+from sqlalchemy.engine import URL
+
+from bench._common import (
+    CHAIN_LENGTHS,
+    Chain,
+    alembic_upgrade_command,
+    clean_env,
+    import_seconds,
+    median,
+    ms,
+    parse_args,
+    prepare_process,
+    print_header,
+    print_table,
+    run_checked,
+    synthetic_chain,
+    throwaway_database,
+    timed_migrate,
+    times,
+)
+from bot import migrator
+from bot.dao.database import create_engine
+from bot.migrator import MigrationOptions
+from bot.schema.revisions import Revisions, alembic_config, scan_graph
+
+Probe = Callable[[], Awaitable[float]]
+
+
+class FullMapRevisions(Revisions):
+    """The previous behaviour: every question goes to alembic's full revision map."""
+
+    _graph = None
+
+
+async def _rounds(probes: Mapping[str, Probe], repeat: int) -> dict[str, float]:
+    """Median of each probe, the probes interleaved; round 0 warms caches and is dropped."""
+    samples: dict[str, list[float]] = {name: [] for name in probes}
+    for round_number in range(repeat + 1):
+        for name, probe in probes.items():
+            gc.collect()  # the full map leaves garbage that would be collected in the next probe
+            elapsed = await probe()
+            if round_number:
+                samples[name].append(elapsed)
+    return {name: median(values) for name, values in samples.items()}
+
+
+def _head_probes(chain: Chain) -> dict[str, Probe]:
+    def probe(find: Callable[[], str | None]) -> Probe:
+        async def timed() -> float:
+            started = time.perf_counter()
+            head = find()
+            elapsed = time.perf_counter() - started
+            assert head == chain.head
+            return elapsed
+
+        return timed
+
+    def scan(*, cache: bool) -> Callable[[], str | None]:
+        def find() -> str | None:
+            graph = scan_graph(
+                ScriptDirectory.from_config(alembic_config(chain.extra)), cache=cache
+            )
+            return graph.head if graph is not None else None
+
+        return find
+
+    return {
+        "alembic map": probe(lambda: FullMapRevisions(alembic_config(chain.extra)).head()),
+        "text scan": probe(scan(cache=False)),
+        "now": probe(lambda: Revisions(alembic_config(chain.extra)).head()),
+    }
+
+
+def _startup_probes(url: URL, chain: Chain) -> dict[str, Probe]:
+    options = MigrationOptions(extra_version_locations=chain.extra)
+
+    async def floor() -> float:
+        started = time.perf_counter()
+        engine = create_engine(url)
+        try:
+            async with engine.connect() as conn:
+                await conn.execute(text("SELECT version_num FROM alembic_version"))
+        finally:
+            await engine.dispose()
+        return time.perf_counter() - started
+
+    async def before() -> float:
+        with mock.patch.object(migrator, "Revisions", FullMapRevisions):
+            return (await timed_migrate(url, options))[0]
+
+    async def now() -> float:
+        return (await timed_migrate(url, options))[0]
+
+    return {"floor": floor, "before": before, "now": now}
+
+
+async def _at_head_then_measure(url: URL, chain: Chain, repeat: int) -> dict[str, float]:
+    await timed_migrate(url, MigrationOptions(extra_version_locations=chain.extra))
+    return await _rounds(_startup_probes(url, chain), repeat)
+
+
+def _measure_backend(
+    chain: Chain, backend: str, cwd: Path, repeat: int, cli_repeat: int
+) -> dict[str, float]:
+    """(a) before and now, and (c), in-process; then (b) as a subprocess, on one database."""
+    with throwaway_database(backend, cwd) as database:
+        result = asyncio.run(_at_head_then_measure(database.url, chain, repeat))
+        command = alembic_upgrade_command(chain, database)
+        cli = [run_checked(command, env=clean_env(), cwd=cwd) for _ in range(cli_repeat)]
+    return {**result, "cli": median(cli)}
+
+
+def main() -> None:
+    args = parse_args(__doc__.splitlines()[0], repeat=15, lengths=CHAIN_LENGTHS)
+    prepare_process()
+    cli_repeat = min(args.repeat, 5)
+    print_header(
+        "No-op start-up check (database at head)",
+        f"Medians in ms: {args.repeat} samples in-process, {cli_repeat} for the CLI. "
+        "Before/now differ only in how the head is found.",
+    )
+    startup_rows, head_rows, growth = [], [], {}
+    with tempfile.TemporaryDirectory(prefix="shopbot-bench-noop-") as scratch:
+        cwd = Path(scratch)
+        bare, imported = import_seconds("bot.migrator", cwd=cwd, repeat=5)
+        for length in args.lengths:
+            with synthetic_chain(length) as chain:
+                head = asyncio.run(_rounds(_head_probes(chain), args.repeat))
+                head_rows.append(
+                    [
+                        length,
+                        ms(head["alembic map"]),
+                        ms(head["text scan"]),
+                        ms(head["now"]),
+                        times(head["alembic map"], head["now"]),
+                    ]
+                )
+                for backend in args.backends:
+                    result = _measure_backend(chain, backend, cwd, args.repeat, cli_repeat)
+                    growth[backend, length] = (result["before"], result["now"])
+                    startup_rows.append(
+                        [
+                            backend,
+                            length,
+                            ms(result["floor"]),
+                            ms(result["before"]),
+                            ms(result["now"]),
+                            ms(result["cli"]),
+                            times(result["before"], result["floor"]),
+                            times(result["now"], result["floor"]),
+                            times(result["cli"], result["now"]),
+                        ]
+                    )
+    print_table(
+        [
+            "backend",
+            "revisions",
+            "(c) floor",
+            "(a) before",
+            "(a) now",
+            "(b) CLI",
+            "(a)/(c) before",
+            "(a)/(c) now",
+            "(b)/(a) now",
+        ],
+        startup_rows,
+    )
+    lengths = sorted(args.lengths)
+    for backend in args.backends:
+        first, last = growth[backend, lengths[0]], growth[backend, lengths[-1]]
+        print(
+            f"- (a) from {lengths[0]} to {lengths[-1]} revisions, {backend}: "
+            f"before {times(last[0], first[0])}, now {times(last[1], first[1])}"
+        )
+    print(
+        f"- (b) includes the interpreter and imports: `python -c pass` {ms(bare)} ms, "
+        f"`python -c 'import bot.migrator'` {ms(imported)} ms (tear-down excluded)\n"
+    )
+    print("(d) the head alone, ms:\n")
+    print_table(
+        ["revisions", "alembic map (before)", "text scan", "text scan + cache (now)", "before/now"],
+        head_rows,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,405 @@
+"""Issue 5, item 5: update handling through the real dispatcher.
+
+`bot.app.build_dispatcher` as the bot builds it (DB session middleware, every router, memory
+FSM storage), fed with `Dispatcher.feed_update` (not through the fake Bot API: no HTTP, less
+noise) with a Bot whose session answers every Bot API call in-process. The mix, per user:
+/start (upsert of the user), then the catalog: categories, a page of products, a product card.
+
+Compared in the same run with the same dispatcher without any DB work: the DAO classes the
+handlers call are replaced by canned ones returning the same catalog, and the middleware's
+session is a no-op, so only the database round trips and the ORM's work are taken away.
+Sequential (one update at a time) gives latency; 8 in flight stands for polling, which runs
+handlers as concurrent tasks. One extra row shows SQLite with a connection pool (what-if).
+
+    .venv/bin/python -m bench.updates [--repeat 3] [--backend sqlite]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from contextlib import AsyncExitStack, ExitStack, asynccontextmanager, contextmanager, nullcontext
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Self
+from unittest import mock
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.session.base import BaseSession
+from aiogram.methods import EditMessageText, SendMessage, TelegramMethod
+from aiogram.methods.base import TelegramType
+from aiogram.types import Chat, Message, Update
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import AsyncAdaptedQueuePool
+
+from bench._common import (
+    TEST_TOKEN,
+    median,
+    ms,
+    parse_args,
+    percentile,
+    prepare_process,
+    print_header,
+    print_table,
+    throwaway_database,
+    timed_migrate,
+    times,
+)
+from bot.app import SchemaMode, build_dispatcher
+from bot.config import Settings
+from bot.dao.database import create_engine, create_session_factory
+from bot.dao.models import Category, Product, User
+from bot.dao.paging import Page
+from bot.handlers import catalog, start
+from bot.keyboards.callbacks import CategoryPage, Menu, MenuAction, ProductCard
+from bot.middlewares.database import DatabaseSessionMiddleware
+from bot.migrator import MigrationOptions
+
+CATEGORIES = 5
+PRODUCTS_PER_CATEGORY = 20
+USERS = 200
+CONCURRENCY = {"sequential": 1, "8 in flight": 8}
+NO_DB = "no DB"
+# name: (backend, create_engine options). The what-if row is not the bot's configuration: it
+# shows what SQLite's per-update connection (NullPool) costs.
+DATABASES: dict[str, tuple[str, dict[str, Any]]] = {
+    "postgresql": ("postgresql", {}),
+    "sqlite": ("sqlite", {}),
+    "sqlite, pooled (what-if)": ("sqlite", {"poolclass": AsyncAdaptedQueuePool}),
+}
+UPDATES_PER_BATCH = 800
+
+
+# ---------------------------------------------------------------------------- the catalog
+
+
+def catalog_rows() -> tuple[list[Category], list[Product]]:
+    """Fresh instances each call: one set seeds a database, another feeds the canned DAOs."""
+    categories = [
+        Category(id=index, name=f"Category {index}") for index in range(1, 1 + CATEGORIES)
+    ]
+    products = [
+        Product(
+            id=category.id * 100 + number,
+            category_id=category.id,
+            category=category,
+            name=f"Product {category.id}-{number:02d}",
+            description="A digital good for the benchmark.",
+            price=100 + number,
+            currency="XTR",
+            hidden_content="the secret",
+            on_sale=True,
+        )
+        for category in categories
+        for number in range(PRODUCTS_PER_CATEGORY)
+    ]
+    return categories, products
+
+
+class CannedCatalog:
+    """What the catalog DAOs return, without a database: the same rows as the seeded one."""
+
+    def __init__(self) -> None:
+        categories, products = catalog_rows()
+        self.categories = {category.id: category for category in categories}
+        self.products = {product.id: product for product in products}
+        self.by_category = {
+            category.id: sorted(
+                (product for product in products if product.category_id == category.id),
+                key=lambda product: (product.name, product.id),
+            )
+            for category in categories
+        }
+
+    @contextmanager
+    def patched(self) -> Iterator[None]:
+        """The handlers' DAO classes replaced by ones answering from this catalog."""
+        canned = self
+
+        class CategoryDAO:
+            def __init__(self, session: object) -> None:
+                pass
+
+            async def on_sale(self) -> list[tuple[Category, int]]:
+                return [(c, len(canned.by_category[c.id])) for c in canned.categories.values()]
+
+            async def get(self, category_id: int) -> Category | None:
+                return canned.categories.get(category_id)
+
+        class ProductDAO:
+            def __init__(self, session: object) -> None:
+                pass
+
+            async def page_on_sale(self, category_id: int, number: int, size: int) -> Page[Product]:
+                rows = canned.by_category[category_id]
+                items = rows[number * size : (number + 1) * size]
+                return Page(items=items, number=number, size=size, total=len(rows))
+
+            async def on_sale(self, product_id: int) -> Product | None:
+                return canned.products.get(product_id)
+
+        class UserDAO:
+            def __init__(self, session: object) -> None:
+                pass
+
+            async def register(self, telegram_id: int, **names: str | None) -> User:
+                return User(id=telegram_id, telegram_id=telegram_id, **names)
+
+        with (
+            mock.patch.object(catalog, "CategoryDAO", CategoryDAO),
+            mock.patch.object(catalog, "ProductDAO", ProductDAO),
+            mock.patch.object(start, "UserDAO", UserDAO),
+        ):
+            yield
+
+
+class NullSession:
+    """The middleware's session when no DAO touches it: opening and committing do nothing."""
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        return None
+
+    def begin(self) -> Self:
+        return self
+
+
+# ---------------------------------------------------------------------------- the Bot API
+
+
+class CannedSession(BaseSession):
+    """Answers every Bot API call in-process: the message for send/edit, True for the rest.
+    Counts the calls, so a batch that did not do what the mix asks for is caught."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: Counter[str] = Counter()
+
+    async def make_request(
+        self, bot: Bot, method: TelegramMethod[TelegramType], timeout: int | None = None
+    ) -> TelegramType:
+        self.calls[type(method).__name__] += 1
+        if isinstance(method, SendMessage | EditMessageText):
+            chat = Chat(id=int(method.chat_id or 0), type="private")
+            message = Message(message_id=1, date=datetime.now(UTC), chat=chat, text=method.text)
+            return message.as_(bot)  # type: ignore[return-value]
+        return True  # type: ignore[return-value]
+
+    async def stream_content(self, *args: Any, **kwargs: Any) -> AsyncIterator[bytes]:
+        raise NotImplementedError
+        yield b""
+
+    async def close(self) -> None:
+        return None
+
+
+# ---------------------------------------------------------------------------- the updates
+
+
+def update_mix(bot: Bot, count: int, first_id: int) -> list[Update]:
+    """Per user in turn: /start, the catalog, a page of a category, a product card."""
+    raw: list[dict[str, Any]] = []
+    for index in range(count):
+        user_id = 10_000 + (index // 4) % USERS
+        category = 1 + (index // 4) % CATEGORIES
+        page = (index // 4) % 4
+        sender = {"id": user_id, "is_bot": False, "first_name": f"User{user_id}"}
+        chat = {"id": user_id, "type": "private", "first_name": sender["first_name"]}
+        date = int(time.time())
+        step = index % 4
+        if step == 0:
+            message = {"message_id": index, "date": date, "chat": chat, "from": sender}
+            message |= {
+                "text": "/start",
+                "entities": [{"type": "bot_command", "offset": 0, "length": 6}],
+            }
+            raw.append({"message": message})
+            continue
+        data = [
+            Menu(action=MenuAction.CATALOG),
+            CategoryPage(category_id=category, page=page),
+            ProductCard(product_id=category * 100 + page * 5, page=page),
+        ][step - 1].pack()
+        shown = {"message_id": index, "date": date, "chat": chat, "text": "the menu"}
+        query = {"id": f"q{index}", "from": sender, "chat_instance": "c", "data": data}
+        raw.append({"callback_query": query | {"message": shown}})
+    return [
+        Update.model_validate({"update_id": first_id + index, **body}, context={"bot": bot})
+        for index, body in enumerate(raw)
+    ]
+
+
+@dataclass
+class Batch:
+    seconds: float
+    latencies: list[float]
+    errors: int
+
+
+async def feed(
+    dispatcher: Dispatcher, bot: Bot, updates: Sequence[Update], in_flight: int
+) -> Batch:
+    gate = asyncio.Semaphore(in_flight)
+    latencies: list[float] = []
+    errors = 0
+
+    async def one(update: Update) -> None:
+        nonlocal errors
+        async with gate:
+            started = time.perf_counter()
+            try:
+                await dispatcher.feed_update(bot, update)
+            except Exception:
+                errors += 1
+            latencies.append(time.perf_counter() - started)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(one(update) for update in updates))
+    return Batch(time.perf_counter() - started, latencies, errors)
+
+
+# ---------------------------------------------------------------------------- the variants
+
+
+@dataclass
+class Variant:
+    """One way of serving the same dispatcher: its middleware's session factory, and for the
+    no-DB baseline the canned DAOs."""
+
+    name: str
+    sessions: Callable[[], object]
+    canned: CannedCatalog | None = None
+
+
+@dataclass
+class Bench:
+    dispatcher: Dispatcher
+    middleware: DatabaseSessionMiddleware
+    bot: Bot
+    api: CannedSession
+    next_id: int = 1
+
+    async def run(self, variant: Variant, count: int, in_flight: int) -> Batch:
+        updates = update_mix(self.bot, count, self.next_id)
+        self.next_id += count
+        self.middleware.session_factory = variant.sessions  # type: ignore[assignment]
+        before = self.api.calls.copy()
+        with variant.canned.patched() if variant.canned else nullcontext():
+            batch = await feed(self.dispatcher, self.bot, updates, in_flight)
+        # Every /start answers once, every button edits its screen (a stale one would not).
+        made = self.api.calls - before
+        screens = count - count // 4
+        expected = Counter(SendMessage=count // 4, EditMessageText=screens)
+        expected["AnswerCallbackQuery"] = screens
+        if made != expected or batch.errors:
+            raise RuntimeError(f"{variant.name}: {batch.errors} errors, Bot API calls {made}")
+        return batch
+
+
+def settings_for(url: str) -> Settings:
+    return Settings(  # type: ignore[call-arg]
+        _env_file=None, bot_token=TEST_TOKEN, database_url=url, catalog_page_size=5
+    )
+
+
+def build_bench() -> Bench:
+    """The dispatcher as the bot builds it; its engine is never used, the variants bring theirs."""
+    url = "sqlite+aiosqlite://"
+    engine = create_engine(make_url(url))
+    dispatcher = build_dispatcher(settings_for(url), engine, SchemaMode.MIGRATE)
+    middleware = next(
+        m for m in dispatcher.update.outer_middleware if isinstance(m, DatabaseSessionMiddleware)
+    )
+    api = CannedSession()
+    return Bench(dispatcher, middleware, Bot(token=TEST_TOKEN, session=api), api)
+
+
+@asynccontextmanager
+async def database_variant(
+    name: str, url_string: str, engine_options: Mapping[str, Any]
+) -> AsyncIterator[Variant]:
+    """A database at head, seeded with the catalog."""
+    url = settings_for(url_string).database
+    await timed_migrate(url, MigrationOptions())
+    engine = create_engine(url, **engine_options)
+    try:
+        sessions = create_session_factory(engine)
+        async with sessions() as session, session.begin():
+            categories, products = catalog_rows()
+            session.add_all([*categories, *products])
+        yield Variant(name, sessions)
+    finally:
+        await engine.dispose()
+
+
+async def measure(
+    databases: Mapping[str, tuple[str, Mapping[str, Any]]], repeat: int, count: int
+) -> dict[tuple[str, str], list[Batch]]:
+    bench = build_bench()
+    results: dict[tuple[str, str], list[Batch]] = {}
+    async with AsyncExitStack() as stack:
+        variants = [
+            await stack.enter_async_context(database_variant(name, url, options))
+            for name, (url, options) in databases.items()
+        ]
+        variants.append(Variant(NO_DB, NullSession, CannedCatalog()))
+        for variant in variants:  # warm-up: pools, caches, each statement's first compile
+            await bench.run(variant, 100, 8)
+        for _ in range(repeat):
+            for variant in variants:
+                for mode, in_flight in CONCURRENCY.items():
+                    batch = await bench.run(variant, count, in_flight)
+                    results.setdefault((variant.name, mode), []).append(batch)
+    return results
+
+
+def main() -> None:
+    args = parse_args(__doc__.splitlines()[0], repeat=3)
+    prepare_process()
+    print_header(
+        "Update handling through the real dispatcher",
+        f"Dispatcher.feed_update, {UPDATES_PER_BATCH} updates per batch, medians over "
+        f"{args.repeat} batches; latency is the time inside feed_update.",
+    )
+    with (
+        tempfile.TemporaryDirectory(prefix="shopbot-bench-updates-") as scratch,
+        ExitStack() as stack,
+    ):
+        databases = {
+            name: (
+                stack.enter_context(throwaway_database(backend, Path(scratch))).url_string,
+                options,
+            )
+            for name, (backend, options) in DATABASES.items()
+            if backend in args.backends
+        }
+        results = asyncio.run(measure(databases, args.repeat, UPDATES_PER_BATCH))
+    rows = []
+
+    def rate(batches: list[Batch]) -> float:
+        return median([UPDATES_PER_BATCH / batch.seconds for batch in batches])
+
+    for (name, mode), batches in results.items():
+        latencies = [latency for batch in batches for latency in batch.latencies]
+        rows.append(
+            [
+                name,
+                mode,
+                f"{rate(batches):.0f}",
+                times(rate(batches), rate(results[NO_DB, mode])),
+                ms(percentile(latencies, 0.5)),
+                ms(percentile(latencies, 0.99)),
+                sum(batch.errors for batch in batches),
+            ]
+        )
+    print_table(["database", "mode", "updates/s", "vs no DB", "p50 ms", "p99 ms", "errors"], rows)
+
+
+if __name__ == "__main__":
+    main()
