@@ -24,7 +24,9 @@ from bot.schema.waiting import Backoff, wait_until
 
 # Advisory locks are keyed by two int4s: a namespace for this project, and the version table.
 LOCK_NAMESPACE = 0x5B07
-_BACKOFF = Backoff(first=0.05, cap=1.0)
+# Waiters only re-check the schema once they hold the lock: a short cap keeps the last of
+# many starting instances from waiting up to a second each after the migrator is done.
+_BACKOFF = Backoff(first=0.05, cap=0.25)
 
 
 def advisory_key(version_table: str) -> int:
