@@ -26,7 +26,7 @@ from sqlalchemy.engine import URL
 from bot.dao.database import create_engine
 from bot.logging import setup_logging
 from bot.migrator import MigrationOptions, MigrationReport, migrate
-from bot.schema.revisions import PROJECT_ROOT, Revisions, alembic_config
+from bot.schema.revisions import PROJECT_ROOT, Revisions, _cache, alembic_config
 from tests.support.databases import ThrowawayDatabase, postgres_reachable, throwaway_database
 from tests.support.processes import ALEMBIC, MAIN, TEST_TOKEN, clean_env, run_command
 
@@ -137,7 +137,7 @@ async def timed_migrate(url: URL, options: MigrationOptions) -> tuple[float, Mig
 
 def prepare_process() -> None:
     """The same conditions in this process as in the subprocesses it starts: bytecode (and the
-    revision scan's cache beside it) written as Python does by default, whatever
+    revisions' cache beside it) written as Python does by default, whatever
     PYTHONDONTWRITEBYTECODE says; logging set up as the bot does (stdlib routed into loguru,
     INFO) into a sink that discards: formatting is paid as in production, the output stays
     readable."""
@@ -204,7 +204,7 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> Non
 @dataclass(frozen=True)
 class Chain:
     """`length` generated revisions on top of the project's own, so the real schema is created
-    too and every caller (embedded, CLI, text scan) sees the same graph."""
+    too and every caller (embedded, CLI, the head alone) sees the same graph."""
 
     length: int
     versions: Path
@@ -219,7 +219,8 @@ class Chain:
 @contextmanager
 def synthetic_chain(length: int) -> Iterator[Chain]:
     """A linear chain written by alembic itself from the project's script.py.mako; each revision
-    creates one tiny table, so a full upgrade does real (if small) DDL per revision."""
+    creates one tiny table, so a full upgrade does real (if small) DDL per revision. The
+    revisions' cache for these version locations, beside the project's bytecode, goes with it."""
     with tempfile.TemporaryDirectory(prefix=f"shopbot-bench-chain{length}-") as directory:
         root = Path(directory)
         versions = root / "versions"
@@ -227,6 +228,7 @@ def synthetic_chain(length: int) -> Iterator[Chain]:
         config = alembic_config([versions])
         config.cmd_opts = argparse.Namespace(quiet=True)  # no "Generating ..." per revision
         script = ScriptDirectory.from_config(config)
+        cache = _cache(script)
         head = Revisions(config).head()
         for index in range(length):
             table = f"bench_{index:04d}"
@@ -251,7 +253,11 @@ def synthetic_chain(length: int) -> Iterator[Chain]:
             f"prepend_sys_path = {PROJECT_ROOT}\n"
             "timezone = UTC\n"
         )
-        yield Chain(length, versions, ini, head)
+        try:
+            yield Chain(length, versions, ini, head)
+        finally:
+            if cache is not None:
+                cache[0].unlink(missing_ok=True)
 
 
 def alembic_upgrade_command(chain: Chain, database: ThrowawayDatabase) -> list[str]:

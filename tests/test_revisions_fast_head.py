@@ -1,16 +1,14 @@
-"""The head read from the scripts' text must be alembic's head, or no answer at all.
+"""`Revisions` answers as alembic does, and from its cache while no file alembic reads changed.
 
-Chains are written by alembic itself from the project's script.py.mako. Where the text scan
-answers, it must agree with `ScriptDirectory.get_heads()`; where it cannot be sure (a script it
-cannot read as plain literals, a broken or branched graph) it must step aside, and `Revisions`
-then gives alembic's answer, errors included.
+Chains are written by alembic itself from the project's script.py.mako into temporary
+directories. Each answer is compared with `ScriptDirectory`'s, first on a cache miss (alembic's
+revision map built, every script imported) then on a hit (no map, no import).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -18,16 +16,18 @@ from pathlib import Path
 import pytest
 from alembic.config import Config
 from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
 
-from bot.schema import revisions
 from bot.schema.errors import MultipleHeadsError
-from bot.schema.revisions import PROJECT_ROOT, Revisions, alembic_config, scan_graph
+from bot.schema.revisions import PROJECT_ROOT, Revisions, alembic_config
+
+CACHE = "shopbot_revisions_*.json"
 
 
-class FullMapRevisions(Revisions):
-    """Every answer from alembic's full revision map (the behaviour before the text scan)."""
-
-    _graph = None
+@pytest.fixture(autouse=True)
+def bytecode_written(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As Python does by default, whatever PYTHONDONTWRITEBYTECODE says here."""
+    monkeypatch.setattr(sys, "dont_write_bytecode", False)
 
 
 def standalone_config(versions: Path) -> Config:
@@ -48,7 +48,7 @@ class Chain:
         self.script = ScriptDirectory.from_config(config)
         self.count = 0
 
-    def add(self, head: str | Sequence[str] | None, *, splice: bool = False, **kw: object) -> str:
+    def add(self, head: str | Sequence[str] | None, *, splice: bool = False) -> str:
         self.count += 1
         written = self.script.generate_revision(
             f"r{self.count:04d}x{abs(hash(str(self.versions))) % 10**6:06d}",
@@ -56,7 +56,6 @@ class Chain:
             head=head if head is not None else "base",
             splice=splice,
             version_path=str(self.versions),
-            **kw,
         )
         assert written is not None
         return written.revision
@@ -72,8 +71,16 @@ class Chain:
         return path
 
     def edit(self, revision: str, change: Callable[[str], str]) -> None:
+        """An edit a second after the last, as a person makes it: Python trusts a .pyc by the
+        size and the mtime in whole seconds, so alembic itself would not see a same-size edit
+        within the second."""
         path = self.path_of(revision)
+        mtime = path.stat().st_mtime_ns
         path.write_text(change(path.read_text()))
+        os.utime(path, ns=(mtime + 10**9, mtime + 10**9))
+
+    def cache_files(self) -> list[Path]:
+        return list((self.versions / "__pycache__").glob(CACHE))
 
 
 @pytest.fixture
@@ -83,33 +90,34 @@ def chain(tmp_path: Path) -> Chain:
     return Chain(standalone_config(versions), versions)
 
 
-def alembic_heads(config: Config) -> list[str]:
-    return sorted(ScriptDirectory.from_config(config).get_heads())
+def map_built(revisions: Revisions) -> bool:
+    """Whether alembic built its revision map, importing every script, for the answers so far."""
+    return "_revision_map" in vars(revisions.script.revision_map)
 
 
-def assert_fast_and_equal(config: Config) -> str:
-    graph = scan_graph(ScriptDirectory.from_config(config))
-    assert graph is not None, "the text scan should have decided"
-    assert [graph.head] == alembic_heads(config)
-    assert Revisions(config).head() == graph.head
-    return graph.head
+def head_or_heads(revisions: Revisions) -> str | list[str]:
+    try:
+        return revisions.head()
+    except MultipleHeadsError as refused:
+        return list(refused.heads)
 
 
-def assert_falls_back_and_equal(config: Config) -> None:
-    assert scan_graph(ScriptDirectory.from_config(config)) is None
-    heads = alembic_heads(config)
-    if len(heads) == 1:
-        assert Revisions(config).head() == heads[0]
-    else:
-        with pytest.raises(MultipleHeadsError) as refused:
-            Revisions(config).head()
-        assert list(refused.value.heads) == heads
+def assert_answers_as_alembic(config: Config) -> str | list[str]:
+    """alembic's head (or its sorted heads, refused): from its map on a miss, then from the
+    cache alone."""
+    heads = sorted(ScriptDirectory.from_config(config).get_heads())
+    expected = heads[0] if len(heads) == 1 else heads
+    for from_alembic in (True, False):
+        revisions = Revisions(config)
+        assert head_or_heads(revisions) == expected
+        assert map_built(revisions) is from_alembic
+    return expected
 
 
 @pytest.mark.parametrize("length", [1, 10, 100])
 def test_linear_chain(chain: Chain, length: int) -> None:
     head = chain.linear(length)
-    assert assert_fast_and_equal(chain.config) == head
+    assert assert_answers_as_alembic(chain.config) == head
 
 
 def trunk_and_branch(chain: Chain, length: int) -> tuple[str, str]:
@@ -125,175 +133,130 @@ def test_branch_and_merge(chain: Chain, length: int) -> None:
     trunk, branch = trunk_and_branch(chain, length)
     merge = chain.add([trunk, chain.linear(length // 4, branch)])
     head = chain.linear(length - chain.count, merge)
-    assert assert_fast_and_equal(chain.config) == head
+    assert assert_answers_as_alembic(chain.config) == head
 
 
 @pytest.mark.parametrize("length", [10, 100])
-def test_unmerged_branch_is_still_refused(chain: Chain, length: int) -> None:
-    _, branch = trunk_and_branch(chain, length)
-    chain.linear(length - chain.count, branch)
-    assert chain.count == length
-    assert len(alembic_heads(chain.config)) == 2
-    assert_falls_back_and_equal(chain.config)
+def test_unmerged_branch_is_refused(chain: Chain, length: int) -> None:
+    trunk, branch = trunk_and_branch(chain, length)
+    branch = chain.linear(length - chain.count, branch)
+    assert assert_answers_as_alembic(chain.config) == sorted([trunk, branch])
 
 
 def test_two_bases_two_heads_are_refused(chain: Chain) -> None:
-    chain.linear(3)
-    chain.linear(3, chain.add(None, splice=True))
-    assert_falls_back_and_equal(chain.config)
+    first = chain.linear(3)
+    second = chain.linear(3, chain.add(None, splice=True))
+    assert assert_answers_as_alembic(chain.config) == sorted([first, second])
 
 
-def test_project_chain_and_an_extra_directory_on_top(tmp_path: Path) -> None:
-    project_head = assert_fast_and_equal(alembic_config())
+def test_no_revision_at_all_is_refused_as_zero_heads(chain: Chain) -> None:
+    assert assert_answers_as_alembic(chain.config) == []
+
+
+def test_project_chain_and_an_extra_directory_on_top(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The cache lives beside the first location's bytecode: the project's, moved by a prefix.
+    monkeypatch.setattr(sys, "pycache_prefix", str(tmp_path / "pycache"))
+    project_head = assert_answers_as_alembic(alembic_config())
     versions = tmp_path / "versions"
     versions.mkdir()
     config = alembic_config([versions])
     config.cmd_opts = argparse.Namespace(quiet=True)
-    extra = Chain(config, versions)
-    head = extra.linear(10, project_head)
-    assert assert_fast_and_equal(config) == head
+    head = Chain(config, versions).linear(10, project_head)
+    assert assert_answers_as_alembic(config) == head
+    assert len(list((tmp_path / "pycache").rglob(CACHE))) == 2, "one per list of locations"
 
 
-def _rebind_down_revision(text: str) -> str:
-    return text + "\nif True:\n    down_revision = None\n"
-
-
-FALLS_BACK = {
-    "computed revision id": lambda text: re.sub(
-        r"^revision: str = '(\w+)'", r'revision: str = "".join(["\1"])', text, flags=re.M
-    ),
-    "re-bound in a block": _rebind_down_revision,
-    "named in a string": lambda text: text + '\nNAME = "down_revision"\n',
-    "star import": lambda text: text.replace("import sqlalchemy as sa", "from os.path import *"),
-    "branch label": lambda text: text.replace(
-        "branch_labels: str | Sequence[str] | None = None", "branch_labels = ('bench',)"
-    ),
-    "depends_on": lambda text: re.sub(
-        r"^down_revision: [^=\n]+ = (.+)$", r"down_revision = \1\ndepends_on = \1", text, flags=re.M
-    ).replace("depends_on: str | Sequence[str] | None = None\n", ""),
-    "no down_revision": lambda text: re.sub(r"^down_revision.*\n", "", text, flags=re.M),
-}
-
-
-@pytest.mark.parametrize("change", FALLS_BACK.values(), ids=FALLS_BACK.keys())
-def test_scripts_the_scan_cannot_vouch_for(chain: Chain, change: Callable[[str], str]) -> None:
-    chain.linear(5)
-    middle = sorted(path.name for path in chain.versions.glob("*.py"))[2]
-    path = chain.versions / middle
-    path.write_text(change(path.read_text()))
-    try:
-        alembic_heads(chain.config)
-    except Exception as error:  # alembic refuses the chain: so must Revisions
-        assert scan_graph(ScriptDirectory.from_config(chain.config)) is None
-        with pytest.raises(type(error)):
-            Revisions(chain.config).head()
-        return
-    assert_falls_back_and_equal(chain.config)
-
-
-STILL_FAST = {
-    "comment": lambda text: text.replace("def upgrade", "# this revision is plain\ndef upgrade"),
-    "byte order mark": lambda text: "\ufeff" + text,
-    "docstring": lambda text: text.replace('"""\n\nfrom', 'revision = "not-this-one"\n"""\n\nfrom'),
-    "plain assignments": lambda text: re.sub(r"^(\w+): [^=\n]+ = ", r"\1 = ", text, flags=re.M),
-    "wrapped tuple": lambda text: re.sub(
-        r"^down_revision: [^=\n]+ = '(\w+)'", r"down_revision = (\n    '\1',\n)", text, flags=re.M
-    ),
-}
-
-
-@pytest.mark.parametrize("change", STILL_FAST.values(), ids=STILL_FAST.keys())
-def test_scripts_the_scan_still_reads(chain: Chain, change: Callable[[str], str]) -> None:
-    head = chain.linear(5)
-    for path in chain.versions.glob("*.py"):
-        path.write_text(change(path.read_text()))
-    assert assert_fast_and_equal(chain.config) == head
-
-
-def test_broken_graphs_fall_back(chain: Chain) -> None:
-    first = chain.linear(1)
-    second = chain.linear(2, first)
-    chain.edit(first, lambda text: text.replace("= None", f"= {second!r}", 1))  # a cycle
-    assert scan_graph(ScriptDirectory.from_config(chain.config)) is None
-    chain.edit(first, lambda text: text.replace(repr(second), "'missing'", 1))
-    assert scan_graph(ScriptDirectory.from_config(chain.config)) is None
-
-
-def test_duplicate_revision_ids_fall_back(chain: Chain) -> None:
+def test_a_hit_imports_no_script(chain: Chain, tmp_path: Path) -> None:
     head = chain.linear(3)
-    path = chain.path_of(head)
-    (chain.versions / f"copy_{path.name}").write_text(path.read_text())
-    assert scan_graph(ScriptDirectory.from_config(chain.config)) is None
+    marker = tmp_path / "imports"
+    on_import = f"\nwith open({str(marker)!r}, 'a') as log:\n    log.write('x')\n"
+    chain.edit(head, lambda text: text + on_import)
+    assert Revisions(chain.config).head() == head
+    assert marker.read_text() == "x"
+    assert Revisions(chain.config).head() == head
+    assert marker.read_text() == "x", "the cache hit imported the script"
+    ScriptDirectory.from_config(chain.config).get_heads()
+    assert marker.read_text() == "xx", "alembic imports it each time"
+
+
+def test_the_cache_sees_every_change(chain: Chain) -> None:
+    parent = chain.linear(5)
+    assert assert_answers_as_alembic(chain.config) == parent
+    head = chain.add(parent)  # a new file
+    assert assert_answers_as_alembic(chain.config) == head
+    fork = chain.script.get_revision(parent).down_revision
+    assert isinstance(fork, str)
+    chain.edit(head, lambda text: text.replace(repr(parent), repr(fork)))  # the same size
+    assert assert_answers_as_alembic(chain.config) == sorted([parent, head])
+    chain.path_of(head).unlink()
+    assert assert_answers_as_alembic(chain.config) == parent
+
+
+def test_subdirectories_count_when_recursive(chain: Chain) -> None:
+    chain.config.set_main_option("recursive_version_locations", "true")
+    parent = chain.linear(3)
+    head = chain.add(parent)
+    moved = chain.versions / "sub" / chain.path_of(head).name
+    moved.parent.mkdir()
+    chain.path_of(head).rename(moved)
+    assert assert_answers_as_alembic(chain.config) == head
+    moved.unlink()
+    assert assert_answers_as_alembic(chain.config) == parent
+
+
+def test_a_corrupt_cache_is_ignored_and_rewritten(chain: Chain) -> None:
+    head = chain.linear(5)
+    assert assert_answers_as_alembic(chain.config) == head
+    (cache,) = chain.cache_files()
+    valid = cache.read_text()
+    for junk in ("not json", "{}", "[1, 2]", '["another key", ["x"], ["x"]]', valid[:-9]):
+        cache.write_text(junk)
+        assert assert_answers_as_alembic(chain.config) == head
+        assert cache.read_text() == valid
+
+
+def no_bytecode(monkeypatch: pytest.MonkeyPatch, chain: Chain) -> None:
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+
+
+def unwritable(monkeypatch: pytest.MonkeyPatch, chain: Chain) -> None:
+    (chain.versions / "__pycache__").write_text("a file where the cache's directory would be")
+
+
+def sourceless(monkeypatch: pytest.MonkeyPatch, chain: Chain) -> None:
+    """alembic may then load .pyc files from __pycache__ too: no cache at all."""
+    chain.config.set_main_option("sourceless", "true")
+
+
+@pytest.mark.parametrize("setting", [no_bytecode, unwritable, sourceless])
+def test_without_a_cache_alembic_answers(
+    chain: Chain, monkeypatch: pytest.MonkeyPatch, setting: Callable[..., None]
+) -> None:
+    setting(monkeypatch, chain)
+    head = chain.linear(5)
+    for _ in range(2):
+        revisions = Revisions(chain.config)
+        assert revisions.head() == head
+        assert map_built(revisions)
+    assert chain.cache_files() == []
 
 
 def test_unknown_matches_alembic(chain: Chain) -> None:
     head = chain.linear(10)
-    asked = [head, head[:6], "ffffffffffff", chain.script.get_revision(head).down_revision]
-    fast, full = Revisions(chain.config), FullMapRevisions(chain.config)
-    assert fast.unknown(asked) == full.unknown(asked) == ("ffffffffffff",)
-    assert fast.pending([]) == full.pending([])
-
-
-@pytest.fixture
-def bytecode_written(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sys, "dont_write_bytecode", False)
-
-
-def scan(chain: Chain) -> revisions.RevisionGraph | None:
-    return scan_graph(ScriptDirectory.from_config(chain.config))
-
-
-@pytest.mark.usefixtures("bytecode_written")
-def test_the_cache_spares_reading_unchanged_scripts(
-    chain: Chain, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    head = chain.linear(10)
-    first = scan(chain)
-    cache = revisions._cache_file(chain.versions)
-    assert cache is not None and cache.exists()
-
-    def no_reading(path: Path) -> None:
-        raise AssertionError(f"{path} read again")
-
-    monkeypatch.setattr(revisions, "_parse_script", no_reading)
-    assert scan(chain) == first
-    assert first is not None and first.head == head
-
-
-@pytest.mark.usefixtures("bytecode_written")
-def test_the_cache_sees_every_change(chain: Chain, monkeypatch: pytest.MonkeyPatch) -> None:
-    head = chain.linear(10)
-    assert_fast_and_equal(chain.config)
-    head = chain.linear(1, head)  # a new script
-    assert assert_fast_and_equal(chain.config) == head
-    fork = chain.script.get_revision(head).down_revision
-    assert isinstance(fork, str)
-    chain.edit(head, lambda text: text.replace(repr(fork), "'dangling'"))
-    assert scan(chain) is None  # alembic refuses a dangling down revision
-    chain.edit(head, lambda text: text.replace("'dangling'", repr(fork)))
-    path = chain.path_of(head)
-    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9))
-    reads = []
-    parse = revisions._parse_script
-    monkeypatch.setattr(revisions, "_parse_script", lambda p: reads.append(p) or parse(p))
-    assert assert_fast_and_equal(chain.config) == head
-    assert reads == [path], "only the script whose stat changed is read again"
-
-
-@pytest.mark.usefixtures("bytecode_written")
-def test_a_corrupt_cache_is_ignored(chain: Chain) -> None:
-    head = chain.linear(5)
-    assert_fast_and_equal(chain.config)
-    cache = revisions._cache_file(chain.versions)
-    assert cache is not None
-    for junk in ("not json", "[]", '{"format": 1, "scripts": {"x.py": [1]}}'):
-        cache.write_text(junk)
-        assert assert_fast_and_equal(chain.config) == head
-
-
-def test_no_cache_without_bytecode(chain: Chain, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sys, "dont_write_bytecode", True)
-    head = chain.linear(5)
-    assert assert_fast_and_equal(chain.config) == head
-    cache = revisions._cache_file(chain.versions)
-    assert cache is not None and not cache.exists()
+    parent = chain.script.get_revision(head).down_revision
+    assert isinstance(parent, str)
+    asked = [head, parent, head[:6], "ffffffffffff", "r00"]  # r00: a prefix of all ten
+    script = ScriptDirectory.from_config(chain.config)
+    expected = []
+    for revision in asked:
+        try:
+            script.get_revision(revision)
+        except CommandError:
+            expected.append(revision)
+    assert expected == ["ffffffffffff", "r00"]
+    for _ in ("miss", "hit"):
+        assert Revisions(chain.config).unknown(asked) == tuple(expected)
+    path = [revision.revision for revision in script.walk_revisions()]
+    assert Revisions(chain.config).pending([]) == tuple(reversed(path))
