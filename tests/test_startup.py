@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import signal
+import socket
 from pathlib import Path
 
 from bot.schema.revisions import Revisions, alembic_config
 from tests.fakes.bot_api import FakeBotAPI
 from tests.support.databases import ThrowawayDatabase, fetch_all
-from tests.support.processes import BotProcess, bot_env, run_main
+from tests.support.processes import TEST_TOKEN, BotProcess, bot_env, run_main
 from tests.support.waiting import eventually
 
 HEAD = Revisions(alembic_config()).head()
@@ -85,3 +86,26 @@ def test_migrate_only_exits_without_polling(
     assert "nothing to apply" in again.stderr
     assert fake_api.calls == []
     assert fetch_all(database, "SELECT version_num FROM alembic_version") == [(HEAD,)]
+
+
+def test_a_token_the_bot_api_refuses_is_a_configuration_error(
+    database: ThrowawayDatabase, fake_api: FakeBotAPI, tmp_path: Path
+) -> None:
+    fake_api.set_failure("setMyCommands", error_code=401, description="Unauthorized")
+    result = run_main([], bot_env(database, api_url=fake_api.url), tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert "the Bot API rejected BOT_TOKEN as unauthorized" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert TEST_TOKEN not in result.stderr
+    assert fake_api.calls_of("getUpdates") == []
+
+
+def test_an_unreachable_bot_api_exits_3(database: ThrowawayDatabase, tmp_path: Path) -> None:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    result = run_main([], bot_env(database, api_url=closed), tmp_path)
+    assert result.returncode == 3, result.stderr
+    assert "cannot reach the Bot API" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert TEST_TOKEN not in result.stderr
