@@ -28,7 +28,14 @@ from bot.logging import setup_logging
 from bot.migrator import MigrationOptions, MigrationReport, migrate
 from bot.schema.revisions import PROJECT_ROOT, Revisions, _cache, alembic_config
 from tests.support.databases import ThrowawayDatabase, postgres_reachable, throwaway_database
-from tests.support.processes import ALEMBIC, MAIN, TEST_TOKEN, clean_env, run_command
+from tests.support.processes import (
+    ALEMBIC,
+    MAIN,
+    TEST_TOKEN,
+    clean_env,
+    run_command,
+    write_alembic_ini,
+)
 
 __all__ = [
     "ALEMBIC",
@@ -243,16 +250,7 @@ def synthetic_chain(length: int) -> Iterator[Chain]:
             )
             assert generated is not None and Path(generated.path).parent == versions
             head = generated.revision
-        ini = root / "alembic.ini"
-        project_versions = PROJECT_ROOT / "migrations" / "versions"
-        ini.write_text(
-            "[alembic]\n"
-            f"script_location = {PROJECT_ROOT / 'migrations'}\n"
-            f"version_locations = {project_versions}{os.pathsep}{versions}\n"
-            "path_separator = os\n"
-            f"prepend_sys_path = {PROJECT_ROOT}\n"
-            "timezone = UTC\n"
-        )
+        ini = write_alembic_ini(root / "alembic.ini", versions)
         try:
             yield Chain(length, versions, ini, head)
         finally:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from bot.schema.revisions import Revisions, alembic_config
 from tests.support.databases import ThrowawayDatabase, fetch_all
-from tests.support.processes import PROJECT_ROOT, clean_env, run_alembic
+from tests.support.processes import clean_env, run_alembic, write_alembic_ini
 
 HEAD = Revisions(alembic_config()).head()
 
@@ -56,13 +56,7 @@ def test_autogenerate_against_migrated_database_is_empty(
     assert run_alembic(["upgrade", "head"], env).returncode == 0
     scratch = tmp_path / "versions"
     scratch.mkdir()
-    ini = tmp_path / "alembic.ini"
-    ini.write_text(
-        (PROJECT_ROOT / "alembic.ini")
-        .read_text()
-        .replace("%(here)s/migrations/versions", f"%(here)s/migrations/versions:{scratch}")
-        .replace("%(here)s", str(PROJECT_ROOT))
-    )
+    ini = write_alembic_ini(tmp_path / "alembic.ini", scratch)
     result = run_alembic(
         ["revision", "--autogenerate", "-m", "probe", "--version-path", str(scratch)],
         env,

@@ -10,7 +10,6 @@ overlap here is arranged, not hoped for: no sleeps, no timing.
 from __future__ import annotations
 
 import fcntl
-import os
 import signal
 from contextlib import ExitStack
 from pathlib import Path
@@ -31,7 +30,13 @@ from tests.migrations_testonly.scenarios import (
     version,
 )
 from tests.support.databases import ThrowawayDatabase, fetch_all
-from tests.support.processes import ALEMBIC, PROJECT_ROOT, BotProcess, bot_env, run_main
+from tests.support.processes import (
+    ALEMBIC,
+    BotProcess,
+    bot_env,
+    run_main,
+    write_alembic_ini,
+)
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.slow
@@ -67,21 +72,6 @@ def _lock_is_free(database: ThrowawayDatabase) -> bool:
 
 def _errors(output: str) -> list[str]:
     return [line for line in output.splitlines() if "| ERROR" in line]
-
-
-def _alembic_ini(tmp_path: Path, versions: Path) -> Path:
-    """The project's alembic setup plus the scenario's revisions (the CLI has no
-    EXTRA_MIGRATION_DIRS: its version directories come from the ini)."""
-    ini = tmp_path / "alembic-testonly.ini"
-    locations = os.pathsep.join([str(PROJECT_ROOT / "migrations" / "versions"), str(versions)])
-    ini.write_text(
-        "[alembic]\n"
-        f"script_location = {PROJECT_ROOT / 'migrations'}\n"
-        f"version_locations = {locations}\n"
-        "path_separator = os\n"
-        f"prepend_sys_path = {PROJECT_ROOT}\n"
-    )
-    return ini
 
 
 def test_eight_instances_at_once_apply_each_revision_once(
@@ -127,7 +117,7 @@ def test_alembic_cli_and_a_starting_bot_take_turns(
     gates = Gates(tmp_path / "gates")
     versions = scenario("counter", into=tmp_path)
     env = bot_env(database, EXTRA_MIGRATION_DIRS=str(versions), **gates.env)
-    ini = _alembic_ini(tmp_path, versions)
+    ini = write_alembic_ini(tmp_path / "alembic-testonly.ini", versions)
     cli = BotProcess(["-c", str(ini), "upgrade", "head"], env, tmp_path, program=[str(ALEMBIC)])
     bot = BotProcess(["--migrate-only"], env, tmp_path)
     leader, follower = (cli, bot) if first == "alembic" else (bot, cli)

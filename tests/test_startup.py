@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import signal
-import socket
 from pathlib import Path
 
 from bot.schema.revisions import Revisions, alembic_config
 from tests.fakes.bot_api import FakeBotAPI
 from tests.support.databases import ThrowawayDatabase, fetch_all
-from tests.support.processes import TEST_TOKEN, BotProcess, bot_env, run_main
+from tests.support.processes import TEST_TOKEN, BotProcess, bot_env, free_port, run_main
 from tests.support.waiting import eventually
 
 HEAD = Revisions(alembic_config()).head()
@@ -101,9 +100,7 @@ def test_a_token_the_bot_api_refuses_is_a_configuration_error(
 
 
 def test_an_unreachable_bot_api_exits_3(database: ThrowawayDatabase, tmp_path: Path) -> None:
-    with socket.socket() as probe:  # a port nobody listens on
-        probe.bind(("127.0.0.1", 0))
-        closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    closed = f"http://127.0.0.1:{free_port()}"  # nobody listens there
     result = run_main([], bot_env(database, api_url=closed), tmp_path)
     assert result.returncode == 3, result.stderr
     assert "cannot reach the Bot API" in result.stderr

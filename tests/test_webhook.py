@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import signal
-import socket
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -14,7 +13,7 @@ import pytest
 
 from tests.fakes.bot_api import FakeBotAPI
 from tests.support.databases import ThrowawayDatabase, fetch_all, sqlite_database
-from tests.support.processes import TEST_TOKEN, BotProcess, bot_env, run_main
+from tests.support.processes import TEST_TOKEN, BotProcess, bot_env, free_port, run_main
 from tests.support.waiting import eventually
 
 SECRET = "webhook_Secret-123"
@@ -27,12 +26,6 @@ def sqlite_file(tmp_path: Path) -> ThrowawayDatabase:
     # Webhooks are transport, not storage: one backend is enough here.
     with sqlite_database(tmp_path) as database:
         return database
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _post(url: str, update: dict, secret: str | None) -> int:
@@ -65,7 +58,7 @@ def _start_update(update_id: int, user_id: int) -> dict:
 def test_webhook_serves_updates_that_carry_the_secret(
     sqlite_file: ThrowawayDatabase, fake_api: FakeBotAPI, tmp_path: Path
 ) -> None:
-    port = _free_port()
+    port = free_port()
     env = bot_env(
         sqlite_file,
         api_url=fake_api.url,

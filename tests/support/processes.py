@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -65,6 +66,30 @@ def run_alembic(
     ini: Path = PROJECT_ROOT / "alembic.ini",
 ) -> subprocess.CompletedProcess[str]:
     return run_command([str(ALEMBIC), "-c", str(ini), *args], env, PROJECT_ROOT, timeout)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on (at the time of asking)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def write_alembic_ini(path: Path, extra_versions: Path) -> Path:
+    """An alembic.ini for the CLI: the project's env.py, its versions and `extra_versions`
+    (the CLI has no EXTRA_MIGRATION_DIRS: its version directories come from the ini)."""
+    locations = os.pathsep.join(
+        [str(PROJECT_ROOT / "migrations" / "versions"), str(extra_versions)]
+    )
+    path.write_text(
+        "[alembic]\n"
+        f"script_location = {PROJECT_ROOT / 'migrations'}\n"
+        f"version_locations = {locations}\n"
+        "path_separator = os\n"
+        f"prepend_sys_path = {PROJECT_ROOT}\n"
+        "timezone = UTC\n"
+    )
+    return path
 
 
 class BotProcess:

@@ -4,7 +4,6 @@ and fresh databases on it that the test sees through both servers."""
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -16,7 +15,7 @@ import asyncpg
 from sqlalchemy.engine import URL
 
 from tests.support.databases import ThrowawayDatabase, execute
-from tests.support.processes import PROJECT_ROOT
+from tests.support.processes import PROJECT_ROOT, free_port
 from tests.support.waiting import eventually
 
 SCRIPT = PROJECT_ROOT / "tests" / "scripts" / "pg_replica.sh"
@@ -76,12 +75,6 @@ def _reachable(url: URL) -> bool:
     except (OSError, asyncpg.PostgresError):
         return False
     return True
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @contextmanager
