@@ -15,11 +15,11 @@ from collections.abc import Sequence
 
 from loguru import logger
 
-from bot.config import ConfigError, DatabaseSettings, Settings, database_secrets, load_settings
+from bot.config import DatabaseSettings, Settings, database_secrets, load_settings
 from bot.dao.database import create_engine
-from bot.errors import EXIT_CONFIG, StartupError
-from bot.logging import setup_logging
-from bot.migrator import MigrationOptions, migrate
+from bot.errors import ConfigError, StartupError
+from bot.log import setup_logging
+from bot.migration import MigrationOptions, migrate
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -80,7 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings(DatabaseSettings if args.migrate_only else Settings)
     except ConfigError as error:
         print(f"shopbot: configuration error: {error}", file=sys.stderr)
-        return EXIT_CONFIG
+        return ConfigError.exit_code
     secrets = settings.secrets if isinstance(settings, Settings) else database_secrets(settings)
     setup_logging(settings.log_level, settings.log_format, secrets)
     try:

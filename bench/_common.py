@@ -24,9 +24,9 @@ from loguru import logger
 from sqlalchemy.engine import URL
 
 from bot.dao.database import create_engine
-from bot.logging import setup_logging
-from bot.migrator import MigrationOptions, MigrationReport, migrate
-from bot.schema.revisions import PROJECT_ROOT, Revisions, _cache, alembic_config
+from bot.log import setup_logging
+from bot.migration import MigrationOptions, MigrationReport, migrate
+from bot.migration.revisions import PROJECT_ROOT, Revisions, _cache, alembic_config
 from tests.support.databases import ThrowawayDatabase, postgres_reachable, throwaway_database
 from tests.support.processes import (
     ALEMBIC,

@@ -30,7 +30,7 @@ from bench._common import (
     timed_migrate,
     times,
 )
-from bot.migrator import MigrationOptions
+from bot.migration import MigrationOptions
 
 
 def main() -> None:

@@ -44,11 +44,10 @@ from bench._common import (
     timed_migrate,
     times,
 )
-from bot import migrator
 from bot.dao.database import create_engine
-from bot.migrator import MigrationOptions
-from bot.schema.errors import MultipleHeadsError
-from bot.schema.revisions import Revisions, _cache, alembic_config
+from bot.migration import MigrationOptions, runner
+from bot.migration.errors import MultipleHeadsError
+from bot.migration.revisions import Revisions, _cache, alembic_config
 
 Probe = Callable[[], Awaitable[float]]
 
@@ -119,7 +118,7 @@ def _startup_probes(url: URL, chain: Chain) -> dict[str, Probe]:
         return time.perf_counter() - started
 
     async def before() -> float:
-        with mock.patch.object(migrator, "Revisions", FullMapRevisions):
+        with mock.patch.object(runner, "Revisions", FullMapRevisions):
             return (await timed_migrate(url, options))[0]
 
     async def now() -> float:
@@ -156,7 +155,7 @@ def main() -> None:
     startup_rows, head_rows, growth = [], [], {}
     with tempfile.TemporaryDirectory(prefix="shopbot-bench-noop-") as scratch:
         cwd = Path(scratch)
-        bare, imported = import_seconds("bot.migrator", cwd=cwd, repeat=5)
+        bare, imported = import_seconds("bot.migration", cwd=cwd, repeat=5)
         for length in args.lengths:
             with synthetic_chain(length) as chain:
                 head = asyncio.run(_rounds(_head_probes(chain), args.repeat))
@@ -208,7 +207,7 @@ def main() -> None:
         )
     print(
         f"- (b) includes the interpreter and imports: `python -c pass` {ms(bare)} ms, "
-        f"`python -c 'import bot.migrator'` {ms(imported)} ms (tear-down excluded)\n"
+        f"`python -c 'import bot.migration'` {ms(imported)} ms (tear-down excluded)\n"
     )
     print("(d) the head alone, ms:\n")
     print_table(

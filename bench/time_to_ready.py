@@ -29,7 +29,7 @@ from bench._common import (
     timed_migrate,
     times,
 )
-from bot.migrator import MigrationOptions
+from bot.migration import MigrationOptions
 from tests.fakes.bot_api import FakeBotAPI
 from tests.support.processes import BotProcess
 

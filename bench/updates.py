@@ -57,7 +57,7 @@ from bot.dao.paging import Page
 from bot.handlers import catalog, start
 from bot.keyboards.callbacks import CategoryPage, Menu, MenuAction, ProductCard
 from bot.middlewares.database import DatabaseSessionMiddleware
-from bot.migrator import MigrationOptions
+from bot.migration import MigrationOptions
 
 CATEGORIES = 5
 PRODUCTS_PER_CATEGORY = 20

@@ -20,10 +20,10 @@ from aiogram.types import BotCommand
 from loguru import logger
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot import migrator
+from bot import migration
 from bot.config import Settings
 from bot.dao.database import create_engine, create_session_factory
-from bot.errors import EXIT_CONFIG, EXIT_UNREACHABLE, StartupError
+from bot.errors import ConfigError, UnreachableError
 from bot.handlers import routers
 from bot.middlewares.database import DatabaseSessionMiddleware
 from bot.webhook import serve_webhook
@@ -32,10 +32,6 @@ COMMANDS = [
     BotCommand(command="start", description="Main menu"),
     BotCommand(command="cancel", description="Cancel the current action"),
 ]
-
-
-class BotApiError(StartupError):
-    """The Bot API refused the token or could not be reached at start-up."""
 
 
 class SchemaMode(StrEnum):
@@ -82,11 +78,11 @@ def build_dispatcher(settings: Settings, engine: AsyncEngine, mode: SchemaMode) 
 
 async def prepare_schema(engine: AsyncEngine, settings: Settings, mode: SchemaMode) -> None:
     """Runs on the dispatcher's loop before the first getUpdates; raising here stops the start."""
-    options = migrator.MigrationOptions.from_settings(settings)
+    options = migration.MigrationOptions.from_settings(settings)
     if mode is SchemaMode.MIGRATE:
-        await migrator.migrate(engine, options)
+        await migration.migrate(engine, options)
     else:
-        await migrator.verify(engine, options)
+        await migration.verify(engine, options)
 
 
 async def on_startup(
@@ -127,17 +123,13 @@ async def _bot_api_errors() -> AsyncIterator[None]:
     try:
         yield
     except TelegramUnauthorizedError:
-        error = BotApiError(
+        raise ConfigError(
             "the Bot API rejected BOT_TOKEN as unauthorized; check it with @BotFather"
-        )
-        error.exit_code = EXIT_CONFIG
-        raise error from None
-    except TelegramNetworkError as network_error:
-        error = BotApiError(
-            f"cannot reach the Bot API ({network_error.message}); check BOT_API_URL and the network"
-        )
-        error.exit_code = EXIT_UNREACHABLE
-        raise error from None
+        ) from None
+    except TelegramNetworkError as error:
+        raise UnreachableError(
+            f"cannot reach the Bot API ({error.message}); check BOT_API_URL and the network"
+        ) from None
 
 
 async def run(settings: Settings, mode: SchemaMode) -> None:

@@ -16,6 +16,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
+from bot.errors import ConfigError
+
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/shopbot.sqlite3"
 
 _ASYNC_DRIVERS = {
@@ -27,10 +29,6 @@ _ASYNC_DRIVERS = {
 }
 _TOKEN_PATTERN = re.compile(r"^\d+:[\w-]{20,}$")
 _WEBHOOK_SECRET_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,256}")
-
-
-class ConfigError(Exception):
-    """A setting is missing or malformed; the message says which one and what to do."""
 
 
 def normalize_database_url(raw: str) -> URL:

@@ -1,6 +1,6 @@
 """alembic's environment, serving three callers with one file.
 
-1. The bot (`bot.migrator`): it hands a sync connection in `config.attributes["connection"]`
+1. The bot (`bot.migration`): it hands a sync connection in `config.attributes["connection"]`
    from inside its running event loop; we only run the migrations on it.
 2. The alembic CLI online: no loop is running, so `asyncio.run` one, on a connection that
    holds the same migration lock as the bot (commands that only read, such as `current`,
@@ -15,21 +15,22 @@ from alembic import context
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot import migrator
 from bot.dao import Base
+from bot.migration import cli
+from bot.migration.context import context_options
 
 config = context.config
 target_metadata = Base.metadata
 
 
 def run_migrations_offline() -> None:
-    url = migrator.cli_database_url(config)
+    url = cli.cli_database_url(config)
     context.configure(
         url=url,
         target_metadata=target_metadata,
         literal_binds=True,
         dialect_opts={"paramstyle": "named"},
-        **migrator.context_options(url.get_backend_name(), config),
+        **context_options(url.get_backend_name(), config),
     )
     with context.begin_transaction():
         context.run_migrations()
@@ -39,7 +40,7 @@ def do_run_migrations(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
-        **migrator.context_options(connection.dialect.name, config),
+        **context_options(connection.dialect.name, config),
     )
     with context.begin_transaction():
         context.run_migrations()
@@ -50,18 +51,18 @@ async def run_async_migrations(engine: AsyncEngine | None = None) -> None:
         async with engine.connect() as connection:
             await connection.run_sync(do_run_migrations)
         return
-    async with migrator.cli_connection(config) as connection:
+    async with cli.cli_connection(config) as connection:
         await connection.run_sync(do_run_migrations)
 
 
 handed_in = config.attributes.get("connection")
 if context.is_offline_mode():
-    with migrator.cli_session():
+    with cli.cli_session():
         run_migrations_offline()
 elif isinstance(handed_in, Connection):
     do_run_migrations(handed_in)
 elif isinstance(handed_in, AsyncEngine):
     asyncio.run(run_async_migrations(handed_in))
 else:
-    with migrator.cli_session():
+    with cli.cli_session():
         asyncio.run(run_async_migrations())

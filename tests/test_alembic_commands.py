@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.schema.revisions import Revisions, alembic_config
+from bot.migration.revisions import Revisions, alembic_config
 from tests.support.databases import ThrowawayDatabase, fetch_all
 from tests.support.processes import clean_env, run_alembic, write_alembic_ini
 

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.schema.locks import LOCK_NAMESPACE, advisory_key, lock_file_for
-from bot.schema.revisions import VERSION_TABLE
+from bot.migration.locks import LOCK_NAMESPACE, advisory_key, lock_file_for
+from bot.migration.revisions import VERSION_TABLE
 from tests.fakes.bot_api import FakeBotAPI
 from tests.migrations_testonly.scenarios import (
     COUNTER,

@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import inspect, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot import migrator
+from bot import migration
 from bot.dao import User, create_session_factory
-from bot.schema.errors import SchemaBehindError
-from bot.schema.revisions import Revisions, alembic_config
+from bot.migration.errors import SchemaBehindError
+from bot.migration.revisions import Revisions, alembic_config
 
 HEAD = Revisions(alembic_config()).head()
 TABLES = {"users", "categories", "products", "purchases", "alembic_version"}
@@ -41,7 +41,7 @@ async def test_migrate_runs_inside_the_running_loop(
     engine: AsyncEngine, forbid_new_loops: list[str]
 ) -> None:
     running = asyncio.get_running_loop()
-    report = await migrator.migrate(engine)
+    report = await migration.migrate(engine)
     assert asyncio.get_running_loop() is running
     assert forbid_new_loops == []
     assert report.from_revisions == ()
@@ -52,36 +52,36 @@ async def test_migrate_runs_inside_the_running_loop(
 
 
 async def test_second_migrate_is_a_no_op(engine: AsyncEngine) -> None:
-    await migrator.migrate(engine)
-    report = await migrator.migrate(engine)
+    await migration.migrate(engine)
+    report = await migration.migrate(engine)
     assert report.applied == ()
     assert report.from_revisions == report.to_revisions == (HEAD,)
     assert "nothing to apply" in report.summary()
 
 
 async def test_status_reports_current_head_and_pending(engine: AsyncEngine) -> None:
-    before = await migrator.status(engine)
+    before = await migration.status(engine)
     assert before.current == ()
     assert before.head == HEAD
     assert before.pending == (HEAD,)
     assert not before.at_head
-    await migrator.migrate(engine)
-    after = await migrator.status(engine)
+    await migration.migrate(engine)
+    after = await migration.status(engine)
     assert after.at_head
     assert after.pending == ()
 
 
 async def test_verify_never_writes_and_refuses_a_schema_behind(engine: AsyncEngine) -> None:
-    options = migrator.MigrationOptions(schema_wait_timeout=0)
+    options = migration.MigrationOptions(schema_wait_timeout=0)
     with pytest.raises(SchemaBehindError, match="schema is behind the code"):
-        await migrator.verify(engine, options, poll_interval=0.01)
+        await migration.verify(engine, options, poll_interval=0.01)
     assert "alembic_version" not in await _tables(engine)
-    await migrator.migrate(engine)
-    assert (await migrator.verify(engine, options)).at_head
+    await migration.migrate(engine)
+    assert (await migration.verify(engine, options)).at_head
 
 
 async def test_migrated_schema_accepts_aware_timestamps(engine: AsyncEngine) -> None:
-    await migrator.migrate(engine)
+    await migration.migrate(engine)
     async with engine.begin() as conn:
         await conn.execute(text("INSERT INTO users (telegram_id) VALUES (42)"))
     async with create_session_factory(engine)() as session:

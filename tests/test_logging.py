@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from bot.logging import MASK, setup_logging
+from bot.log import MASK, setup_logging
 
 TOKEN = "987654:AAE-secret-token-value"
 PASSWORD = "s3cr3t-db-password"

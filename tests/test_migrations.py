@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import NullPool
 
 from bot.dao.database import create_engine
-from bot.schema.revisions import alembic_config as project_alembic_config
+from bot.migration.revisions import alembic_config as project_alembic_config
 from tests.support.databases import ThrowawayDatabase
 
 __all__ = [

@@ -1,4 +1,4 @@
-"""The migrator's waits (bot/schema/waiting.py) with real signals sent to this process: SIGTERM
+"""The migrator's waits (bot/migration/waiting.py) with real signals sent to this process: SIGTERM
 ends a wait at once, the previous handlers come back, and a signal that arrives just as the wait
 succeeds is handed on rather than lost."""
 
@@ -12,8 +12,9 @@ from typing import TypeVar
 
 import pytest
 
-from bot.schema.errors import LockTimeoutError, SchemaError, WaitInterruptedError
-from bot.schema.waiting import Backoff, wait_until
+from bot.errors import InterruptedWaitError, SchemaError
+from bot.migration.errors import LockTimeoutError
+from bot.migration.waiting import Backoff, wait_until
 
 FAST = Backoff(first=0.01, cap=0.01)
 T = TypeVar("T")
@@ -64,7 +65,7 @@ async def test_sigterm_ends_the_wait_at_once(previous_handler: list[int]) -> Non
     async def attempt() -> None:
         os.kill(os.getpid(), signal.SIGTERM)
 
-    with pytest.raises(WaitInterruptedError) as raised:
+    with pytest.raises(InterruptedWaitError) as raised:
         await _wait(attempt)
     assert str(raised.value) == (
         "stopped by SIGTERM while waiting for the migration lock; nothing was changed"

@@ -18,8 +18,8 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
 
-from bot.schema.errors import MultipleHeadsError
-from bot.schema.revisions import PROJECT_ROOT, Revisions, alembic_config
+from bot.migration.errors import MultipleHeadsError
+from bot.migration.revisions import PROJECT_ROOT, Revisions, alembic_config
 
 CACHE = "shopbot_revisions_*.json"
 

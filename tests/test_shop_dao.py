@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from bot import migrator
+from bot import migration
 from bot.dao.catalog import CategoryDAO, ProductDAO, Removal
 from bot.dao.database import create_session_factory
 from bot.dao.models import Category, Product, Purchase, User
@@ -21,7 +21,7 @@ from bot.dao.users import UserDAO
 
 @pytest.fixture
 async def session(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
-    await migrator.migrate(engine)
+    await migration.migrate(engine)
     async with create_session_factory(engine)() as session, session.begin():
         yield session
 
@@ -135,7 +135,7 @@ async def test_a_bought_product_is_hidden_never_deleted(session: AsyncSession) -
 async def test_a_charge_is_recorded_once_however_many_deliveries_race(
     engine: AsyncEngine,
 ) -> None:
-    await migrator.migrate(engine)
+    await migration.migrate(engine)
     factory = create_session_factory(engine)
     async with factory() as session, session.begin():
         user = await new_user(session, 1)

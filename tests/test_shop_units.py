@@ -16,7 +16,7 @@ from pydantic import SecretStr
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot import migrator
+from bot import migration
 from bot.config import Settings
 from bot.dao.database import create_session_factory
 from bot.dao.models import Category, Product
@@ -174,7 +174,7 @@ def test_an_admin_who_blocked_the_bot_does_not_stop_the_other_notices(
 async def test_session_per_update_commits_rolls_back_and_runs_after_commit(
     engine: AsyncEngine,
 ) -> None:
-    await migrator.migrate(engine)
+    await migration.migrate(engine)
     factory = create_session_factory(engine)
     middleware = DatabaseSessionMiddleware(factory)
     update = Update(update_id=1)

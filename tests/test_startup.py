@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal
 from pathlib import Path
 
-from bot.schema.revisions import Revisions, alembic_config
+from bot.migration.revisions import Revisions, alembic_config
 from tests.fakes.bot_api import FakeBotAPI
 from tests.support.databases import ThrowawayDatabase, fetch_all
 from tests.support.processes import TEST_TOKEN, BotProcess, bot_env, free_port, run_main

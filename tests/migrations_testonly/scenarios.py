@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.schema.revisions import Revisions, alembic_config
+from bot.migration.revisions import Revisions, alembic_config
 from tests.migrations_testonly.steps import GATES_ENV, RUNS_TABLE, table_of
 from tests.support.databases import ThrowawayDatabase, fetch_all
 from tests.support.processes import BotProcess, bot_env

@@ -24,7 +24,7 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
 
-from bot.schema.errors import MultipleHeadsError
+from bot.migration.errors import MultipleHeadsError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 VERSION_TABLE = "alembic_version"

@@ -1,30 +1,36 @@
 """Every way bringing up the schema can fail, one class per cause a user must act on.
 
-Each message is one line that says what happened and what to do.
+Exception classes only; `failures.py` maps database and alembic errors to them. Each class
+takes its exit code from the row of `bot.errors` it belongs to.
 """
 
 from __future__ import annotations
 
-import signal
 from collections.abc import Sequence
 
-from bot.errors import EXIT_CONFIG, EXIT_UNREACHABLE, StartupError
+from bot.errors import ConfigError, SchemaError, UnreachableError
+
+__all__ = [
+    "DatabaseConfigError",
+    "DatabaseFailedError",
+    "DatabaseUnreachableError",
+    "LockTimeoutError",
+    "MultipleHeadsError",
+    "ReadOnlyDatabaseError",
+    "RevisionFailedError",
+    "RevisionScriptError",
+    "SchemaBehindError",
+    "SchemaError",
+    "UnknownRevisionError",
+]
 
 
-class SchemaError(StartupError):
-    """Base class: the schema could not be brought to (or found at) the code's head."""
-
-
-class DatabaseConfigError(SchemaError):
+class DatabaseConfigError(ConfigError):
     """The database refused us for a reason retrying cannot fix (password, missing db)."""
 
-    exit_code = EXIT_CONFIG
 
-
-class DatabaseUnreachableError(SchemaError):
-    """The database did not answer before the start-up deadline."""
-
-    exit_code = EXIT_UNREACHABLE
+class DatabaseUnreachableError(UnreachableError):
+    """The database did not answer before the start-up deadline, or the connection was lost."""
 
 
 class LockTimeoutError(SchemaError):
@@ -44,8 +50,9 @@ class UnknownRevisionError(SchemaError):
     def __init__(self, revisions: Sequence[str]) -> None:
         super().__init__(
             f"the database is at revision {', '.join(revisions)}, which this code does not know "
-            "(a newer release migrated it); deploy that release, or set "
-            "ALLOW_UNKNOWN_REVISION=true to serve anyway during a rolling deploy"
+            "(a newer release, or another branch sharing this database, migrated it); deploy "
+            "the code that has it, or set ALLOW_UNKNOWN_REVISION=true to serve anyway during "
+            "a rolling deploy"
         )
         self.revisions = tuple(revisions)
 
@@ -62,25 +69,28 @@ class SchemaBehindError(SchemaError):
     """`--no-migrate` found the schema behind the code and it did not catch up in time."""
 
 
+class RevisionScriptError(SchemaError):
+    """A revision file cannot even be loaded (SyntaxError, ImportError...)."""
+
+    def __init__(self, location: str, message: str) -> None:
+        super().__init__(
+            f"the revision file {location} cannot be loaded: {message}; fix the file (nothing "
+            "was applied)"
+        )
+        self.location = location
+
+
 class RevisionFailedError(SchemaError):
-    def __init__(self, revision: str | None, message: str) -> None:
+    def __init__(self, revision: str | None, message: str, location: str | None = None) -> None:
         where = f"revision {revision}" if revision else "a migration"
+        if location:
+            where += f" ({location})"
         super().__init__(
             f"{where} failed and was rolled back, earlier revisions stay applied: {message}"
         )
         self.revision = revision
+        self.location = location
 
 
 class DatabaseFailedError(SchemaError):
     """The database answered an error outside any revision (e.g. reading the version table)."""
-
-
-class WaitInterruptedError(SchemaError):
-    """SIGTERM or SIGINT arrived while we were only waiting; the exit code follows the shell's
-    128 + signal number convention."""
-
-    def __init__(self, received: signal.Signals, waiting_for: str) -> None:
-        super().__init__(
-            f"stopped by {received.name} while waiting for {waiting_for}; nothing was changed"
-        )
-        self.exit_code = 128 + received.value

@@ -10,11 +10,17 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from loguru import logger
+from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from bot.schema.errors import DatabaseConfigError, DatabaseUnreachableError, SchemaError
-from bot.schema.waiting import Backoff, wait_until
+from bot.errors import StartupError
+from bot.migration.errors import (
+    DatabaseConfigError,
+    DatabaseUnreachableError,
+    ReadOnlyDatabaseError,
+)
+from bot.migration.waiting import Backoff, wait_until
 
 # SQLSTATE classes that retrying cannot fix: bad password or role (28), missing database (3D).
 _PERMANENT_SQLSTATE_PREFIXES = ("28", "3D")
@@ -97,7 +103,7 @@ async def connect(engine: AsyncEngine, *, deadline: float) -> AsyncIterator[Asyn
             waited,
         )
 
-    async def expired(waited: float) -> SchemaError:
+    async def expired(waited: float) -> StartupError:
         return DatabaseUnreachableError(
             f"the database {describe(engine)} is unreachable after {attempts} attempts in "
             f"{waited:.0f}s ({last_reason}); is it running? The wait is DB_CONNECT_TIMEOUT "
@@ -116,3 +122,19 @@ async def connect(engine: AsyncEngine, *, deadline: float) -> AsyncIterator[Asyn
         yield connection
     finally:
         await connection.close()
+
+
+async def refuse_read_only(conn: AsyncConnection) -> None:
+    """A replica or a read-only database cannot migrate, nor serve a bot that writes."""
+    if conn.dialect.name != "postgresql":
+        return
+    row = (
+        await conn.execute(
+            text("SELECT pg_is_in_recovery(), current_setting('transaction_read_only')")
+        )
+    ).one()
+    await conn.rollback()
+    if row[0]:
+        raise ReadOnlyDatabaseError("it is a hot-standby replica, pg_is_in_recovery() is true")
+    if row[1] == "on":
+        raise ReadOnlyDatabaseError("default_transaction_read_only is on")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import socket
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -16,11 +17,13 @@ from pathlib import Path
 
 from loguru import logger
 from sqlalchemy import text
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.dao.database import sqlite_path
-from bot.schema.errors import LockTimeoutError, SchemaError
-from bot.schema.waiting import Backoff, wait_until
+from bot.errors import StartupError
+from bot.migration.errors import LockTimeoutError
+from bot.migration.waiting import Backoff, wait_until
 
 # Advisory locks are keyed by two int4s: a namespace for this project, and the version table.
 LOCK_NAMESPACE = 0x5B07
@@ -53,7 +56,7 @@ async def _poll(
             waited,
         )
 
-    async def expired(_waited: float) -> SchemaError:
+    async def expired(_waited: float) -> StartupError:
         return LockTimeoutError(
             f"could not take the migration lock ({what}) within {timeout:g}s; it is held "
             f"by {await describe_holder()}; raise MIGRATION_LOCK_TIMEOUT or stop that migrator"
@@ -113,6 +116,30 @@ async def postgres_lock(
             await conn.rollback()
             await conn.execute(text("SELECT pg_advisory_unlock(:ns, :key)"), params)
             await conn.commit()
+
+
+def holder_name(role: str) -> str:
+    """Who we are, for another migrator's lock-wait messages (63: PostgreSQL's name limit)."""
+    return f"{role} pid={os.getpid()} host={socket.gethostname()}"[:63]
+
+
+async def label_session(conn: AsyncConnection, name: str, *, ddl_lock_timeout: float) -> None:
+    """On PostgreSQL: a name others see in pg_stat_activity (and in our lock-wait messages),
+    and a DDL lock_timeout so a revision never queues behind a long transaction while the
+    bot's traffic queues behind it.
+
+    The connection is detached from the pool first, so closing it really closes it: session
+    state (these settings, the advisory lock) never reaches the bot's queries, and no reset
+    can fail halfway."""
+    if conn.dialect.name != "postgresql":
+        return
+    await conn.run_sync(Connection.detach)
+    await conn.execute(text("SELECT set_config('application_name', :name, false)"), {"name": name})
+    await conn.execute(
+        text("SELECT set_config('lock_timeout', :ms, false)"),
+        {"ms": f"{int(ddl_lock_timeout * 1000)}ms"},
+    )
+    await conn.commit()
 
 
 def lock_file_for(database: Path) -> Path:

@@ -9,56 +9,36 @@ and a starting bot take the same lock.
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
 import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Literal
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext, MigrationInfo
-from alembic.util.exc import CommandError
 from loguru import logger
 from sqlalchemy import text
-from sqlalchemy.engine import URL, Connection
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from bot.config import (
-    ConfigError,
-    DatabaseSettings,
-    database_secrets,
-    load_settings,
-    normalize_database_url,
+from bot.config import DatabaseSettings
+from bot.errors import SchemaError
+from bot.migration.connect import connect, refuse_read_only
+from bot.migration.errors import SchemaBehindError, UnknownRevisionError
+from bot.migration.failures import (
+    failing_revision,
+    is_lock_timeout,
+    one_line_errors,
+    revision_failed,
 )
-from bot.dao.database import UTCDateTime, create_engine
-from bot.logging import masker, setup_logging
-from bot.schema.connect import connect, database_message, is_transient, root_cause
-from bot.schema.errors import (
-    DatabaseFailedError,
-    DatabaseUnreachableError,
-    ReadOnlyDatabaseError,
-    RevisionFailedError,
-    SchemaBehindError,
-    SchemaError,
-    UnknownRevisionError,
-)
-from bot.schema.locks import migration_lock
-from bot.schema.revisions import VERSION_TABLE, Revisions, alembic_config
-from bot.schema.waiting import Backoff, wait_until
+from bot.migration.locks import holder_name, label_session, migration_lock
+from bot.migration.revisions import VERSION_TABLE, Revisions, alembic_config
+from bot.migration.waiting import Backoff, wait_until
 
-_LOCK_NOT_AVAILABLE = "55P03"
-_READ_ONLY_TRANSACTION = "25006"
-# The application_name prefixes a lock waiter reports for the holder.
+# The application_name prefix a lock waiter reports for the holder.
 MIGRATOR_NAME = "shopbot-migrator"
-CLI_NAME = "shopbot-alembic-cli"
-# alembic commands that run env.py online but only read.
-_CLI_READERS = frozenset({"current", "check", "revision"})
 
 
 @dataclass(frozen=True)
@@ -151,29 +131,6 @@ class _Tracker:
         )
 
 
-def context_options(dialect_name: str, config: Config) -> dict[str, Any]:
-    """What `env.py` passes to `context.configure` for every caller."""
-    tracker = config.attributes.get("tracker")
-    return {
-        "version_table": VERSION_TABLE,
-        "render_as_batch": dialect_name == "sqlite",
-        "compare_type": True,
-        "transaction_per_migration": True,
-        # SQLite DDL is transactional once the engine emits BEGIN itself (bot.dao.database).
-        "transactional_ddl": True,
-        "on_version_apply": [tracker] if tracker is not None else [],
-        "render_item": _render_item,
-    }
-
-
-def _render_item(kind: str, item: object, autogen_context: Any) -> str | Literal[False]:
-    """Autogenerate writes our UTCDateTime as the plain type it stands for, so revision
-    scripts never import application code (they must keep working as the code changes)."""
-    if kind == "type" and isinstance(item, UTCDateTime):
-        return "sa.DateTime(timezone=True)"
-    return False
-
-
 async def _read_current(conn: AsyncConnection) -> tuple[str, ...]:
     """The database's revision(s). A plain SELECT answers every start but the first; alembic's
     own reading, which first reflects the catalog to see whether the table exists (~5 ms with
@@ -205,85 +162,6 @@ async def _status(conn: AsyncConnection, revisions: Revisions) -> SchemaStatus:
     return SchemaStatus(current=current, head=head, pending=pending, unknown=unknown)
 
 
-async def _refuse_read_only(conn: AsyncConnection) -> None:
-    if conn.dialect.name != "postgresql":
-        return
-    row = (
-        await conn.execute(
-            text("SELECT pg_is_in_recovery(), current_setting('transaction_read_only')")
-        )
-    ).one()
-    await conn.rollback()
-    if row[0]:
-        raise ReadOnlyDatabaseError("it is a hot-standby replica, pg_is_in_recovery() is true")
-    if row[1] == "on":
-        raise ReadOnlyDatabaseError("default_transaction_read_only is on")
-
-
-def _holder_name(role: str) -> str:
-    """Who we are, for another migrator's lock-wait messages (63: PostgreSQL's name limit)."""
-    return f"{role} pid={os.getpid()} host={socket.gethostname()}"[:63]
-
-
-async def _label_session(conn: AsyncConnection, name: str, options: MigrationOptions) -> None:
-    """On PostgreSQL: a name others see in pg_stat_activity (and in our lock-wait messages),
-    and a DDL lock_timeout so a revision never queues behind a long transaction while the
-    bot's traffic queues behind it.
-
-    The connection is detached from the pool first, so closing it really closes it: session
-    state (these settings, the advisory lock) never reaches the bot's queries, and no reset
-    can fail halfway."""
-    if conn.dialect.name != "postgresql":
-        return
-    await conn.run_sync(Connection.detach)
-    await conn.execute(text("SELECT set_config('application_name', :name, false)"), {"name": name})
-    await conn.execute(
-        text("SELECT set_config('lock_timeout', :ms, false)"),
-        {"ms": f"{int(options.ddl_lock_timeout * 1000)}ms"},
-    )
-    await conn.commit()
-
-
-@asynccontextmanager
-async def _one_line_errors() -> AsyncIterator[None]:
-    """A database error outside any revision (reading the version table, taking the lock)
-    becomes one line too; a lost connection counts as unreachable."""
-    try:
-        yield
-    except (DBAPIError, OSError) as error:
-        message = f"the database failed while checking the schema: {database_message(error)}"
-        if is_transient(error):
-            raise DatabaseUnreachableError(message) from None
-        raise DatabaseFailedError(message) from None
-
-
-def _failing_revision(error: BaseException) -> str | None:
-    """The revision whose script raised, found in the traceback by its module globals."""
-    traceback: TracebackType | None = error.__traceback__
-    found = None
-    while traceback is not None:
-        module_globals = traceback.tb_frame.f_globals
-        if "revision" in module_globals and "down_revision" in module_globals:
-            found = str(module_globals["revision"])
-        traceback = traceback.tb_next
-    return found
-
-
-def _is_lock_timeout(error: BaseException) -> bool:
-    return getattr(root_cause(error), "sqlstate", None) == _LOCK_NOT_AVAILABLE
-
-
-def revision_failed(error: BaseException) -> SchemaError:
-    """The one-line error for an exception raised while revisions ran."""
-    cause = root_cause(error)
-    if getattr(cause, "sqlstate", None) == _READ_ONLY_TRANSACTION:
-        return ReadOnlyDatabaseError("a read-only transaction refused the change")
-    message = database_message(error)
-    if not isinstance(error, DBAPIError):  # the script's own bug: its type says what it was
-        message = f"{type(cause).__name__}: {message}"
-    return RevisionFailedError(_failing_revision(error), message)
-
-
 def _upgrade_to_head(sync_conn: Connection, config: Config) -> None:
     config.attributes["connection"] = sync_conn
     command.upgrade(config, "head")
@@ -304,13 +182,13 @@ async def _apply(
             raise
         except Exception as error:  # a revision's script may raise anything
             await conn.rollback()
-            if _is_lock_timeout(error) and attempt < options.ddl_lock_retries:
+            if is_lock_timeout(error) and attempt < options.ddl_lock_retries:
                 attempt += 1
                 delay = min(0.5 * 2**attempt, 10.0)
                 logger.warning(
                     "revision {} waited longer than DDL_LOCK_TIMEOUT={}s for a table lock; "
                     "retry {}/{} in {:.1f}s",
-                    _failing_revision(error) or "?",
+                    failing_revision(error) or "?",
                     options.ddl_lock_timeout,
                     attempt,
                     options.ddl_lock_retries,
@@ -345,7 +223,7 @@ async def status(engine: AsyncEngine, options: MigrationOptions | None = None) -
     """Current revision(s), head and pending revisions; reads only."""
     options = options or MigrationOptions()
     revisions = _revisions(options)
-    async with connect(engine, deadline=options.connect_timeout) as conn, _one_line_errors():
+    async with connect(engine, deadline=options.connect_timeout) as conn, one_line_errors():
         return await _status(conn, revisions)
 
 
@@ -354,13 +232,13 @@ async def migrate(engine: AsyncEngine, options: MigrationOptions | None = None) 
     options = options or MigrationOptions()
     started = time.monotonic()
     revisions = _revisions(options)
-    async with connect(engine, deadline=options.connect_timeout) as conn, _one_line_errors():
-        await _refuse_read_only(conn)  # even at head: a bot on a replica could not write
+    async with connect(engine, deadline=options.connect_timeout) as conn, one_line_errors():
+        await refuse_read_only(conn)  # even at head: a bot on a replica could not write
         before = await _status(conn, revisions)
         if before.at_head or _refuse_unknown(before, options):
             return _finish(MigrationReport(before.current, before.current), started)
-        name = _holder_name(MIGRATOR_NAME)
-        await _label_session(conn, name, options)
+        name = holder_name(MIGRATOR_NAME)
+        await label_session(conn, name, ddl_lock_timeout=options.ddl_lock_timeout)
         async with migration_lock(
             conn, version_table=VERSION_TABLE, timeout=options.lock_timeout, name=name
         ) as lock_wait:
@@ -398,7 +276,7 @@ async def verify(
     schema that is behind (the primary still migrating, a replica still replaying)."""
     options = options or MigrationOptions()
     revisions = _revisions(options)
-    async with connect(engine, deadline=options.connect_timeout) as conn, _one_line_errors():
+    async with connect(engine, deadline=options.connect_timeout) as conn, one_line_errors():
         seen: list[SchemaStatus] = []  # the latest read, for the messages
 
         async def attempt() -> SchemaStatus | None:
@@ -433,69 +311,3 @@ async def verify(
         )
     logger.info("schema verified: {}", verified.describe())
     return verified
-
-
-def cli_database_url(config: Config) -> URL:
-    """The URL for the alembic CLI: `-x url=...`, else `sqlalchemy.url`, else DATABASE_URL."""
-    x_args = config.cmd_opts.x if config.cmd_opts is not None and config.cmd_opts.x else []
-    for argument in x_args:
-        key, _, value = argument.partition("=")
-        if key == "url":
-            return _parse_cli_url(value)
-    configured = config.get_main_option("sqlalchemy.url")
-    if configured:
-        return _parse_cli_url(configured)
-    return load_settings(DatabaseSettings).database
-
-
-def _parse_cli_url(raw: str) -> URL:
-    try:
-        return normalize_database_url(raw)
-    except ValueError as error:
-        raise ConfigError(f"database URL: {error}") from None
-
-
-def _cli_changes_schema(config: Config) -> bool:
-    """Whether the alembic command may write; only those take the lock (and need a primary)."""
-    cmd = getattr(config.cmd_opts, "cmd", None)
-    return cmd is None or getattr(cmd[0], "__name__", "") not in _CLI_READERS
-
-
-@asynccontextmanager
-async def cli_connection(config: Config) -> AsyncIterator[AsyncConnection]:
-    """The connection the alembic CLI migrates on, holding the same lock as `migrate()`."""
-    settings = load_settings(DatabaseSettings)
-    options = MigrationOptions.from_settings(settings)
-    url = cli_database_url(config)
-    masker.add([url.password] if url.password else [])
-    engine = create_engine(url, application_name=CLI_NAME)
-    try:
-        async with connect(engine, deadline=options.connect_timeout) as conn:
-            if not _cli_changes_schema(config):
-                yield conn
-                return
-            await _refuse_read_only(conn)
-            name = _holder_name(CLI_NAME)
-            await _label_session(conn, name, options)
-            async with migration_lock(
-                conn, version_table=VERSION_TABLE, timeout=options.lock_timeout, name=name
-            ):
-                yield conn
-    finally:
-        await engine.dispose()
-
-
-@contextmanager
-def cli_session() -> Iterator[None]:
-    """Logging through loguru and one-line errors for the alembic CLI (alembic prints
-    `FAILED: <message>` for a CommandError and exits non-zero)."""
-    try:
-        settings = load_settings(DatabaseSettings)
-        setup_logging(settings.log_level, settings.log_format, database_secrets(settings))
-        yield
-    except CommandError:
-        raise
-    except (ConfigError, SchemaError) as error:
-        raise CommandError(str(error)) from None
-    except Exception as error:
-        raise CommandError(str(revision_failed(error))) from None

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import TypeVar
 
-from bot.schema.errors import SchemaError, WaitInterruptedError
+from bot.errors import InterruptedWaitError, StartupError
 
 REPORT_INTERVAL = 5.0
 _STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
@@ -46,7 +46,7 @@ class _StopRequest:
     def honour(self, waiting_for: str) -> None:
         if self.received is not None:
             received, self.received = self.received, None
-            raise WaitInterruptedError(received, waiting_for)
+            raise InterruptedWaitError.for_signal(received, waiting_for)
 
 
 @contextmanager
@@ -83,7 +83,7 @@ async def wait_until(
     timeout: float,
     backoff: Backoff,
     report: Callable[[float], Awaitable[None]],
-    expired: Callable[[float], Awaitable[SchemaError]],
+    expired: Callable[[float], Awaitable[StartupError]],
 ) -> tuple[T, float]:
     """Call `attempt` until it returns something other than None; return that and the seconds
     waited. `report(waited)` logs progress; `expired(waited)` builds the timeout error."""

@@ -1,1 +1,0 @@
-"""Building blocks of the migrator: errors, connecting, locking, revision scripts."""
