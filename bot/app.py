@@ -25,7 +25,8 @@ from bot.config import Settings
 from bot.dao.database import create_engine, create_session_factory
 from bot.errors import ConfigError, UnreachableError
 from bot.handlers import routers
-from bot.middlewares.database import DatabaseSessionMiddleware
+from bot.middlewares.database import DatabaseSessionMiddleware, ShopFactory
+from bot.shop import Shop
 from bot.webhook import serve_webhook
 
 COMMANDS = [
@@ -65,11 +66,19 @@ def build_storage(settings: Settings) -> BaseStorage:
     )
 
 
-def build_dispatcher(settings: Settings, engine: AsyncEngine, mode: SchemaMode) -> Dispatcher:
+def build_dispatcher(
+    settings: Settings,
+    engine: AsyncEngine,
+    mode: SchemaMode,
+    *,
+    shop_factory: ShopFactory = Shop.on,
+) -> Dispatcher:
+    """`shop_factory` builds the `shop` handlers get for each update's session."""
     dispatcher = Dispatcher(
         storage=build_storage(settings), settings=settings, engine=engine, schema_mode=mode
     )
-    dispatcher.update.outer_middleware(DatabaseSessionMiddleware(create_session_factory(engine)))
+    sessions = DatabaseSessionMiddleware(create_session_factory(engine), shop_factory)
+    dispatcher.update.outer_middleware(sessions)
     dispatcher.include_routers(*routers())
     dispatcher.startup.register(on_startup)
     dispatcher.shutdown.register(on_shutdown)

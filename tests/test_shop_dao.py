@@ -1,4 +1,4 @@
-"""The shop's queries on a real SQLite file and on real PostgreSQL."""
+"""The shop's queries and use cases on a real SQLite file and on real PostgreSQL."""
 
 from __future__ import annotations
 
@@ -11,12 +11,18 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bot import migration
-from bot.dao.catalog import CategoryDAO, ProductDAO, Removal
+from bot.dao.catalog import CategoryDAO, ProductDAO
 from bot.dao.database import create_session_factory
 from bot.dao.models import Category, Product, Purchase, User
 from bot.dao.purchases import PurchaseDAO
 from bot.dao.stats import Periods, StatsDAO
 from bot.dao.users import UserDAO
+from bot.shop import Shop
+from bot.shop.catalog import Removal, delete_if_empty, remove_product
+from bot.shop.customers import Customer
+from bot.shop.delivery import Goods, owned_goods
+from bot.shop.invoices import build_payload
+from bot.shop.payments import Duplicate, Payment, Recorded, Unmatched, record_payment
 
 
 @pytest.fixture
@@ -111,8 +117,8 @@ async def test_only_an_empty_category_is_deleted(session: AsyncSession) -> None:
     books = await new_category(session, "Books")
     empty = await new_category(session, "Empty")
     await add_product(session, books, "Book")
-    assert await categories.delete_if_empty(books) == 1
-    assert await categories.delete_if_empty(empty) == 0
+    assert await delete_if_empty(Shop.on(session), books) == 1
+    assert await delete_if_empty(Shop.on(session), empty) == 0
     assert await categories.get(empty.id) is None
     assert await categories.get(books.id) is books
 
@@ -125,8 +131,8 @@ async def test_a_bought_product_is_hidden_never_deleted(session: AsyncSession) -
     await session.flush()
     products = ProductDAO(session)
 
-    assert await products.delete_or_hide(bought) is Removal.HIDDEN
-    assert await products.delete_or_hide(unsold) is Removal.DELETED
+    assert await remove_product(Shop.on(session), bought) is Removal.HIDDEN
+    assert await remove_product(Shop.on(session), unsold) is Removal.DELETED
     assert await products.get(unsold.id) is None
     kept = await products.get(bought.id)
     assert kept is not None and not kept.on_sale
@@ -238,12 +244,51 @@ async def test_a_purchase_racing_a_delete_turns_it_into_a_hide(session: AsyncSes
     product = await add_product(session, books, "Book")
     session.add(purchase_of(await new_user(session, 1), product, "charge-1"))
     await session.flush()
-    products = ProductDAO(session)
+    shop = Shop.on(session)
 
     async def counted_before_the_purchase(product_id: int) -> int:
         return 0
 
-    products.purchase_count = counted_before_the_purchase  # type: ignore[method-assign]
-    assert await products.delete_or_hide(product) is Removal.HIDDEN
+    shop.products.purchase_count = counted_before_the_purchase  # type: ignore[method-assign]
+    assert await remove_product(shop, product) is Removal.HIDDEN
     kept = await ProductDAO(session).get(product.id)
     assert kept is not None and not kept.on_sale and kept.category.name == "Books"
+
+
+async def test_a_payment_is_recorded_once_and_delivers_what_it_names(
+    session: AsyncSession,
+) -> None:
+    product = await add_product(session, await new_category(session, "Books"), "Book", price=150)
+    shop = Shop.on(session)
+    buyer = Customer(telegram_id=5001, username="reader", first_name="Ann", last_name=None)
+
+    def paid(charge_id: str, payload: str) -> Payment:
+        return Payment(payload, 150, "XTR", charge_id, provider_charge_id="")
+
+    first = await record_payment(shop, buyer, paid("c1", build_payload(product.id, 5001)))
+    assert isinstance(first, Recorded)
+    assert first.goods == Goods(product.id, "Book", "content", None)
+    assert await record_payment(shop, buyer, paid("c1", build_payload(product.id, 5001))) == (
+        Duplicate()
+    )
+    for payload in ["garbage", build_payload(product.id + 1, 5001)]:
+        assert await record_payment(shop, buyer, paid(f"c-{payload}", payload)) == Unmatched()
+    [purchase] = (await session.scalars(select(Purchase))).all()
+    assert (purchase.id, purchase.provider, purchase.amount) == (
+        first.purchase_id,
+        "telegram_stars",
+        150,
+    )
+    user = await UserDAO(session).by_telegram_id(5001)
+    assert user is not None and (user.username, user.first_name) == ("reader", "Ann")
+
+
+async def test_only_a_buyer_gets_the_goods_again_even_once_hidden(session: AsyncSession) -> None:
+    product = await add_product(session, await new_category(session, "Books"), "Book")
+    session.add(purchase_of(await new_user(session, 10), product, "charge-1"))
+    await ProductDAO(session).set_on_sale(product, False)
+    shop = Shop.on(session)
+
+    assert await owned_goods(shop, 10, product.id) == Goods.of(product)
+    assert await owned_goods(shop, 20, product.id) is None
+    assert await owned_goods(shop, 10, product.id + 1) is None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
-from enum import StrEnum
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -13,11 +12,6 @@ from sqlalchemy.orm import joinedload
 
 from bot.dao.models import Category, Product, Purchase
 from bot.dao.paging import Page, fetch_page
-
-
-class Removal(StrEnum):
-    DELETED = "deleted"
-    HIDDEN = "hidden"  # it has purchases: buyers keep access, so it is only taken off sale
 
 
 async def _saved(session: AsyncSession, change: Callable[[], object]) -> bool:
@@ -86,14 +80,9 @@ class CategoryDAO:
         )
         return count or 0
 
-    async def delete_if_empty(self, category: Category) -> int:
-        """Delete the category if it has no products; return how many it has (0: deleted)."""
-        products = await self.product_count(category.id)
-        if products:
-            return products
+    async def delete(self, category: Category) -> None:
         await self.session.delete(category)
         await self.session.flush()
-        return 0
 
 
 class ProductDAO:
@@ -154,12 +143,9 @@ class ProductDAO:
         )
         return count or 0
 
-    async def delete_or_hide(self, product: Product) -> Removal:
-        """Delete a product nobody bought; hide one with purchases so its buyers keep access."""
-        if not await self.purchase_count(product.id):
-            if await _saved(self.session, lambda: self.session.delete(product)):
-                return Removal.DELETED
-            # A purchase arrived in between: the foreign key refused the delete.
-            await self.session.refresh(product)
-        await self.set_on_sale(product, False)
-        return Removal.HIDDEN
+    async def delete(self, product: Product) -> bool:
+        """False (the product reloaded, unchanged) when a purchase's foreign key refused it."""
+        if await _saved(self.session, lambda: self.session.delete(product)):
+            return True
+        await self.session.refresh(product)
+        return False

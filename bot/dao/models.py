@@ -7,6 +7,10 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bot.dao.database import Base
 
+# The longest names the columns hold; what an admin types is checked against these.
+CATEGORY_NAME_MAX = 64
+PRODUCT_NAME_MAX = 128
+
 
 class User(Base):
     __tablename__ = "users"
@@ -22,7 +26,7 @@ class User(Base):
 class Category(Base):
     __tablename__ = "categories"
 
-    name: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(CATEGORY_NAME_MAX), unique=True)
 
     products: Mapped[list[Product]] = relationship(back_populates="category")
 
@@ -35,7 +39,7 @@ class Product(Base):
     )
 
     category_id: Mapped[int] = mapped_column(ForeignKey("categories.id"), index=True)
-    name: Mapped[str] = mapped_column(String(128))
+    name: Mapped[str] = mapped_column(String(PRODUCT_NAME_MAX))
     description: Mapped[str] = mapped_column(Text, default="")
     price: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))

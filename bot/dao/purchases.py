@@ -12,9 +12,6 @@ from bot.dao.models import Purchase, User
 from bot.dao.paging import Page, fetch_page
 from bot.dao.upsert import dialect_insert
 
-PROVIDER_STARS = "telegram_stars"
-PROVIDER_CARD = "provider"
-
 
 @dataclass(frozen=True)
 class Spending:

@@ -6,23 +6,22 @@ from html import escape
 
 from aiogram import F, Router
 from aiogram.types import CallbackQuery
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
-from bot.dao.catalog import CategoryDAO, ProductDAO
-from bot.dao.money import format_amount
-from bot.handlers.ui import show, stale
+from bot.handlers.ui import load_or_stale, show, stale
 from bot.keyboards.callbacks import CategoryPage, Menu, MenuAction, ProductCard
 from bot.keyboards.catalog import categories_keyboard, product_keyboard, products_keyboard
 from bot.keyboards.common import page_caption
 from bot.keyboards.menu import back_home
+from bot.shop import Shop
+from bot.shop.money import format_amount
 
 router = Router(name="catalog")
 
 
 @router.callback_query(Menu.filter(F.action == MenuAction.CATALOG))
-async def categories(callback: CallbackQuery, session: AsyncSession) -> None:
-    listed = await CategoryDAO(session).on_sale()
+async def categories(callback: CallbackQuery, shop: Shop) -> None:
+    listed = await shop.categories.on_sale()
     if not listed:
         await show(callback, "🛍 The catalog is empty for now. Come back soon!", back_home())
         return
@@ -31,13 +30,12 @@ async def categories(callback: CallbackQuery, session: AsyncSession) -> None:
 
 @router.callback_query(CategoryPage.filter())
 async def products(
-    callback: CallbackQuery, callback_data: CategoryPage, session: AsyncSession, settings: Settings
+    callback: CallbackQuery, callback_data: CategoryPage, shop: Shop, settings: Settings
 ) -> None:
-    category = await CategoryDAO(session).get(callback_data.category_id)
+    category = await load_or_stale(callback, shop.categories.get(callback_data.category_id))
     if category is None:
-        await stale(callback)
         return
-    page = await ProductDAO(session).page_on_sale(
+    page = await shop.products.page_on_sale(
         category.id, callback_data.page, settings.catalog_page_size
     )
     if not page.total or not page.exists:
@@ -51,12 +49,9 @@ async def products(
 
 
 @router.callback_query(ProductCard.filter())
-async def product_card(
-    callback: CallbackQuery, callback_data: ProductCard, session: AsyncSession
-) -> None:
-    product = await ProductDAO(session).on_sale(callback_data.product_id)
+async def product_card(callback: CallbackQuery, callback_data: ProductCard, shop: Shop) -> None:
+    product = await load_or_stale(callback, shop.products.on_sale(callback_data.product_id))
     if product is None:
-        await stale(callback)
         return
     text = f"<b>{escape(product.name)}</b>\n"
     if product.description:

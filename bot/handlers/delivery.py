@@ -1,35 +1,15 @@
-"""Handing a bought product to its buyer, and telling the admins about sales."""
+"""Sending a bought product to its buyer, and telling the admins about sales."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from html import escape
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
 from loguru import logger
 
-from bot.dao.models import Product
-
-
-@dataclass(frozen=True)
-class Goods:
-    """What a buyer receives; plain values, so it outlives the database session."""
-
-    product_id: int
-    name: str
-    content: str
-    file_id: str | None
-
-    @classmethod
-    def of(cls, product: Product) -> Goods:
-        return cls(
-            product_id=product.id,
-            name=product.name,
-            content=product.hidden_content,
-            file_id=product.file_id,
-        )
+from bot.shop.delivery import Goods
 
 
 async def deliver(bot: Bot, chat_id: int, goods: Goods) -> bool:

@@ -7,19 +7,18 @@ from html import escape
 from aiogram import Bot, F, Router
 from aiogram.types import CallbackQuery, LabeledPrice, Message, PreCheckoutQuery, User
 from loguru import logger
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
-from bot.dao.catalog import ProductDAO
-from bot.dao.models import Product
-from bot.dao.money import STARS, format_amount
-from bot.dao.purchases import PROVIDER_CARD, PROVIDER_STARS, PurchaseDAO
-from bot.dao.users import UserDAO
-from bot.handlers import invoice
-from bot.handlers.delivery import Goods, deliver, notify_admins
-from bot.handlers.ui import stale
+from bot.handlers.customers import customer_of
+from bot.handlers.delivery import deliver, notify_admins
+from bot.handlers.ui import load_or_stale
 from bot.keyboards.callbacks import Buy
 from bot.middlewares.database import AfterCommit
+from bot.shop import Shop
+from bot.shop.checkout import Checkout, review_checkout
+from bot.shop.invoices import invoice_for
+from bot.shop.money import format_amount
+from bot.shop.payments import Duplicate, Payment, Unmatched, record_payment
 
 router = Router(name="payments")
 
@@ -31,43 +30,36 @@ UNMATCHED = (
 
 @router.callback_query(Buy.filter())
 async def buy(
-    callback: CallbackQuery,
-    callback_data: Buy,
-    session: AsyncSession,
-    settings: Settings,
-    bot: Bot,
+    callback: CallbackQuery, callback_data: Buy, shop: Shop, settings: Settings, bot: Bot
 ) -> None:
-    product = await ProductDAO(session).on_sale(callback_data.product_id)
+    product = await load_or_stale(callback, shop.products.on_sale(callback_data.product_id))
     if product is None:
-        await stale(callback)
         return
-    if not invoice.payable(product, settings):
+    invoice = invoice_for(product, callback.from_user.id, settings)
+    if invoice is None:
         await callback.answer("Sorry, this product cannot be paid for right now.", show_alert=True)
         return
-    title = invoice.clip(product.name, invoice.TITLE_MAX)
     await bot.send_invoice(
         chat_id=callback.from_user.id,
-        title=title,
-        description=invoice.clip(product.description or product.name, invoice.DESCRIPTION_MAX),
-        payload=invoice.build_payload(product.id, callback.from_user.id),
-        currency=product.currency,
-        prices=[LabeledPrice(label=title, amount=product.price)],
-        provider_token="" if product.currency == STARS else invoice.provider_token(settings),
+        title=invoice.title,
+        description=invoice.description,
+        payload=invoice.payload,
+        currency=invoice.currency,
+        prices=[LabeledPrice(label=invoice.title, amount=invoice.amount)],
+        provider_token=invoice.provider_token,
     )
     await callback.answer()
 
 
 @router.pre_checkout_query()
-async def pre_checkout(query: PreCheckoutQuery, session: AsyncSession, settings: Settings) -> None:
-    checkout = invoice.Checkout(
+async def pre_checkout(query: PreCheckoutQuery, shop: Shop, settings: Settings) -> None:
+    checkout = Checkout(
         payload=query.invoice_payload,
         payer_id=query.from_user.id,
         currency=query.currency,
         total_amount=query.total_amount,
     )
-    payload = invoice.parse_payload(checkout.payload)
-    product = await ProductDAO(session).get(payload.product_id) if payload else None
-    refusal = invoice.checkout_refusal(checkout, product, settings)
+    refusal = await review_checkout(shop, checkout, settings)
     if refusal is None:
         await query.answer(ok=True)
         return
@@ -82,49 +74,35 @@ def _buyer(user: User) -> str:
 
 @router.message(F.successful_payment)
 async def successful_payment(
-    message: Message,
-    session: AsyncSession,
-    settings: Settings,
-    bot: Bot,
-    after_commit: AfterCommit,
+    message: Message, shop: Shop, settings: Settings, bot: Bot, after_commit: AfterCommit
 ) -> None:
     payment = message.successful_payment
     buyer = message.from_user
     if payment is None or buyer is None:
         return
-    # The upsert comes first: on SQLite a transaction that starts with a write waits for a
-    # concurrent duplicate's lock instead of failing on a stale read snapshot.
-    user = await UserDAO(session).register(
-        buyer.id, username=buyer.username, first_name=buyer.first_name, last_name=buyer.last_name
-    )
     charge = payment.telegram_payment_charge_id
+    outcome = await record_payment(
+        shop,
+        customer_of(buyer),
+        Payment(
+            payload=payment.invoice_payload,
+            amount=payment.total_amount,
+            currency=payment.currency,
+            charge_id=charge,
+            provider_charge_id=payment.provider_payment_charge_id,
+        ),
+    )
+    if isinstance(outcome, Duplicate):
+        return
     paid = format_amount(payment.total_amount, payment.currency)
-    payload = invoice.parse_payload(payment.invoice_payload)
-    product: Product | None = await ProductDAO(session).get(payload.product_id) if payload else None
-    if product is None:
-        logger.error("payment {} ({}) names no known product: {!r}", charge, paid, payload)
+    if isinstance(outcome, Unmatched):
         await message.answer(UNMATCHED)
         notice = f"⚠️ Payment <code>{escape(charge)}</code> of {paid} by {_buyer(buyer)} "
         notice += "names no known product: refund it or deliver it by hand."
         after_commit(lambda: notify_admins(bot, settings.admin_ids, notice))
         return
-    purchase_id = await PurchaseDAO(session).record(
-        user_id=user.id,
-        product_id=product.id,
-        amount=payment.total_amount,
-        currency=payment.currency,
-        provider=PROVIDER_STARS if payment.currency == STARS else PROVIDER_CARD,
-        charge_id=charge,
-        provider_charge_id=payment.provider_payment_charge_id,
-    )
-    if purchase_id is None:
-        logger.info("payment {} is already recorded; not delivering it again", charge)
-        return
-    logger.info(
-        "purchase {}: product {} for {} by user {}", purchase_id, product.id, paid, buyer.id
-    )
-    goods = Goods.of(product)
-    notice = f"💰 New purchase #{purchase_id}: <b>{escape(product.name)}</b> for {paid} "
+    goods = outcome.goods
+    notice = f"💰 New purchase #{outcome.purchase_id}: <b>{escape(goods.name)}</b> for {paid} "
     notice += f"by {_buyer(buyer)}."
     after_commit(lambda: deliver(bot, message.chat.id, goods))
     after_commit(lambda: notify_admins(bot, settings.admin_ids, notice))

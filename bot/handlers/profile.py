@@ -6,25 +6,24 @@ from html import escape
 
 from aiogram import Bot, F, Router
 from aiogram.types import CallbackQuery
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
-from bot.dao.catalog import ProductDAO
-from bot.dao.money import format_amount
-from bot.dao.purchases import PurchaseDAO
-from bot.handlers.delivery import Goods, deliver
-from bot.handlers.ui import show, stale
+from bot.handlers.delivery import deliver
+from bot.handlers.ui import load_or_stale, show, stale
 from bot.keyboards.callbacks import Menu, MenuAction, PurchasesPage, Redeliver
 from bot.keyboards.common import page_caption
 from bot.keyboards.profile import no_purchases_keyboard, purchases_keyboard
+from bot.shop import Shop
+from bot.shop.delivery import owned_goods
+from bot.shop.money import format_amount
 
 router = Router(name="profile")
 
 
 async def _show_purchases(
-    callback: CallbackQuery, session: AsyncSession, settings: Settings, number: int
+    callback: CallbackQuery, shop: Shop, settings: Settings, number: int
 ) -> None:
-    purchases = PurchaseDAO(session)
+    purchases = shop.purchases
     page = await purchases.page_of(callback.from_user.id, number, settings.catalog_page_size)
     if not page.total:
         await show(callback, "🧾 You have no purchases yet.", no_purchases_keyboard())
@@ -49,29 +48,27 @@ async def _show_purchases(
 
 
 @router.callback_query(Menu.filter(F.action == MenuAction.PURCHASES))
-async def my_purchases(callback: CallbackQuery, session: AsyncSession, settings: Settings) -> None:
-    await _show_purchases(callback, session, settings, 0)
+async def my_purchases(callback: CallbackQuery, shop: Shop, settings: Settings) -> None:
+    await _show_purchases(callback, shop, settings, 0)
 
 
 @router.callback_query(PurchasesPage.filter())
 async def purchases_page(
     callback: CallbackQuery,
     callback_data: PurchasesPage,
-    session: AsyncSession,
+    shop: Shop,
     settings: Settings,
 ) -> None:
-    await _show_purchases(callback, session, settings, callback_data.page)
+    await _show_purchases(callback, shop, settings, callback_data.page)
 
 
 @router.callback_query(Redeliver.filter())
 async def redeliver(
-    callback: CallbackQuery, callback_data: Redeliver, session: AsyncSession, bot: Bot
+    callback: CallbackQuery, callback_data: Redeliver, shop: Shop, bot: Bot
 ) -> None:
-    owned = await PurchaseDAO(session).owns(callback.from_user.id, callback_data.product_id)
-    # Hidden products too: whoever bought one keeps access to it.
-    product = await ProductDAO(session).get(callback_data.product_id) if owned else None
-    if product is None:
-        await stale(callback)
+    buyer_id = callback.from_user.id
+    goods = await load_or_stale(callback, owned_goods(shop, buyer_id, callback_data.product_id))
+    if goods is None:
         return
-    await deliver(bot, callback.from_user.id, Goods.of(product))
+    await deliver(bot, buyer_id, goods)
     await callback.answer()

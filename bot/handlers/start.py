@@ -8,15 +8,16 @@ from aiogram import F, Router
 from aiogram.filters import Command, CommandStart
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
-from bot.dao.money import STARS
-from bot.dao.users import UserDAO
-from bot.handlers.invoice import shop_currency
+from bot.handlers.customers import customer_of
 from bot.handlers.ui import show
 from bot.keyboards.callbacks import Menu, MenuAction
 from bot.keyboards.menu import back_home, main_menu
+from bot.shop import Shop
+from bot.shop.customers import register
+from bot.shop.invoices import shop_currency
+from bot.shop.money import STARS
 
 router = Router(name="start")
 
@@ -24,19 +25,12 @@ HOME_TEXT = "Welcome to the shop. Choose what to do:"
 
 
 @router.message(CommandStart())
-async def start(
-    message: Message, session: AsyncSession, settings: Settings, state: FSMContext
-) -> None:
+async def start(message: Message, shop: Shop, settings: Settings, state: FSMContext) -> None:
     sender = message.from_user
     if sender is None:
         return
     await state.clear()
-    await UserDAO(session).register(
-        sender.id,
-        username=sender.username,
-        first_name=sender.first_name,
-        last_name=sender.last_name,
-    )
+    await register(shop, customer_of(sender))
     await message.answer(
         f"Hello, {escape(sender.first_name)}! {HOME_TEXT}",
         reply_markup=main_menu(is_admin=sender.id in settings.admin_ids),

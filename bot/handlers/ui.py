@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+from typing import TypeVar
+
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
 STALE = "This button is out of date."
+
+T = TypeVar("T")
 
 
 async def show(
@@ -27,3 +32,12 @@ async def show(
 
 async def stale(callback: CallbackQuery) -> None:
     await callback.answer(STALE)
+
+
+async def load_or_stale(callback: CallbackQuery, lookup: Awaitable[T | None]) -> T | None:
+    """What the button's lookup found; if nothing (deleted, hidden, forged), None once the
+    button has been answered as stale."""
+    found = await lookup
+    if found is None:
+        await stale(callback)
+    return found

@@ -8,7 +8,6 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.dao.models import Category, Product
-from bot.dao.money import format_amount
 from bot.dao.paging import Page
 from bot.keyboards.callbacks import (
     Admin,
@@ -23,6 +22,7 @@ from bot.keyboards.callbacks import (
     ProductForm,
 )
 from bot.keyboards.common import add_pager, button, home_button
+from bot.shop.money import format_amount
 
 
 def _panel_button() -> list[InlineKeyboardButton]:

@@ -8,10 +8,10 @@ from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.dao.models import Category, Product
-from bot.dao.money import format_amount
 from bot.dao.paging import Page
 from bot.keyboards.callbacks import Buy, CategoryPage, Menu, MenuAction, ProductCard
 from bot.keyboards.common import add_pager, button, home_button
+from bot.shop.money import format_amount
 
 
 def categories_keyboard(categories: Sequence[tuple[Category, int]]) -> InlineKeyboardMarkup:

@@ -1,9 +1,10 @@
 """One database session per update: committed when the handler succeeds, rolled back if not.
 
-Handlers never commit. What must happen only once the data is durable (delivering a paid
-product, telling the admins) goes to `after_commit`, which runs after the commit and never
-after a rollback: a failed delivery cannot undo a recorded payment, and a payment that failed
-to record is never delivered.
+Handlers see the session only through `shop` (the `Shop` that `shop_factory` builds on it)
+and never commit. What must happen only once the data is durable (delivering a paid product,
+telling the admins) goes to `after_commit`, which runs after the commit and never after a
+rollback: a failed delivery cannot undo a recorded payment, and a payment that failed to
+record is never delivered.
 """
 
 from __future__ import annotations
@@ -16,7 +17,10 @@ from aiogram.types import TelegramObject
 from loguru import logger
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.shop.services import Shop
+
 AfterCommitAction = Callable[[], Awaitable[object]]
+ShopFactory = Callable[[AsyncSession], Shop]
 
 
 class AfterCommit:
@@ -37,8 +41,13 @@ class AfterCommit:
 
 
 class DatabaseSessionMiddleware(BaseMiddleware):
-    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        shop_factory: ShopFactory = Shop.on,
+    ) -> None:
         self.session_factory = session_factory
+        self.shop_factory = shop_factory
 
     async def __call__(
         self,
@@ -48,7 +57,7 @@ class DatabaseSessionMiddleware(BaseMiddleware):
     ) -> Any:
         after_commit = AfterCommit()
         async with self.session_factory() as session, session.begin():
-            data["session"] = session
+            data["shop"] = self.shop_factory(session)
             data["after_commit"] = after_commit
             result = await handler(event, data)
         await after_commit.run()

@@ -12,19 +12,9 @@ from aiogram import F, Router
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
-from bot.dao.catalog import CategoryDAO, ProductDAO
-from bot.dao.money import format_amount, parse_price, price_hint
-from bot.handlers.invoice import clip, shop_currency
-from bot.handlers.ui import show, stale
-from bot.handlers.validation import (
-    CONTENT_MAX,
-    DESCRIPTION_MAX,
-    PRODUCT_NAME_MAX,
-    clean_text,
-)
+from bot.handlers.ui import load_or_stale, show
 from bot.keyboards.admin import back_to_panel, confirm_product_keyboard, pick_category_keyboard
 from bot.keyboards.callbacks import (
     Admin,
@@ -33,6 +23,10 @@ from bot.keyboards.callbacks import (
     PickCategory,
     ProductForm,
 )
+from bot.shop import Shop
+from bot.shop.invoices import clip, shop_currency
+from bot.shop.money import format_amount, parse_price, price_hint
+from bot.shop.validation import CONTENT_MAX, DESCRIPTION_MAX, PRODUCT_NAME_MAX, clean_text
 from bot.states import AddProduct
 
 router = Router(name="admin-product-form")
@@ -41,8 +35,8 @@ _SUMMARY_CLIP = 300
 
 
 @router.callback_query(Admin.filter(F.action == AdminAction.ADD_PRODUCT))
-async def start_form(callback: CallbackQuery, state: FSMContext, session: AsyncSession) -> None:
-    if not await CategoryDAO(session).all():
+async def start_form(callback: CallbackQuery, state: FSMContext, shop: Shop) -> None:
+    if not await shop.categories.all():
         await callback.answer("Create a category first.", show_alert=True)
         return
     await state.clear()
@@ -74,12 +68,12 @@ async def take_name(message: Message, state: FSMContext) -> None:
 
 
 @router.message(AddProduct.description)
-async def take_description(message: Message, state: FSMContext, session: AsyncSession) -> None:
+async def take_description(message: Message, state: FSMContext, shop: Shop) -> None:
     if await _took_text(
         message, state, key="description", what="the description", max_length=DESCRIPTION_MAX
     ):
         await state.set_state(AddProduct.category)
-        categories = await CategoryDAO(session).all()
+        categories = await shop.categories.all()
         await message.answer(
             "Choose its category:", reply_markup=pick_category_keyboard(categories)
         )
@@ -90,12 +84,11 @@ async def take_category(
     callback: CallbackQuery,
     callback_data: PickCategory,
     state: FSMContext,
-    session: AsyncSession,
+    shop: Shop,
     settings: Settings,
 ) -> None:
-    category = await CategoryDAO(session).get(callback_data.category_id)
+    category = await load_or_stale(callback, shop.categories.get(callback_data.category_id))
     if category is None:
-        await stale(callback)
         return
     await state.update_data(category_id=category.id)
     await state.set_state(AddProduct.price)
@@ -146,13 +139,13 @@ async def file_expected(message: Message) -> None:
 
 
 @router.message(AddProduct.content)
-async def take_content(message: Message, state: FSMContext, session: AsyncSession) -> None:
+async def take_content(message: Message, state: FSMContext, shop: Shop) -> None:
     if not await _took_text(
         message, state, key="content", what="the content", max_length=CONTENT_MAX
     ):
         return
     data = await state.get_data()
-    category = await CategoryDAO(session).get(data["category_id"])
+    category = await shop.categories.get(data["category_id"])
     await state.set_state(AddProduct.confirm)
     summary = [
         "Save this product?",
@@ -168,15 +161,15 @@ async def take_content(message: Message, state: FSMContext, session: AsyncSessio
 
 
 @router.callback_query(AddProduct.confirm, ProductForm.filter(F.action == FormAction.SAVE))
-async def save(callback: CallbackQuery, state: FSMContext, session: AsyncSession) -> None:
+async def save(callback: CallbackQuery, state: FSMContext, shop: Shop) -> None:
     data = await state.get_data()
-    categories = CategoryDAO(session)
+    categories = shop.categories
     if await categories.get(data["category_id"]) is None:
         await state.set_state(AddProduct.category)
         keyboard = pick_category_keyboard(await categories.all())
         await show(callback, "That category was deleted meanwhile. Choose another:", keyboard)
         return
-    product = await ProductDAO(session).create(
+    product = await shop.products.create(
         category_id=data["category_id"],
         name=data["name"],
         description=data["description"],

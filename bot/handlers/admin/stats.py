@@ -6,14 +6,14 @@ from datetime import UTC, datetime
 
 from aiogram import F, Router
 from aiogram.types import CallbackQuery
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.dao.money import format_amount
-from bot.dao.purchases import PROVIDER_CARD, PROVIDER_STARS
-from bot.dao.stats import Periods, Revenue, StatsDAO
+from bot.dao.stats import Periods, Revenue
 from bot.handlers.ui import show
 from bot.keyboards.admin import back_to_panel
 from bot.keyboards.callbacks import Admin, AdminAction
+from bot.shop import Shop
+from bot.shop.money import format_amount
+from bot.shop.payments import PROVIDER_CARD, PROVIDER_STARS
 
 router = Router(name="admin-stats")
 
@@ -31,8 +31,8 @@ def _revenue_lines(title: str, revenue: list[Revenue]) -> list[str]:
 
 
 @router.callback_query(Admin.filter(F.action == AdminAction.STATS))
-async def statistics(callback: CallbackQuery, session: AsyncSession) -> None:
-    stats = StatsDAO(session)
+async def statistics(callback: CallbackQuery, shop: Shop) -> None:
+    stats = shop.stats
     periods = Periods.ending(datetime.now(UTC))
     users = await stats.users(periods)
     lines = [

@@ -1,11 +1,14 @@
-"""Limits of what an admin may type, matching the columns that store it."""
+"""Limits of what an admin may type: the name columns' own lengths, and the shop's caps on
+the free-text columns."""
 
 from __future__ import annotations
 
-PRODUCT_NAME_MAX = 128
+from bot.dao.models import CATEGORY_NAME_MAX, PRODUCT_NAME_MAX
+
 DESCRIPTION_MAX = 1000
-CATEGORY_NAME_MAX = 64
 CONTENT_MAX = 4000
+
+__all__ = ["CATEGORY_NAME_MAX", "CONTENT_MAX", "DESCRIPTION_MAX", "PRODUCT_NAME_MAX", "clean_text"]
 
 
 def clean_text(text: str | None, *, what: str, max_length: int) -> str:

@@ -1,4 +1,5 @@
-"""Invoices: their payload, their currency, and whether a checkout may go ahead."""
+"""Invoices: which currency the shop sells in, whether a product can be paid for, and the
+invoice a buyer gets (with a payload naming the product and the buyer)."""
 
 from __future__ import annotations
 
@@ -7,14 +8,14 @@ from dataclasses import dataclass
 
 from bot.config import Settings
 from bot.dao.models import Product
-from bot.dao.money import STARS
+from bot.shop.money import STARS
 
 _PAYLOAD = re.compile(r"p:([1-9][0-9]{0,9}):u:([1-9][0-9]{0,18})")
 _MAX_PRODUCT_ID = 2**31 - 1
 _MAX_TELEGRAM_ID = 2**63 - 1
 # Telegram's limits for an invoice's title and description.
-TITLE_MAX = 32
-DESCRIPTION_MAX = 255
+_TITLE_MAX = 32
+_DESCRIPTION_MAX = 255
 
 
 @dataclass(frozen=True)
@@ -59,26 +60,26 @@ def clip(text: str, limit: int) -> str:
 
 
 @dataclass(frozen=True)
-class Checkout:
+class Invoice:
+    """What to send to a buyer as a Telegram invoice with one priced item."""
+
+    title: str
+    description: str
     payload: str
-    payer_id: int
     currency: str
-    total_amount: int
+    amount: int
+    provider_token: str  # "" for Stars
 
 
-def checkout_refusal(checkout: Checkout, product: Product | None, settings: Settings) -> str | None:
-    """Why this checkout must be refused, in words for the payer; None when it may go ahead."""
-    payload = parse_payload(checkout.payload)
-    if payload is None:
-        return "This invoice is not valid. Please open the product again and press Buy."
-    if payload.telegram_id != checkout.payer_id:
-        return "This invoice was issued to someone else. Please open the product and press Buy."
-    if product is None or product.id != payload.product_id or not product.on_sale:
-        return "Sorry, this product is no longer on sale."
+def invoice_for(product: Product, buyer_id: int, settings: Settings) -> Invoice | None:
+    """The invoice for this product and buyer, or None when it cannot be paid for now."""
     if not payable(product, settings):
-        return "Sorry, this product cannot be paid for right now."
-    if (checkout.currency, checkout.total_amount) != (product.currency, product.price):
-        return (
-            "The price of this product has changed. Please open it again and buy at the new price."
-        )
-    return None
+        return None
+    return Invoice(
+        title=clip(product.name, _TITLE_MAX),
+        description=clip(product.description or product.name, _DESCRIPTION_MAX),
+        payload=build_payload(product.id, buyer_id),
+        currency=product.currency,
+        amount=product.price,
+        provider_token="" if product.currency == STARS else provider_token(settings),
+    )

@@ -1,0 +1,16 @@
+"""Telegram's user as the shop's customer."""
+
+from __future__ import annotations
+
+from aiogram.types import User
+
+from bot.shop.customers import Customer
+
+
+def customer_of(user: User) -> Customer:
+    return Customer(
+        telegram_id=user.id,
+        username=user.username,
+        first_name=user.first_name,
+        last_name=user.last_name,
+    )

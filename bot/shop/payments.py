@@ -1,0 +1,85 @@
+"""Recording a successful payment: once per charge, whatever Telegram repeats."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from loguru import logger
+
+from bot.shop.customers import Customer, register
+from bot.shop.delivery import Goods
+from bot.shop.invoices import parse_payload
+from bot.shop.money import STARS, format_amount
+from bot.shop.services import Shop
+
+# How a purchase was paid, as stored in purchases.provider.
+PROVIDER_STARS = "telegram_stars"
+PROVIDER_CARD = "provider"
+
+
+def provider_of(currency: str) -> str:
+    return PROVIDER_STARS if currency == STARS else PROVIDER_CARD
+
+
+@dataclass(frozen=True)
+class Payment:
+    payload: str  # the invoice's, as `build_payload` made it
+    amount: int
+    currency: str
+    charge_id: str  # Telegram's: unique per payment
+    provider_charge_id: str | None
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """A new purchase: deliver the goods once it is committed."""
+
+    purchase_id: int
+    goods: Goods
+
+
+@dataclass(frozen=True)
+class Duplicate:
+    """This charge was recorded before: nothing to deliver again."""
+
+
+@dataclass(frozen=True)
+class Unmatched:
+    """The payment names no known product: the admins must refund it or deliver by hand."""
+
+
+PaymentOutcome = Recorded | Duplicate | Unmatched
+
+
+async def record_payment(shop: Shop, buyer: Customer, payment: Payment) -> PaymentOutcome:
+    # The upsert comes first: on SQLite a transaction that starts with a write waits for a
+    # concurrent duplicate's lock instead of failing on a stale read snapshot.
+    user = await register(shop, buyer)
+    paid = format_amount(payment.amount, payment.currency)
+    payload = parse_payload(payment.payload)
+    product = await shop.products.get(payload.product_id) if payload else None
+    if product is None:
+        logger.error(
+            "payment {} ({}) names no known product: {!r}", payment.charge_id, paid, payload
+        )
+        return Unmatched()
+    purchase_id = await shop.purchases.record(
+        user_id=user.id,
+        product_id=product.id,
+        amount=payment.amount,
+        currency=payment.currency,
+        provider=provider_of(payment.currency),
+        charge_id=payment.charge_id,
+        provider_charge_id=payment.provider_charge_id,
+    )
+    if purchase_id is None:
+        logger.info("payment {} is already recorded; not delivering it again", payment.charge_id)
+        return Duplicate()
+    logger.info(
+        "purchase {}: product {} for {} by user {}",
+        purchase_id,
+        product.id,
+        paid,
+        buyer.telegram_id,
+    )
+    return Recorded(purchase_id=purchase_id, goods=Goods.of(product))

@@ -1,0 +1,35 @@
+"""The one object handlers get from the session middleware: the shop's data access for one
+update, bound to that update's database session."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.dao.catalog import CategoryDAO, ProductDAO
+from bot.dao.purchases import PurchaseDAO
+from bot.dao.stats import StatsDAO
+from bot.dao.users import UserDAO
+
+
+@dataclass(frozen=True)
+class Shop:
+    """Handlers read and write only through this. A benchmark or a test may hand handlers
+    another one (e.g. `dataclasses.replace(shop, products=canned)`) instead of a database."""
+
+    users: UserDAO
+    categories: CategoryDAO
+    products: ProductDAO
+    purchases: PurchaseDAO
+    stats: StatsDAO
+
+    @classmethod
+    def on(cls, session: AsyncSession) -> Shop:
+        return cls(
+            users=UserDAO(session),
+            categories=CategoryDAO(session),
+            products=ProductDAO(session),
+            purchases=PurchaseDAO(session),
+            stats=StatsDAO(session),
+        )
