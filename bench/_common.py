@@ -13,7 +13,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,8 +55,13 @@ PYTHON = sys.executable
 
 
 def parse_args(
-    description: str, *, repeat: int, lengths: Sequence[int] | None = None
+    description: str,
+    *,
+    repeat: int,
+    lengths: Sequence[int] | None = None,
+    add_own: Callable[[argparse.ArgumentParser], object] | None = None,
 ) -> argparse.Namespace:
+    """The flags every script takes; `add_own` adds a script's own (e.g. a smaller run)."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument(
         "--repeat", type=int, default=repeat, help=f"samples per median (default {repeat})"
@@ -68,14 +73,11 @@ def parse_args(
         help="run on this backend only (repeatable; default: both)",
     )
     if lengths is not None:
-        parser.add_argument(
-            "--lengths",
-            type=int,
-            nargs="+",
-            default=list(lengths),
-            help="synthetic revisions on top of the project's "
-            f"(default {' '.join(map(str, lengths))})",
+        add_numbers_flag(
+            parser, "--lengths", lengths, "synthetic revisions on top of the project's"
         )
+    if add_own is not None:
+        add_own(parser)
     args = parser.parse_args()
     args.backends = tuple(args.backend or BACKENDS)
     if "postgresql" in args.backends:
@@ -86,6 +88,19 @@ def parse_args(
                 "--backend sqlite"
             )
     return args
+
+
+def add_numbers_flag(
+    parser: argparse.ArgumentParser, flag: str, default: Sequence[int], meaning: str
+) -> None:
+    """A flag taking one or more whole numbers, e.g. `--lengths 10 100`."""
+    parser.add_argument(
+        flag,
+        type=int,
+        nargs="+",
+        default=list(default),
+        help=f"{meaning} (default {' '.join(map(str, default))})",
+    )
 
 
 # ---------------------------------------------------------------------------- measuring

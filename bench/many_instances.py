@@ -7,10 +7,12 @@ once compete for the CPU before any lock is taken. Each sample gets a fresh empt
 exactly one process must report that it migrated.
 
     .venv/bin/python -m bench.many_instances [--repeat 3] [--backend sqlite] [--lengths 0 100]
+        [--instances 1 4 8]
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import subprocess
 import tempfile
@@ -21,6 +23,7 @@ from pathlib import Path
 from bench._common import (
     MAIN,
     PYTHON,
+    add_numbers_flag,
     clean_env,
     median,
     parse_args,
@@ -59,14 +62,17 @@ def launch_together(
     return elapsed, outputs
 
 
-def _measure(backend: str, extra: str, cwd: Path, repeat: int) -> list[list[object]]:
-    """Per instance count: all exited, against one alone and against imports only."""
-    walls: dict[int, list[float]] = {count: [] for count in INSTANCES}
-    starts: dict[int, list[float]] = {count: [] for count in INSTANCES}
+def _measure(
+    backend: str, extra: str, cwd: Path, repeat: int, instances: Sequence[int]
+) -> list[list[object]]:
+    """Per instance count: all exited, against one alone (the first count) and against
+    imports only."""
+    walls: dict[int, list[float]] = {count: [] for count in instances}
+    starts: dict[int, list[float]] = {count: [] for count in instances}
     command = [PYTHON, str(MAIN), "--migrate-only"]
     imports_only = [PYTHON, "-c", "import main"]
     for _ in range(repeat):
-        for count in INSTANCES:
+        for count in instances:
             with throwaway_database(backend, cwd) as database:
                 env = clean_env(DATABASE_URL=database.url_string, EXTRA_MIGRATION_DIRS=extra)
                 wall, outputs = launch_together(command, count, env, cwd)
@@ -75,16 +81,24 @@ def _measure(backend: str, extra: str, cwd: Path, repeat: int) -> list[list[obje
             walls[count].append(wall)
             env = clean_env(PYTHONPATH=str(MAIN.parent))
             starts[count].append(launch_together(imports_only, count, env, cwd)[0])
-    alone = median(walls[1])
+    alone = median(walls[instances[0]])
     rows: list[list[object]] = []
-    for count in INSTANCES:
+    for count in instances:
         wall, start = median(walls[count]), median(starts[count])
         rows.append([count, sec(wall), times(wall, alone), sec(start), sec(wall - start)])
     return rows
 
 
+def add_instances_flag(parser: argparse.ArgumentParser) -> None:
+    add_numbers_flag(
+        parser, "--instances", INSTANCES, "processes started at once, the first is the baseline"
+    )
+
+
 def main() -> None:
-    args = parse_args(__doc__.splitlines()[0], repeat=3, lengths=(0, 100))
+    args = parse_args(
+        __doc__.splitlines()[0], repeat=3, lengths=(0, 100), add_own=add_instances_flag
+    )
     print_header(
         "Many instances migrating at once",
         f"Medians of {args.repeat} in seconds; lengths are synthetic revisions on top of the "
@@ -96,7 +110,8 @@ def main() -> None:
             with synthetic_chain(length) as chain:
                 extra = os.pathsep.join(str(path) for path in chain.extra)
                 for backend in args.backends:
-                    for row in _measure(backend, extra, Path(scratch), args.repeat):
+                    measured = _measure(backend, extra, Path(scratch), args.repeat, args.instances)
+                    for row in measured:
                         rows.append([backend, length, *row])
     print_table(
         [

@@ -2,37 +2,35 @@
 
 `bot.app.build_dispatcher` as the bot builds it (DB session middleware, every router, memory
 FSM storage), fed with `Dispatcher.feed_update` (not through the fake Bot API: no HTTP, less
-noise) with a Bot whose session answers every Bot API call in-process. The mix, per user:
+noise) with a Bot whose session is the tests' fake Telegram (`tests.fakes.RecordingSession`):
+every Bot API call serialised, answered and parsed in-process as over HTTP. The mix, per user:
 /start (upsert of the user), then the catalog: categories, a page of products, a product card.
 
-Compared in the same run with the same dispatcher without any DB work: the DAO classes the
-handlers call are replaced by canned ones returning the same catalog, and the middleware's
-session is a no-op, so only the database round trips and the ORM's work are taken away.
+Compared in the same run with the same dispatcher without any DB work: the DAOs the handlers
+reach through the middleware's `Shop` are canned ones returning the same catalog, and the
+middleware's session is a no-op, so only the database round trips and the ORM's work are
+taken away.
 Sequential (one update at a time) gives latency; 8 in flight stands for polling, which runs
 handlers as concurrent tasks. One extra row shows SQLite with a connection pool (what-if).
 
-    .venv/bin/python -m bench.updates [--repeat 3] [--backend sqlite]
+    .venv/bin/python -m bench.updates [--repeat 3] [--backend sqlite] [--updates 800]
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import tempfile
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
-from contextlib import AsyncExitStack, ExitStack, asynccontextmanager, contextmanager, nullcontext
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import AsyncExitStack, ExitStack, asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Self
-from unittest import mock
 
 from aiogram import Bot, Dispatcher
-from aiogram.client.session.base import BaseSession
-from aiogram.methods import EditMessageText, SendMessage, TelegramMethod
-from aiogram.methods.base import TelegramType
-from aiogram.types import Chat, Message, Update
+from aiogram.types import Update
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import AsyncAdaptedQueuePool
 
@@ -54,10 +52,11 @@ from bot.config import Settings
 from bot.dao.database import create_engine, create_session_factory
 from bot.dao.models import Category, Product, User
 from bot.dao.paging import Page
-from bot.handlers import catalog, start
 from bot.keyboards.callbacks import CategoryPage, Menu, MenuAction, ProductCard
 from bot.middlewares.database import DatabaseSessionMiddleware
 from bot.migration import MigrationOptions
+from bot.shop import Shop
+from tests.fakes import FakeTelegram, RecordingSession
 
 CATEGORIES = 5
 PRODUCTS_PER_CATEGORY = 20
@@ -72,6 +71,7 @@ DATABASES: dict[str, tuple[str, dict[str, Any]]] = {
     "sqlite, pooled (what-if)": ("sqlite", {"poolclass": AsyncAdaptedQueuePool}),
 }
 UPDATES_PER_BATCH = 800
+WARM_UP_UPDATES = 100
 
 
 # ---------------------------------------------------------------------------- the catalog
@@ -115,46 +115,46 @@ class CannedCatalog:
             for category in categories
         }
 
-    @contextmanager
-    def patched(self) -> Iterator[None]:
-        """The handlers' DAO classes replaced by ones answering from this catalog."""
-        canned = self
+    def shop(self, session: object) -> Shop:
+        """The middleware's `Shop` for the no-DB baseline: users and the catalog answer from
+        these rows; nothing the mix does touches purchases or statistics."""
+        return Shop(
+            users=CannedUsers(),  # type: ignore[arg-type]
+            categories=CannedCategories(self),  # type: ignore[arg-type]
+            products=CannedProducts(self),  # type: ignore[arg-type]
+            purchases=None,  # type: ignore[arg-type]
+            stats=None,  # type: ignore[arg-type]
+        )
 
-        class CategoryDAO:
-            def __init__(self, session: object) -> None:
-                pass
 
-            async def on_sale(self) -> list[tuple[Category, int]]:
-                return [(c, len(canned.by_category[c.id])) for c in canned.categories.values()]
+class CannedCategories:
+    def __init__(self, canned: CannedCatalog) -> None:
+        self.canned = canned
 
-            async def get(self, category_id: int) -> Category | None:
-                return canned.categories.get(category_id)
+    async def on_sale(self) -> list[tuple[Category, int]]:
+        canned = self.canned
+        return [(c, len(canned.by_category[c.id])) for c in canned.categories.values()]
 
-        class ProductDAO:
-            def __init__(self, session: object) -> None:
-                pass
+    async def get(self, category_id: int) -> Category | None:
+        return self.canned.categories.get(category_id)
 
-            async def page_on_sale(self, category_id: int, number: int, size: int) -> Page[Product]:
-                rows = canned.by_category[category_id]
-                items = rows[number * size : (number + 1) * size]
-                return Page(items=items, number=number, size=size, total=len(rows))
 
-            async def on_sale(self, product_id: int) -> Product | None:
-                return canned.products.get(product_id)
+class CannedProducts:
+    def __init__(self, canned: CannedCatalog) -> None:
+        self.canned = canned
 
-        class UserDAO:
-            def __init__(self, session: object) -> None:
-                pass
+    async def page_on_sale(self, category_id: int, number: int, size: int) -> Page[Product]:
+        rows = self.canned.by_category[category_id]
+        items = rows[number * size : (number + 1) * size]
+        return Page(items=items, number=number, size=size, total=len(rows))
 
-            async def register(self, telegram_id: int, **names: str | None) -> User:
-                return User(id=telegram_id, telegram_id=telegram_id, **names)
+    async def on_sale(self, product_id: int) -> Product | None:
+        return self.canned.products.get(product_id)
 
-        with (
-            mock.patch.object(catalog, "CategoryDAO", CategoryDAO),
-            mock.patch.object(catalog, "ProductDAO", ProductDAO),
-            mock.patch.object(start, "UserDAO", UserDAO),
-        ):
-            yield
+
+class CannedUsers:
+    async def register(self, telegram_id: int, **names: str | None) -> User:
+        return User(id=telegram_id, telegram_id=telegram_id, **names)
 
 
 class NullSession:
@@ -168,35 +168,6 @@ class NullSession:
 
     def begin(self) -> Self:
         return self
-
-
-# ---------------------------------------------------------------------------- the Bot API
-
-
-class CannedSession(BaseSession):
-    """Answers every Bot API call in-process: the message for send/edit, True for the rest.
-    Counts the calls, so a batch that did not do what the mix asks for is caught."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.calls: Counter[str] = Counter()
-
-    async def make_request(
-        self, bot: Bot, method: TelegramMethod[TelegramType], timeout: int | None = None
-    ) -> TelegramType:
-        self.calls[type(method).__name__] += 1
-        if isinstance(method, SendMessage | EditMessageText):
-            chat = Chat(id=int(method.chat_id or 0), type="private")
-            message = Message(message_id=1, date=datetime.now(UTC), chat=chat, text=method.text)
-            return message.as_(bot)  # type: ignore[return-value]
-        return True  # type: ignore[return-value]
-
-    async def stream_content(self, *args: Any, **kwargs: Any) -> AsyncIterator[bytes]:
-        raise NotImplementedError
-        yield b""
-
-    async def close(self) -> None:
-        return None
 
 
 # ---------------------------------------------------------------------------- the updates
@@ -226,7 +197,8 @@ def update_mix(bot: Bot, count: int, first_id: int) -> list[Update]:
             CategoryPage(category_id=category, page=page),
             ProductCard(product_id=category * 100 + page * 5, page=page),
         ][step - 1].pack()
-        shown = {"message_id": index, "date": date, "chat": chat, "text": "the menu"}
+        # A message id of its own: Telegram refuses an edit that changes nothing.
+        shown = {"message_id": first_id + index, "date": date, "chat": chat, "text": "menu"}
         query = {"id": f"q{index}", "from": sender, "chat_instance": "c", "data": data}
         raw.append({"callback_query": query | {"message": shown}})
     return [
@@ -282,21 +254,21 @@ class Bench:
     dispatcher: Dispatcher
     middleware: DatabaseSessionMiddleware
     bot: Bot
-    api: CannedSession
+    telegram: FakeTelegram
     next_id: int = 1
 
     async def run(self, variant: Variant, count: int, in_flight: int) -> Batch:
         updates = update_mix(self.bot, count, self.next_id)
         self.next_id += count
         self.middleware.session_factory = variant.sessions  # type: ignore[assignment]
-        before = self.api.calls.copy()
-        with variant.canned.patched() if variant.canned else nullcontext():
-            batch = await feed(self.dispatcher, self.bot, updates, in_flight)
+        self.middleware.shop_factory = variant.canned.shop if variant.canned else Shop.on
+        mark = self.telegram.mark()
+        batch = await feed(self.dispatcher, self.bot, updates, in_flight)
         # Every /start answers once, every button edits its screen (a stale one would not).
-        made = self.api.calls - before
+        made = Counter(call.method for call in self.telegram.calls[mark:])
         screens = count - count // 4
-        expected = Counter(SendMessage=count // 4, EditMessageText=screens)
-        expected["AnswerCallbackQuery"] = screens
+        expected = Counter(sendMessage=count // 4, editMessageText=screens)
+        expected["answerCallbackQuery"] = screens
         if made != expected or batch.errors:
             raise RuntimeError(f"{variant.name}: {batch.errors} errors, Bot API calls {made}")
         return batch
@@ -316,8 +288,10 @@ def build_bench() -> Bench:
     middleware = next(
         m for m in dispatcher.update.outer_middleware if isinstance(m, DatabaseSessionMiddleware)
     )
-    api = CannedSession()
-    return Bench(dispatcher, middleware, Bot(token=TEST_TOKEN, session=api), api)
+    telegram = FakeTelegram()
+    return Bench(
+        dispatcher, middleware, Bot(token=TEST_TOKEN, session=RecordingSession(telegram)), telegram
+    )
 
 
 @asynccontextmanager
@@ -350,7 +324,7 @@ async def measure(
         ]
         variants.append(Variant(NO_DB, NullSession, CannedCatalog()))
         for variant in variants:  # warm-up: pools, caches, each statement's first compile
-            await bench.run(variant, 100, 8)
+            await bench.run(variant, min(count, WARM_UP_UPDATES), 8)
         for _ in range(repeat):
             for variant in variants:
                 for mode, in_flight in CONCURRENCY.items():
@@ -359,12 +333,22 @@ async def measure(
     return results
 
 
+def add_updates_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--updates",
+        type=int,
+        default=UPDATES_PER_BATCH,
+        help=f"updates per batch, a multiple of 4 (default {UPDATES_PER_BATCH})",
+    )
+
+
 def main() -> None:
-    args = parse_args(__doc__.splitlines()[0], repeat=3)
+    args = parse_args(__doc__.splitlines()[0], repeat=3, add_own=add_updates_flag)
+    count = args.updates
     prepare_process()
     print_header(
         "Update handling through the real dispatcher",
-        f"Dispatcher.feed_update, {UPDATES_PER_BATCH} updates per batch, medians over "
+        f"Dispatcher.feed_update, {count} updates per batch, medians over "
         f"{args.repeat} batches; latency is the time inside feed_update.",
     )
     with (
@@ -379,11 +363,11 @@ def main() -> None:
             for name, (backend, options) in DATABASES.items()
             if backend in args.backends
         }
-        results = asyncio.run(measure(databases, args.repeat, UPDATES_PER_BATCH))
+        results = asyncio.run(measure(databases, args.repeat, count))
     rows = []
 
     def rate(batches: list[Batch]) -> float:
-        return median([UPDATES_PER_BATCH / batch.seconds for batch in batches])
+        return median([count / batch.seconds for batch in batches])
 
     for (name, mode), batches in results.items():
         latencies = [latency for batch in batches for latency in batch.latencies]

@@ -1,6 +1,7 @@
 """With REDIS_URL the admin forms live in the real local Redis (aiogram's RedisStorage) and
-survive a restart of the bot. Keys carry the bot's id (from its token), unique per test, and
-are removed afterwards: a shared Redis is never flushed."""
+survive a restart of the bot: a new dispatcher and storage on the same Redis and database
+carry on the form. Keys carry the bot's id (from its token), unique per test, and are
+removed afterwards: a shared Redis is never flushed."""
 
 from __future__ import annotations
 
@@ -8,17 +9,15 @@ import json
 import os
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.dao.catalog import CategoryDAO
-from bot.keyboards.callbacks import Admin, AdminAction
-from tests.fakes.bot_api import FakeBotAPI
+from bot.dao.models import Category
 from tests.support.databases import ThrowawayDatabase
-from tests.support.shop import running_bot
+from tests.support.processes import TEST_TOKEN
+from tests.support.shop import running_shop
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")  # tests/run sets it
 ADMIN = 9001
@@ -39,39 +38,38 @@ def bot_id() -> Iterator[int]:
         client.close()
 
 
-async def one_category(session: AsyncSession) -> None:
-    await CategoryDAO(session).create("E-books")
+@pytest.fixture
+def client() -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(REDIS_URL, decode_responses=True)
+    yield client
+    client.close()
+
+
+async def add_books(session: AsyncSession) -> None:
+    session.add(Category(name="E-books"))
 
 
 @pytest.mark.parametrize("backend", ["sqlite"])  # the storage does not depend on the database
-def test_a_half_filled_form_survives_a_restart(
-    database: ThrowawayDatabase, bot_id: int, tmp_path: Path
+async def test_a_half_filled_form_survives_a_restart(
+    database: ThrowawayDatabase, bot_id: int, client: redis.Redis
 ) -> None:
-    client = redis.Redis.from_url(REDIS_URL, decode_responses=True)
     state_key, data_key = (f"fsm:{bot_id}:{ADMIN}:{ADMIN}:{part}" for part in ("state", "data"))
     settings = {
-        "ADMIN_IDS": str(ADMIN),
-        "REDIS_URL": REDIS_URL,
-        "BOT_TOKEN": f"{bot_id}:TEST-token-for-the-fake-bot-api_00",
+        "admin_ids": str(ADMIN),
+        "redis_url": REDIS_URL,
+        "bot_token": f"{bot_id}:{TEST_TOKEN.split(':', 1)[1]}",
     }
-    try:
-        with FakeBotAPI(bot_id=bot_id) as fake:
-            with running_bot(database, fake, tmp_path, **settings) as shop:
-                shop.run(one_category)
-                admin = shop.chat(ADMIN)
-                admin.send("/start")
-                admin.press(Admin(action=AdminAction.ADD_PRODUCT).pack())
-                assert "description" in admin.send("Kept across restarts").text
-                shop.settle()
-                assert client.get(state_key) == "AddProduct:description"
-                assert json.loads(client.get(data_key) or "{}") == {"name": "Kept across restarts"}
-                shop.stop()
+    async with running_shop(database, **settings) as shop:
+        await shop.run(add_books)
+        admin = shop.chat(ADMIN)
+        panel = await admin.tap(await admin.send("/start"), "Admin panel")
+        await admin.tap(panel, "Add product")
+        assert "description" in (await admin.send("Kept across restarts")).text
+        assert client.get(state_key) == "AddProduct:description"
+        assert json.loads(client.get(data_key) or "{}") == {"name": "Kept across restarts"}
 
-            with running_bot(database, fake, tmp_path, **settings) as shop:
-                admin = shop.chat(ADMIN)
-                assert "Choose its category" in admin.send("Its description").text
-                assert admin.send("/cancel").text == "Cancelled."
-                shop.settle()
-                assert client.get(state_key) is None
-    finally:
-        client.close()
+    async with running_shop(database, **settings) as shop:
+        admin = shop.chat(ADMIN)
+        assert "Choose its category" in (await admin.send("Its description")).text
+        assert (await admin.send("/cancel")).text == "Cancelled."
+        assert client.get(state_key) is None

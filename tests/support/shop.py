@@ -1,109 +1,123 @@
-"""Driving the real bot like Telegram users do, through the fake Bot API, and reading its DB."""
+"""Driving the real bot in-process like Telegram users do, and reading its database.
+
+`running_shop` builds the dispatcher exactly as the bot does (`bot.app.build_dispatcher`) on a
+real database migrated to head, with a Bot whose session is the fake Telegram
+(`tests.fakes.RecordingSession`). Each step feeds updates through `Dispatcher.feed_update`
+and returns once the bot has handled them (transaction committed, after-commit actions done),
+so a test reads the Bot API calls they caused and the rows they wrote without waiting.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from pathlib import Path
+from itertools import count
 from typing import Any, TypeVar
 
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from aiogram import Bot, Dispatcher
+from aiogram.methods import TelegramMethod
+from aiogram.types import Update
+from loguru import logger
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from bot.app import SchemaMode, build_bot, build_dispatcher
+from bot.config import Settings
 from bot.dao.database import create_engine, create_session_factory
-from tests.fakes.bot_api import Call, FakeBotAPI
+from bot.migration import migrate
+from tests.fakes import Call, FakeTelegram, RecordingSession
+from tests.fakes.telegram import JSONDict
 from tests.support.databases import ThrowawayDatabase
-from tests.support.processes import BotProcess, bot_env
-from tests.support.waiting import eventually
+from tests.support.processes import TEST_TOKEN
 
 T = TypeVar("T")
 SCREEN_METHODS = ("sendmessage", "editmessagetext")
+STALE = "This button is out of date."  # the README's answer to an old or forged button
+
+
+def build_shop_dispatcher(settings: Settings, engine: AsyncEngine) -> Dispatcher:
+    """The one call into the bot's wiring: a change of its signature is fixed here."""
+    return build_dispatcher(settings, engine, SchemaMode.MIGRATE)
+
+
+def release_routers(dispatcher: Dispatcher) -> None:
+    """Let the handlers' module-level routers join the next test's dispatcher: aiogram lets a
+    Router have one parent, as a process builds one dispatcher."""
+    for router in dispatcher.sub_routers:
+        router._parent_router = None
+    dispatcher.sub_routers.clear()
 
 
 class ShopBot:
-    """A running bot process, the fake Bot API it polls, and its database.
+    """The dispatcher, its Bot on the fake Telegram, the database, and the bot's log."""
 
-    Handlers answer before the middleware commits, and aiogram handles updates concurrently,
-    so each step (and each database read) first waits (`settle`) until aiogram has logged
-    every update pushed so far as finished: steps happen one after another, as a person's do.
-    """
+    def __init__(self, dispatcher: Dispatcher, bot: Bot, engine: AsyncEngine) -> None:
+        self.dispatcher = dispatcher
+        self.bot = bot
+        self.telegram: FakeTelegram = bot.session.telegram  # type: ignore[attr-defined]
+        self.engine = engine
+        self.log: list[str] = []
+        self._update_ids = count(1)
 
-    def __init__(self, process: BotProcess, fake: FakeBotAPI, database: ThrowawayDatabase) -> None:
-        self.process = process
-        self.fake = fake
-        self.database = database
-        self._unsettled: set[int] = set()
-        self._last_update = 0
-
-    def pushed(self, update_id: int) -> int:
-        self._unsettled.add(update_id)
-        self._last_update = max(self._last_update, update_id)
-        return update_id
-
-    def settle(self, timeout: float = 30) -> None:
-        def unfinished() -> set[int]:
-            output = self.process.output
-            return {update for update in self._unsettled if f"Update id={update} is " not in output}
-
-        eventually(unfinished, lambda left: not left, timeout=timeout)
-        self._unsettled.clear()
-
-    def stop(self) -> None:
-        """Stop the bot once it has confirmed every update, so none is delivered again."""
-        self.settle()
-        self.fake.wait_for(
-            "getUpdates", lambda call: call.params.get("offset", 0) > self._last_update
+    async def feed(self, *bodies: JSONDict) -> None:
+        """Hand updates to the dispatcher; several at once run concurrently, as polling
+        runs them. A method a handler returns is called, as polling calls it."""
+        updates = [
+            Update.model_validate(
+                {"update_id": next(self._update_ids), **body}, context={"bot": self.bot}
+            )
+            for body in bodies
+        ]
+        answers = await asyncio.gather(
+            *(self.dispatcher.feed_update(self.bot, update) for update in updates)
         )
-        assert self.process.stop() == 0, self.process.output[-3000:]
+        for answer in answers:
+            if isinstance(answer, TelegramMethod):
+                await self.bot(answer)
 
     def chat(self, user_id: int, first_name: str = "Test") -> Chat:
         return Chat(self, user_id, first_name)
 
-    def run(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-        self.settle()
-        return in_session(self.database, work)
+    async def run(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        """Run `work` in one committed transaction of its own."""
+        async with create_session_factory(self.engine)() as session, session.begin():
+            return await work(session)
 
-    def rows(self, model: Any, *where: Any) -> list[Any]:
-        self.settle()
-        return all_rows(self.database, model, *where)
+    async def rows(self, model: Any, *where: Any) -> list[Any]:
+        async def read(session: AsyncSession) -> list[Any]:
+            return list(await session.scalars(select(model).where(*where).order_by(model.id)))
 
-    def pay(
-        self, user_id: int, *, currency: str, total_amount: int, payload: str, charge_id: str
-    ) -> int:
-        """Play Telegram's successful_payment service message (Stars have no provider charge)."""
-        return self.pushed(
-            self.fake.successful_payment(
-                user_id,
-                currency=currency,
-                total_amount=total_amount,
-                payload=payload,
-                charge_id=charge_id,
-                provider_charge_id="" if currency == "XTR" else f"provider-{charge_id}",
-            )
-        )
+        return await self.run(read)
 
 
-@contextmanager
-def running_bot(
-    database: ThrowawayDatabase, fake: FakeBotAPI, tmp_path: Path, **settings: str
-) -> Iterator[ShopBot]:
-    """`python main.py` polling `fake`, yielded once it has migrated and asked for updates.
+@asynccontextmanager
+async def running_shop(database: ThrowawayDatabase, **settings: Any) -> AsyncIterator[ShopBot]:
+    """The bot on `database` (migrated to head) with these settings (Settings' field names).
 
-    On the way out it checks the log holds no traceback, and prints the log for failures.
+    On the way out it checks that the bot logged no traceback, as a process's log would show.
     """
-    mark = fake.mark()
-    process = BotProcess([], bot_env(database, api_url=fake.url, **settings), tmp_path)
-    with process:
+    settings = {"bot_token": TEST_TOKEN, **settings}
+    config = Settings(_env_file=None, database_url=database.url_string, **settings)  # type: ignore[call-arg]
+    engine = create_engine(config.database)
+    try:
+        await migrate(engine)
+        bot = build_bot(config)  # the bot's own defaults (HTML), on the fake Telegram
+        bot.session = RecordingSession(FakeTelegram(bot_id=bot.id))
+        dispatcher = build_shop_dispatcher(config, engine)
+        shop = ShopBot(dispatcher, bot, engine)
+        sink = logger.add(shop.log.append, level="DEBUG", format="{level} | {name} | {message}")
         try:
-            fake.wait_for("getUpdates", after=mark, timeout=60)
-            shop = ShopBot(process, fake, database)
             yield shop
-            shop.settle()
-            assert "Traceback" not in process.output, process.output[-5000:]
         finally:
-            print(process.output[-8000:])
+            logger.remove(sink)
+            release_routers(dispatcher)
+            await dispatcher.storage.close()
+        tracebacks = [entry for entry in shop.log if "Traceback" in entry]
+        assert not tracebacks, "\n".join(tracebacks)
+    finally:
+        await engine.dispose()
 
 
 @dataclass(frozen=True)
@@ -160,60 +174,79 @@ class Chat:
 
     def __init__(self, shop: ShopBot, user_id: int, first_name: str = "Test") -> None:
         self.shop = shop
-        self.fake = shop.fake
+        self.telegram = shop.telegram
         self.user_id = user_id
         self.first_name = first_name
 
-    def _mine(self, call: Call) -> bool:
-        return call.params.get("chat_id") == self.user_id
-
     def calls_since(self, mark: int, until: int | None = None) -> list[Call]:
-        return [call for call in self.fake.calls[mark:until] if self._mine(call)]
+        """The bot's calls for this chat (messages, edits, invoices) from `mark` on."""
+        return [
+            call
+            for call in self.telegram.calls[mark:until]
+            if call.params.get("chat_id") == self.user_id
+        ]
 
-    def send(self, text: str) -> Screen:
-        """Send a message and return the bot's reply."""
-        self.shop.settle()
-        mark = self.fake.mark()
-        self.shop.pushed(self.fake.send_text(self.user_id, text, first_name=self.first_name))
-        return Screen(self.fake.wait_for("sendMessage", self._mine, after=mark))
+    async def _reply(self, body: JSONDict) -> Screen:
+        mark = self.telegram.mark()
+        await self.shop.feed(body)
+        replies = [call for call in self.calls_since(mark) if call.method == "sendMessage"]
+        assert replies, f"no reply; calls {self.telegram.calls[mark:]}"
+        return Screen(replies[0])
 
-    def send_document(self, file_id: str) -> Screen:
-        self.shop.settle()
-        mark = self.fake.mark()
-        self.shop.pushed(self.fake.send_document(self.user_id, file_id=file_id))
-        return Screen(self.fake.wait_for("sendMessage", self._mine, after=mark))
-
-    def press(self, data: str) -> Pressed:
-        """Press a button with this callback data; every handler answers the query last."""
-        self.shop.settle()
-        mark = self.fake.mark()
-        update_id = self.shop.pushed(self.fake.press_button(self.user_id, data))
-        query_id = self.fake.get_update(update_id)["callback_query"]["id"]
-        answer = self.fake.wait_for(
-            "answerCallbackQuery",
-            lambda call: call.params.get("callback_query_id") == query_id,
-            after=mark,
+    async def send(self, text: str) -> Screen:
+        """Send a message; the bot's reply."""
+        return await self._reply(
+            self.telegram.text_update(self.user_id, text, first_name=self.first_name)
         )
+
+    async def send_document(self, file_id: str) -> Screen:
+        return await self._reply(self.telegram.document_update(self.user_id, file_id=file_id))
+
+    async def press(self, data: str) -> Pressed:
+        """Press a button with this callback data on the last message the bot sent here;
+        every handler answers the query last."""
+        body = self.telegram.button_update(self.user_id, data)
+        query_id = body["callback_query"]["id"]
+        mark = self.telegram.mark()
+        await self.shop.feed(body)
+        [answer] = [
+            call
+            for call in self.telegram.calls_of("answerCallbackQuery")
+            if call.params["callback_query_id"] == query_id
+        ]
         return Pressed(answer=answer, calls=self.calls_since(mark, answer.index))
 
-    def tap(self, screen: Screen, label: str) -> Screen:
-        return self.press(screen.button(label)).screen
+    async def tap(self, screen: Screen, label: str) -> Screen:
+        return (await self.press(screen.button(label))).screen
 
-    def pre_checkout(self, *, currency: str, total_amount: int, payload: str) -> Call:
-        """Play Telegram's pre-checkout query; return the bot's answerPreCheckoutQuery."""
-        self.shop.settle()
-        mark = self.fake.mark()
-        update_id = self.shop.pushed(
-            self.fake.pre_checkout(
-                self.user_id, currency=currency, total_amount=total_amount, payload=payload
-            )
+    async def pre_checkout(self, *, currency: str, total_amount: int, payload: str) -> Call:
+        """Play Telegram's pre-checkout query; the bot's answerPreCheckoutQuery."""
+        body = self.telegram.pre_checkout_update(
+            self.user_id, currency=currency, total_amount=total_amount, payload=payload
         )
-        query_id = self.fake.get_update(update_id)["pre_checkout_query"]["id"]
-        return self.fake.wait_for(
-            "answerPreCheckoutQuery",
-            lambda call: call.params.get("pre_checkout_query_id") == query_id,
-            after=mark,
+        query_id = body["pre_checkout_query"]["id"]
+        await self.shop.feed(body)
+        [answer] = [
+            call
+            for call in self.telegram.calls_of("answerPreCheckoutQuery")
+            if call.params["pre_checkout_query_id"] == query_id
+        ]
+        return answer
+
+    async def pay(
+        self, *, currency: str, total_amount: int, payload: str, charge_id: str, copies: int = 1
+    ) -> None:
+        """Play Telegram's successful_payment service message (Stars have no provider
+        charge); `copies` > 1 delivers it that many times at once, as a repeated update."""
+        body = self.telegram.payment_update(
+            self.user_id,
+            currency=currency,
+            total_amount=total_amount,
+            payload=payload,
+            charge_id=charge_id,
+            provider_charge_id="" if currency == "XTR" else f"provider-{charge_id}",
         )
+        await self.shop.feed(*[body] * copies)
 
 
 def texts(calls: list[Call]) -> list[str]:
@@ -222,31 +255,3 @@ def texts(calls: list[Call]) -> list[str]:
 
 def documents(calls: list[Call]) -> list[str]:
     return [str(call.params["document"]) for call in calls if call.method.lower() == "senddocument"]
-
-
-def in_session(database: ThrowawayDatabase, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    """Run `work` in one committed transaction on a fresh engine (not the bot's)."""
-
-    async def main() -> T:
-        engine = create_engine(database.url)
-        try:
-            async with create_session_factory(engine)() as session, session.begin():
-                return await work(session)
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(main())
-
-
-def count_rows(database: ThrowawayDatabase, model: Any, *where: Any) -> int:
-    async def count(session: AsyncSession) -> int:
-        return await session.scalar(select(func.count()).select_from(model).where(*where)) or 0
-
-    return in_session(database, count)
-
-
-def all_rows(database: ThrowawayDatabase, model: Any, *where: Any) -> list[Any]:
-    async def rows(session: AsyncSession) -> list[Any]:
-        return list(await session.scalars(select(model).where(*where).order_by(model.id)))
-
-    return in_session(database, rows)

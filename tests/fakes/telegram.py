@@ -1,0 +1,529 @@
+"""What the Telegram Bot API answers and refuses, without a transport.
+
+`FakeTelegram` keeps the users, chats and messages behind the API, records every call and
+answers the methods the bot uses like Telegram does (the message it sent, ``true``, or an
+error such as ``400 Bad Request: text is empty``). Two transports share it, so the rules live
+in one place: `tests.fakes.bot_api.FakeBotAPI` serves it over real HTTP for the bot process,
+`tests.fakes.session.RecordingSession` answers an in-process aiogram ``Bot`` with it.
+
+It also builds the updates users cause (a message, a button press, a payment), in Telegram's
+JSON, with the sender's profile and the message a button is on.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import itertools
+import json
+import threading
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+JSONDict = dict[str, Any]
+MethodHandler = Callable[[JSONDict], Awaitable[Any]]
+
+# Fields whose values are free text or identifiers: kept as ``str`` even when they
+# look like JSON (a bot sending the text "42" must not be recorded as the int 42).
+_STRING_FIELDS = frozenset(
+    {
+        "callback_query_id",
+        "caption",
+        "currency",
+        "description",
+        "document",
+        "error_message",
+        "payload",
+        "pre_checkout_query_id",
+        "text",
+        "title",
+        "url",
+    }
+)
+# Methods that Telegram acknowledges with ``true``; the fake keeps nothing of them.
+_TRUE_METHODS = (
+    "answerCallbackQuery",
+    "answerPreCheckoutQuery",
+    "deleteWebhook",
+    "setMyCommands",
+    "setWebhook",
+)
+_NOT_MODIFIED = (
+    "Bad Request: message is not modified: specified new message content and reply markup "
+    "are exactly the same as a current content and reply markup of the message"
+)
+_LOG_SUMMARY_CALLS = 15
+_LOG_SUMMARY_PARAMS_CHARS = 200
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request the fake received."""
+
+    index: int
+    method: str
+    params: dict
+    token: str
+    at: float
+
+
+class BotAPIError(Exception):
+    """A Bot API error answer: ``{"ok": false, "error_code": ..., "description": ...}``."""
+
+    def __init__(self, error_code: int, description: str) -> None:
+        super().__init__(f"{error_code}: {description}")
+        self.error_code = error_code
+        self.description = description
+
+    def body(self) -> JSONDict:
+        return {"ok": False, "error_code": self.error_code, "description": self.description}
+
+
+def decode_params(fields: Mapping[str, str], uploads: Mapping[str, JSONDict]) -> JSONDict:
+    """Request parameters as Telegram reads them from a form: JSON values decoded, an upload
+    sent as its own part and named ``attach://<part>`` put in the field's place."""
+    params: JSONDict = {key: _decode(key, value) for key, value in fields.items()}
+    unclaimed = dict(uploads)
+    for key, value in params.items():
+        if isinstance(value, str) and value.startswith("attach://"):
+            part = value.removeprefix("attach://")
+            if part in unclaimed:
+                params[key] = unclaimed.pop(part)
+    return params | unclaimed
+
+
+class FakeTelegram:
+    """Telegram's side of the Bot API: state, rules and the call log (thread-safe)."""
+
+    def __init__(self, *, bot_id: int = 424242, bot_username: str = "fake_shop_bot") -> None:
+        self.bot_id = bot_id
+        self.bot_username = bot_username
+        # One re-entrant lock guards all shared state; the condition wakes wait_for().
+        self._cond = threading.Condition()
+        self._calls: list[Call] = []
+        self._failures: dict[str, tuple[BotAPIError, int]] = {}
+        self._users: dict[int, JSONDict] = {}
+        self._messages: dict[tuple[int, int], JSONDict] = {}  # sent by the bot, by (chat, id)
+        self._message_ids = itertools.count(1)
+        self._object_ids = itertools.count(1)
+        self._handlers: dict[str, MethodHandler] = {}
+        for name, handler in self._method_handlers().items():
+            self.handle(name, handler)
+
+    def handle(self, method: str, handler: MethodHandler) -> None:
+        """Answer ``method`` (any case) with ``handler``; a transport adds its own methods."""
+        self._handlers[method.lower()] = handler
+
+    async def answer(self, method: str, params: JSONDict, token: str) -> tuple[int, JSONDict]:
+        """Record the call and answer it: the HTTP status and the JSON body Telegram sends."""
+        self._record(method, params, token)
+        try:
+            failure = self._take_failure(method)
+            if failure is not None:
+                raise failure
+            handler = self._handlers.get(method.lower())
+            if handler is None:
+                raise BotAPIError(404, "Not Found: method not found")
+            result = await handler(params)
+        except BotAPIError as error:
+            return error.error_code, error.body()
+        return 200, {"ok": True, "result": result}
+
+    # ------------------------------------------------------------------ call log
+
+    @property
+    def calls(self) -> list[Call]:
+        """Snapshot of every recorded call, oldest first."""
+        with self._cond:
+            return list(self._calls)
+
+    def calls_of(self, method: str) -> list[Call]:
+        """Recorded calls of ``method`` (case-insensitive), oldest first."""
+        return [call for call in self.calls if call.method.lower() == method.lower()]
+
+    def mark(self) -> int:
+        """Current length of the call log; pass it as ``after=`` to see only newer calls."""
+        with self._cond:
+            return len(self._calls)
+
+    def wait_for(
+        self,
+        method: str,
+        predicate: Callable[[Call], bool] | None = None,
+        *,
+        timeout: float = 15.0,
+        after: int = 0,
+    ) -> Call:
+        """Block until a call of ``method`` with index >= ``after`` satisfies ``predicate``.
+
+        Returns the first such call; raises AssertionError describing the recent calls
+        if none arrives within ``timeout`` seconds.
+        """
+        deadline = time.monotonic() + timeout
+        next_index = max(after, 0)
+        with self._cond:
+            while True:
+                for call in self._calls[next_index:]:
+                    if call.method.lower() == method.lower() and (
+                        predicate is None or predicate(call)
+                    ):
+                        return call
+                next_index = max(next_index, len(self._calls))
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise AssertionError(self._timeout_report(method, predicate, timeout, after))
+                self._cond.wait(remaining)
+
+    def _timeout_report(
+        self,
+        method: str,
+        predicate: Callable[[Call], bool] | None,
+        timeout: float,
+        after: int,
+    ) -> str:
+        wanted = f"{method} call" + (" matching the predicate" if predicate else "")
+        recent = [call for call in self._calls if call.method.lower() != "getupdates"]
+        header = (
+            f"no {wanted} with index >= {after} within {timeout}s; "
+            f"{len(self._calls)} calls in total, last non-getUpdates calls:"
+        )
+        lines = [header]
+        for call in recent[-_LOG_SUMMARY_CALLS:]:
+            params = json.dumps(call.params, ensure_ascii=False, default=str)
+            if len(params) > _LOG_SUMMARY_PARAMS_CHARS:
+                params = params[:_LOG_SUMMARY_PARAMS_CHARS] + "..."
+            lines.append(f"  #{call.index} {call.method} {params}")
+        if not recent:
+            lines.append("  (none)")
+        return "\n".join(lines)
+
+    def _record(self, method: str, params: JSONDict, token: str) -> Call:
+        with self._cond:
+            call = Call(
+                index=len(self._calls),
+                method=method,
+                params=params,
+                token=token,
+                at=time.monotonic(),
+            )
+            self._calls.append(call)
+            self._cond.notify_all()
+        return call
+
+    # ------------------------------------------------------------------ failures
+
+    def set_failure(
+        self, method: str, *, error_code: int, description: str, times: int = 1
+    ) -> None:
+        """Make the next ``times`` calls of ``method`` fail with this Bot API error."""
+        if times < 1:
+            raise ValueError("times must be >= 1")
+        with self._cond:
+            self._failures[method.lower()] = (BotAPIError(error_code, description), times)
+
+    def _take_failure(self, method: str) -> BotAPIError | None:
+        key = method.lower()
+        with self._cond:
+            if key not in self._failures:
+                return None
+            error, times = self._failures.pop(key)
+            if times > 1:
+                self._failures[key] = (error, times - 1)
+            return error
+
+    # ------------------------------------------------------------------ updates users cause
+
+    def text_update(
+        self,
+        user_id: int,
+        text: str,
+        *,
+        username: str | None = None,
+        first_name: str = "Test",
+    ) -> JSONDict:
+        """A private-chat text message from the user; "/cmd ..." gets a bot_command entity.
+
+        The sender profile is remembered for the user's later updates; a username, once
+        given, is kept until another one is given.
+        """
+        with self._cond:
+            profile: JSONDict = {"id": user_id, "is_bot": False, "first_name": first_name}
+            known_username = username or self._users.get(user_id, {}).get("username")
+            if known_username:
+                profile["username"] = known_username
+            self._users[user_id] = profile
+        message = self._user_message(user_id, text=text)
+        if text.startswith("/"):
+            command = text.split(maxsplit=1)[0]
+            message["entities"] = [
+                {"type": "bot_command", "offset": 0, "length": _utf16_length(command)}
+            ]
+        return {"message": message}
+
+    def button_update(self, user_id: int, data: str, *, message_id: int | None = None) -> JSONDict:
+        """A callback query from a bot message in the user's private chat.
+
+        Without ``message_id`` the button is on the last message the bot sent to that
+        chat; a message the bot sent is reproduced as it is now (after its edits).
+        """
+        with self._cond:
+            message = copy.deepcopy(self._message_with_button(user_id, message_id))
+        callback_query = {
+            "id": f"cbq-{next(self._object_ids)}",
+            "from": self._user(user_id),
+            "message": message,
+            "chat_instance": f"chat-instance-{user_id}",
+            "data": data,
+        }
+        return {"callback_query": callback_query}
+
+    def pre_checkout_update(
+        self, user_id: int, *, currency: str, total_amount: int, payload: str
+    ) -> JSONDict:
+        """A pre_checkout_query for an invoice the user is paying."""
+        query = {
+            "id": f"pcq-{next(self._object_ids)}",
+            "from": self._user(user_id),
+            "currency": currency,
+            "total_amount": total_amount,
+            "invoice_payload": payload,
+        }
+        return {"pre_checkout_query": query}
+
+    def payment_update(
+        self,
+        user_id: int,
+        *,
+        currency: str,
+        total_amount: int,
+        payload: str,
+        charge_id: str,
+        provider_charge_id: str = "",
+    ) -> JSONDict:
+        """A service message in the user's chat confirming the payment."""
+        payment = {
+            "currency": currency,
+            "total_amount": total_amount,
+            "invoice_payload": payload,
+            "telegram_payment_charge_id": charge_id,
+            "provider_payment_charge_id": provider_charge_id,
+        }
+        return {"message": self._user_message(user_id, successful_payment=payment)}
+
+    def document_update(
+        self, user_id: int, *, file_id: str, file_name: str = "file.bin"
+    ) -> JSONDict:
+        """A private-chat message from the user carrying a document."""
+        document = _document(file_id, file_name=file_name)
+        return {"message": self._user_message(user_id, document=document)}
+
+    def _user(self, user_id: int) -> JSONDict:
+        with self._cond:
+            default = {"id": user_id, "is_bot": False, "first_name": "Test"}
+            return dict(self._users.get(user_id, default))
+
+    def _bot_user(self) -> JSONDict:
+        return {
+            "id": self.bot_id,
+            "is_bot": True,
+            "first_name": "Fake Shop Bot",
+            "username": self.bot_username,
+        }
+
+    def _chat(self, chat_id: int) -> JSONDict:
+        if chat_id < 0:
+            return {"id": chat_id, "type": "group", "title": f"Group {chat_id}"}
+        user = self._user(chat_id)
+        chat = {"id": chat_id, "type": "private", "first_name": user["first_name"]}
+        if "username" in user:
+            chat["username"] = user["username"]
+        return chat
+
+    def _user_message(self, user_id: int, **content: Any) -> JSONDict:
+        return {
+            "message_id": next(self._message_ids),
+            "date": _now(),
+            "chat": self._chat(user_id),
+            "from": self._user(user_id),
+            **content,
+        }
+
+    def _message_with_button(self, chat_id: int, message_id: int | None) -> JSONDict:
+        if message_id is None:
+            sent_ids = [sent_id for chat, sent_id in self._messages if chat == chat_id]
+            if sent_ids:
+                return self._messages[(chat_id, max(sent_ids))]
+            message_id = next(self._message_ids)
+        return self._messages.get((chat_id, message_id)) or self._bot_message_stub(
+            chat_id, message_id
+        )
+
+    def _bot_message_stub(self, chat_id: int, message_id: int) -> JSONDict:
+        return {
+            "message_id": message_id,
+            "date": _now(),
+            "chat": self._chat(chat_id),
+            "from": self._bot_user(),
+        }
+
+    # ------------------------------------------------------------------ methods
+
+    def _method_handlers(self) -> dict[str, MethodHandler]:
+        handlers: dict[str, MethodHandler] = {
+            "getMe": self._get_me,
+            "sendMessage": self._send_message,
+            "sendDocument": self._send_document,
+            "sendInvoice": self._send_invoice,
+            "editMessageText": self._edit_message_text,
+        }
+        return handlers | dict.fromkeys(_TRUE_METHODS, _return_true)
+
+    async def _get_me(self, params: JSONDict) -> JSONDict:
+        return {
+            **self._bot_user(),
+            "can_join_groups": True,
+            "can_read_all_group_messages": False,
+            "supports_inline_queries": False,
+            "can_connect_to_business": False,
+            "has_main_web_app": False,
+        }
+
+    async def _send_message(self, params: JSONDict) -> JSONDict:
+        return self._store_bot_message(params, text=_text_param(params, "text"))
+
+    async def _send_document(self, params: JSONDict) -> JSONDict:
+        document = _file_param(params, "document")
+        if isinstance(document, str):
+            content: JSONDict = {"document": _document(document)}
+        else:
+            content = {
+                "document": _document(
+                    f"fake-document-{next(self._object_ids)}",
+                    file_name=document["filename"],
+                    file_size=document["size"],
+                    mime_type=document["content_type"],
+                )
+            }
+        return self._store_bot_message(params, **content, **_caption(params))
+
+    async def _send_invoice(self, params: JSONDict) -> JSONDict:
+        prices = params.get("prices")
+        if not isinstance(prices, list) or not prices:
+            raise BotAPIError(400, "Bad Request: prices must be non-empty")
+        try:
+            total_amount = sum(int(price["amount"]) for price in prices)
+        except (KeyError, TypeError, ValueError) as error:
+            raise BotAPIError(400, "Bad Request: can't parse prices JSON object") from error
+        invoice = {
+            "title": _text_param(params, "title"),
+            "description": _text_param(params, "description"),
+            "start_parameter": "",
+            "currency": _text_param(params, "currency"),
+            "total_amount": total_amount,
+        }
+        return self._store_bot_message(params, invoice=invoice)
+
+    async def _edit_message_text(self, params: JSONDict) -> JSONDict:
+        """Like Telegram: an omitted reply_markup drops the keyboard, and an edit that changes
+        nothing is refused as "message is not modified"."""
+        text = _text_param(params, "text")
+        key = (_int_param(params, "chat_id"), _int_param(params, "message_id"))
+        with self._cond:
+            old = self._messages.get(key) or self._bot_message_stub(*key)
+            markup = _inline_markup(params)
+            if old.get("text") == text and old.get("reply_markup") == markup.get("reply_markup"):
+                raise BotAPIError(400, _NOT_MODIFIED)
+            unchanged = {name: value for name, value in old.items() if name != "reply_markup"}
+            message = {**unchanged, "text": text, "edit_date": _now(), **markup}
+            self._messages[key] = message
+        return message
+
+    def _store_bot_message(self, params: JSONDict, **content: Any) -> JSONDict:
+        chat_id = _int_param(params, "chat_id")
+        message = {
+            "message_id": next(self._message_ids),
+            "date": _now(),
+            "chat": self._chat(chat_id),
+            "from": self._bot_user(),
+            **content,
+            **_inline_markup(params),
+        }
+        with self._cond:
+            self._messages[(chat_id, message["message_id"])] = message
+        return message
+
+
+async def _return_true(params: JSONDict) -> bool:
+    return True
+
+
+def _decode(key: str, raw: str) -> Any:
+    """JSON-decode objects, arrays, numbers and booleans; keep everything else as str."""
+    if key in _STRING_FIELDS:
+        return raw
+    try:
+        value = json.loads(raw, parse_constant=_reject_constant)
+    except ValueError:
+        return raw
+    return value if isinstance(value, dict | list | int | float) else raw
+
+
+def _reject_constant(name: str) -> float:
+    raise ValueError(f"not a JSON number: {name}")
+
+
+def _int_param(params: JSONDict, name: str) -> int:
+    value = params.get(name)
+    if value is None:
+        raise BotAPIError(400, f"Bad Request: {name} is empty")
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lstrip("-").isdigit():
+        return int(value)
+    raise BotAPIError(400, f"Bad Request: invalid {name}")
+
+
+def _text_param(params: JSONDict, name: str) -> str:
+    value = params.get(name)
+    if value is None or value == "":
+        raise BotAPIError(400, f"Bad Request: {name} is empty")
+    return str(value)
+
+
+def _file_param(params: JSONDict, name: str) -> str | JSONDict:
+    value = params.get(name)
+    if isinstance(value, str) and value:
+        return value
+    if isinstance(value, dict) and "filename" in value:
+        return value
+    raise BotAPIError(400, f"Bad Request: there is no {name} in the request")
+
+
+def _caption(params: JSONDict) -> JSONDict:
+    caption = params.get("caption")
+    return {"caption": str(caption)} if caption else {}
+
+
+def _inline_markup(params: JSONDict) -> JSONDict:
+    markup = params.get("reply_markup")
+    if isinstance(markup, dict) and "inline_keyboard" in markup:
+        return {"reply_markup": markup}
+    return {}
+
+
+def _document(file_id: str, **details: Any) -> JSONDict:
+    return {"file_id": file_id, "file_unique_id": _file_unique_id(file_id), **details}
+
+
+def _file_unique_id(file_id: str) -> str:
+    return hashlib.sha1(file_id.encode()).hexdigest()[:16]
+
+
+def _utf16_length(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _now() -> int:
+    return int(time.time())
