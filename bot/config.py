@@ -60,6 +60,7 @@ class DatabaseSettings(BaseSettings):
     ddl_lock_timeout: float = Field(5.0, gt=0)
     ddl_lock_retries: int = Field(3, ge=0)
     db_connect_timeout: float = Field(30.0, ge=0)
+    migration_heartbeat: float = Field(10.0, gt=0)
     allow_unknown_revision: bool = False
     extra_migration_dirs: Annotated[tuple[Path, ...], NoDecode] = ()
     log_level: Literal["TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR"] = "INFO"

@@ -35,6 +35,18 @@ class InterceptHandler(logging.Handler):
         ).log(level, record.getMessage())
 
 
+class _AlembicChatter(logging.Filter):
+    """alembic says which dialect it uses each time a migration context is configured (a few
+    times per start): worth a line at DEBUG, not at every INFO start."""
+
+    _CHATTER = ("Context impl ", "Will assume ")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno == logging.INFO and record.getMessage().startswith(self._CHATTER):
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return True
+
+
 class SecretMasker:
     """Replaces every known secret in a piece of text; secrets can be added at any time."""
 
@@ -90,6 +102,11 @@ def setup_logging(level: str = "INFO", fmt: str = "text", secrets: Iterable[str]
         routed = logging.getLogger(name)
         routed.handlers = []
         routed.propagate = True
+    migration_logger = logging.getLogger("alembic.runtime.migration")
+    if not any(isinstance(f, _AlembicChatter) for f in migration_logger.filters):
+        migration_logger.addFilter(_AlembicChatter())
+    # alembic logs each command-line error and prints it as `FAILED: ...`: one is enough.
+    logging.getLogger("alembic.util.messaging").setLevel(logging.CRITICAL)
     # SQLAlchemy's engine logger echoes every statement at INFO; keep it for DEBUG runs.
     logging.getLogger("sqlalchemy.engine").setLevel(
         logging.INFO if level in ("TRACE", "DEBUG") else logging.WARNING

@@ -4,8 +4,9 @@
    from inside its running event loop; we only run the migrations on it.
 2. The alembic CLI online: no loop is running, so `asyncio.run` one, on a connection that
    holds the same migration lock as the bot (commands that only read, such as `current`,
-   take none and also work on a replica). (pytest-alembic hands in an AsyncEngine instead
-   and brings its own isolation, so it gets a plain connection.)
+   take none and also work on a replica). pytest-alembic hands in an AsyncEngine, or an
+   engine-like wrapper of its own connection, and brings its own isolation: it gets a plain
+   connection.
 3. Offline (`alembic upgrade head --sql`): print the SQL, touch nothing.
 """
 
@@ -17,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.dao import Base
 from bot.migration import cli
-from bot.migration.context import context_options
+from bot.migration.context import context_options, sqlite_foreign_keys_off
 
 config = context.config
 target_metadata = Base.metadata
@@ -42,7 +43,7 @@ def do_run_migrations(connection: Connection) -> None:
         target_metadata=target_metadata,
         **context_options(connection.dialect.name, config),
     )
-    with context.begin_transaction():
+    with sqlite_foreign_keys_off(connection), context.begin_transaction():
         context.run_migrations()
 
 
@@ -63,6 +64,9 @@ elif isinstance(handed_in, Connection):
     do_run_migrations(handed_in)
 elif isinstance(handed_in, AsyncEngine):
     asyncio.run(run_async_migrations(handed_in))
+elif handed_in is not None:  # a sync Engine, or pytest-alembic's wrapper of its connection
+    with handed_in.connect() as connection:
+        do_run_migrations(connection)
 else:
     with cli.cli_session():
         asyncio.run(run_async_migrations())

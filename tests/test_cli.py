@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.bot_api import FakeBotAPI
-from tests.migrations_testonly.scenarios import migrating, real_head, version
+from tests.migrations_testonly.scenarios import COUNTER, migrating, real_head, version
 from tests.support.databases import ThrowawayDatabase, admin_url
 from tests.support.processes import BotProcess, bot_env, clean_env, run_alembic, run_main
 from tests.support.replica import free_port
@@ -139,6 +139,9 @@ def test_no_migrate_instances_during_a_migration(
             old.wait_for_output(READY, timeout=90)
             new.wait_for_output("waiting for the schema to reach head", timeout=90)
             assert READY not in new.output
+            impatient = run_main(
+                ["--no-migrate"], {**new_env, "SCHEMA_WAIT_TIMEOUT": "1"}, tmp_path
+            )
             holder.finish(database)
             new.wait_for_output(READY, timeout=90)
             for bot in (old, new):  # both at once: stopping aiogram takes a moment
@@ -146,7 +149,15 @@ def test_no_migrate_instances_during_a_migration(
             assert old.wait() == 0, old.output
             assert new.wait() == 0, new.output
 
-    for output in (old.output, new.output):
+    # The waiters said who migrates and what; the impatient one gave up saying so.
+    assert "a migrator is at work: " in new.output
+    assert f"applying {COUNTER[0]}" in new.output
+    assert impatient.returncode == 4, impatient.stderr
+    [line] = [line for line in impatient.stderr.splitlines() if "| ERROR" in line]
+    assert "while a migrator is still at work" in line
+    assert f"shopbot-migrator pid={holder.process.pid} " in line
+    assert f"applying {COUNTER[0]}" in line
+    for output in (old.output, new.output, impatient.stderr):
         assert "migration lock" not in output
         assert "Traceback" not in output
     assert new.output.index("waiting for the schema") < new.output.index("schema verified")

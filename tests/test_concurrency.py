@@ -46,8 +46,9 @@ LOCK_WAIT = "waiting for the migration lock"
 
 
 def _holder(pid: int, role: str = "shopbot-migrator") -> str:
-    """How a waiter names the migrator process `pid` that holds the lock."""
-    return f"{role} pid={pid} host="
+    """How a waiter names the migrator process `pid` that holds the lock (followed by its
+    host, or, while a revision runs, by what it is applying)."""
+    return f"{role} pid={pid} "
 
 
 def _lock_is_free(database: ThrowawayDatabase) -> bool:
@@ -156,6 +157,13 @@ def test_waiters_give_up_cleanly_on_lock_timeout_and_sigterm(
     [line] = _errors(impatient.stderr)
     assert "could not take the migration lock" in line
     assert _holder(holder.process.pid) in line
+    # The holder said what it was doing: the revision that waits at its gate.
+    assert f"applying {COUNTER[0]}" in line
+    if database.backend == "postgresql":
+        assert "its revision running for " in line
+    else:
+        assert f"applying {COUNTER[0]} (testonly counter 1: " in line
+        assert " since " in line
     assert "MIGRATION_LOCK_TIMEOUT" in line
     [line] = _errors(stopped.output)
     assert "stopped by SIGTERM while waiting for the migration lock; nothing was changed" in line

@@ -111,7 +111,10 @@ def test_failing_revision_rolls_back_alone_and_polling_never_starts(
 
     assert result.returncode == 4, result.stderr
     line = _one_error(result.stderr)
-    assert "revision doomed4 failed and was rolled back, earlier revisions stay applied" in line
+    assert (
+        "revision doomed4 (testonly-counter-failing/doomed4.py:14) failed and was rolled back, "
+        "earlier revisions stay applied" in line
+    )
     assert "testonly_missing" in line  # the database's own message
     assert fake_api.calls_of("getUpdates") == []
     # The counter's revisions stay, each applied once; doomed4's table and its counted run are
@@ -156,8 +159,13 @@ def test_unknown_revision_is_refused_unless_allowed(
     for output in (migrating.stderr, verifying.output):
         line = _one_error(output)
         assert f"the database is at revision {UNKNOWN}, which this code does not know" in line
+        assert "a newer release, or another branch sharing this database" in line
         assert "ALLOW_UNKNOWN_REVISION=true" in line
-    assert f"database at unknown revision {UNKNOWN}; serving anyway" in serving.output
+    assert f"database at unknown revision {UNKNOWN} (a newer release" in serving.output
+    assert "serving anyway because ALLOW_UNKNOWN_REVISION=true" in serving.output
+    # Never called "at head": the code does not know that revision.
+    assert f"database at {UNKNOWN}, a revision this code does not know" in serving.output
+    assert "already at head" not in serving.output
     assert "Traceback" not in serving.output
     assert version(database) == [UNKNOWN]
 
@@ -207,7 +215,7 @@ def test_ddl_lock_timeout_retries_then_fails_leaving_the_last_good_revision(
     assert "retry 1/2" in result.stderr
     assert "retry 2/2" in result.stderr
     line = _one_error(result.stderr)
-    assert "revision alter1 failed and was rolled back" in line
+    assert "revision alter1 (testonly-ddl_lock/alter1.py:14) failed and was rolled back" in line
     assert "canceling statement due to lock timeout" in line
     assert version(database) == [real_head()]
     assert "testonly_note" not in _columns(database, "users")

@@ -68,6 +68,7 @@ def test_no_migrate_refuses_an_unmigrated_schema_and_never_polls(
     result = run_main(["--no-migrate"], env, tmp_path)
     assert result.returncode == 4, result.stderr
     assert "schema is behind the code" in result.stderr
+    assert "no migrator is at work; start an instance without --no-migrate" in result.stderr
     assert "Traceback" not in result.stderr
     assert fake_api.calls_of("getUpdates") == []
     assert not _has_version_table(database)  # verifying wrote nothing

@@ -14,7 +14,9 @@ __all__ = [
     "DatabaseConfigError",
     "DatabaseFailedError",
     "DatabaseUnreachableError",
+    "ForeignKeyViolationError",
     "LockTimeoutError",
+    "MigrationSetupError",
     "MultipleHeadsError",
     "ReadOnlyDatabaseError",
     "RevisionFailedError",
@@ -90,6 +92,19 @@ class RevisionFailedError(SchemaError):
         )
         self.revision = revision
         self.location = location
+
+
+class ForeignKeyViolationError(RevisionFailedError):
+    """SQLite: a revision left rows whose foreign keys point at nothing."""
+
+    def __init__(self, revision: str | None, violations: str) -> None:
+        super().__init__(
+            revision, f"it leaves rows whose foreign key points at nothing: {violations}"
+        )
+
+
+class MigrationSetupError(SchemaError):
+    """The migration connection could not be prepared; nothing was applied."""
 
 
 class DatabaseFailedError(SchemaError):

@@ -7,9 +7,12 @@ raises those errors: together they would form an import circle.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
 from types import TracebackType
 
+from loguru import logger
 from sqlalchemy.exc import DBAPIError
 
 from bot.errors import SchemaError
@@ -19,6 +22,7 @@ from bot.migration.errors import (
     DatabaseUnreachableError,
     ReadOnlyDatabaseError,
     RevisionFailedError,
+    RevisionScriptError,
 )
 
 _LOCK_NOT_AVAILABLE = "55P03"
@@ -28,7 +32,8 @@ _READ_ONLY_TRANSACTION = "25006"
 @asynccontextmanager
 async def one_line_errors() -> AsyncIterator[None]:
     """A database error outside any revision (reading the version table, taking the lock)
-    becomes one line too; a lost connection counts as unreachable."""
+    becomes one line too; a lost connection counts as unreachable. So does a revision file
+    that cannot be loaded, wherever alembic first reads it."""
     try:
         yield
     except (DBAPIError, OSError) as error:
@@ -36,18 +41,66 @@ async def one_line_errors() -> AsyncIterator[None]:
         if is_transient(error):
             raise DatabaseUnreachableError(message) from None
         raise DatabaseFailedError(message) from None
+    except Exception as error:
+        broken = script_error(error)
+        if broken is None:
+            raise
+        raise broken from None
 
 
-def failing_revision(error: BaseException) -> str | None:
-    """The revision whose script raised, found in the traceback by its module globals."""
+@dataclass(frozen=True)
+class _RevisionFrame:
+    revision: str
+    location: str  # file:line, the file relative to the working directory when inside it
+    at_module_level: bool
+
+
+def _shown(filename: str) -> str:
+    path = Path(filename)
+    with suppress(ValueError):
+        return str(path.resolve().relative_to(Path.cwd()))
+    return filename
+
+
+def _innermost_revision_frame(error: BaseException) -> _RevisionFrame | None:
+    """The deepest frame of the traceback that runs in a revision script, known by the
+    module globals every script has."""
     traceback: TracebackType | None = error.__traceback__
     found = None
     while traceback is not None:
-        module_globals = traceback.tb_frame.f_globals
-        if "revision" in module_globals and "down_revision" in module_globals:
-            found = str(module_globals["revision"])
+        frame = traceback.tb_frame
+        if "revision" in frame.f_globals and "down_revision" in frame.f_globals:
+            found = _RevisionFrame(
+                revision=str(frame.f_globals["revision"]),
+                location=f"{_shown(frame.f_code.co_filename)}:{traceback.tb_lineno}",
+                at_module_level=frame.f_code.co_name == "<module>",
+            )
         traceback = traceback.tb_next
     return found
+
+
+def failing_revision(error: BaseException) -> str | None:
+    """The revision whose script raised."""
+    frame = _innermost_revision_frame(error)
+    return frame.revision if frame is not None else None
+
+
+def _described(error: BaseException) -> str:
+    return f"{type(error).__name__}: {' '.join(str(error).split()) or 'no message'}"
+
+
+def script_error(error: BaseException) -> RevisionScriptError | None:
+    """A revision file that cannot be imported (a SyntaxError, an ImportError or anything
+    else raised at its module level), or None for any other error."""
+    if isinstance(error, SyntaxError) and error.filename:
+        location = f"{_shown(error.filename)}:{error.lineno}"
+        _log_traceback(error)
+        return RevisionScriptError(location, f"{type(error).__name__}: {error.msg}")
+    frame = _innermost_revision_frame(error)
+    if frame is None or not frame.at_module_level:
+        return None
+    _log_traceback(error)
+    return RevisionScriptError(frame.location, _described(error))
 
 
 def is_lock_timeout(error: BaseException) -> bool:
@@ -56,10 +109,20 @@ def is_lock_timeout(error: BaseException) -> bool:
 
 def revision_failed(error: BaseException) -> SchemaError:
     """The one-line error for an exception raised while revisions ran."""
+    broken = script_error(error)
+    if broken is not None:
+        return broken
+    _log_traceback(error)
     cause = root_cause(error)
     if getattr(cause, "sqlstate", None) == _READ_ONLY_TRANSACTION:
         return ReadOnlyDatabaseError("a read-only transaction refused the change")
-    message = database_message(error)
-    if not isinstance(error, DBAPIError):  # the script's own bug: its type says what it was
-        message = f"{type(cause).__name__}: {message}"
-    return RevisionFailedError(failing_revision(error), message)
+    # The database's own words, or for the script's own bug its type and message.
+    message = database_message(error) if isinstance(error, DBAPIError) else _described(cause)
+    frame = _innermost_revision_frame(error)
+    if frame is None:
+        return RevisionFailedError(None, message)
+    return RevisionFailedError(frame.revision, message, frame.location)
+
+
+def _log_traceback(error: BaseException) -> None:
+    logger.opt(exception=error).debug("the failure in full, for the revision's author:")

@@ -13,6 +13,8 @@ import socket
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from loguru import logger
@@ -30,6 +32,10 @@ LOCK_NAMESPACE = 0x5B07
 # Waiters only re-check the schema once they hold the lock: a short cap keeps the last of
 # many starting instances from waiting up to a second each after the migrator is done.
 _BACKOFF = Backoff(first=0.05, cap=0.25)
+# PostgreSQL keeps this many characters of an application_name.
+_NAME_LIMIT = 63
+# What a migrator announces while a revision runs (see HeldLock).
+_APPLYING = "applying"
 
 
 def advisory_key(version_table: str) -> int:
@@ -38,12 +44,15 @@ def advisory_key(version_table: str) -> int:
 
 async def _poll(
     try_acquire: Callable[[], Awaitable[bool]],
-    describe_holder: Callable[[], Awaitable[str]],
+    describe_holder: Callable[[], Awaitable[str | None]],
     *,
     timeout: float,
     what: str,
 ) -> float:
     """Call `try_acquire` with backoff until it succeeds; return the seconds waited."""
+
+    async def holder() -> str:
+        return await describe_holder() or "a session that has just let go"
 
     async def attempt() -> bool | None:
         return True if await try_acquire() else None
@@ -52,14 +61,14 @@ async def _poll(
         logger.info(
             "waiting for the migration lock ({}) held by {}, {:.0f}s so far",
             what,
-            await describe_holder(),
+            await holder(),
             waited,
         )
 
     async def expired(_waited: float) -> StartupError:
         return LockTimeoutError(
             f"could not take the migration lock ({what}) within {timeout:g}s; it is held "
-            f"by {await describe_holder()}; raise MIGRATION_LOCK_TIMEOUT or stop that migrator"
+            f"by {await holder()}; raise MIGRATION_LOCK_TIMEOUT or stop that migrator"
         )
 
     _, waited = await wait_until(
@@ -73,44 +82,78 @@ async def _poll(
     return waited
 
 
+@dataclass(frozen=True)
+class HeldLock:
+    """The migration lock, held: how long it took, and a way to tell waiters what we do.
+
+    `announce` runs on the migration connection (on PostgreSQL it renames the session, which
+    waiters read in pg_stat_activity; on SQLite it rewrites the lock file they read)."""
+
+    waited: float
+    announce: Callable[[Connection, str, str], None]  # (connection, revision, description)
+
+
+def _advisory_params(version_table: str) -> dict[str, int]:
+    return {"ns": LOCK_NAMESPACE, "key": advisory_key(version_table)}
+
+
+async def postgres_holder(conn: AsyncConnection, version_table: str) -> str | None:
+    """Who holds the advisory lock, what it announced and for how long its current
+    transaction (a revision, while it migrates) has run; None when nobody holds it."""
+    row = (
+        await conn.execute(
+            text(
+                "SELECT a.pid, a.application_name, a.client_addr, "
+                "extract(epoch FROM now() - a.xact_start) AS xact_seconds FROM pg_locks l "
+                "JOIN pg_stat_activity a ON a.pid = l.pid "
+                "WHERE l.locktype = 'advisory' AND l.granted AND l.classid = :ns "
+                "AND l.objid = :key AND l.objsubid = 2 AND l.database = "
+                "(SELECT oid FROM pg_database WHERE datname = current_database())"
+            ),
+            _advisory_params(version_table),
+        )
+    ).first()
+    await conn.commit()
+    if row is None:
+        return None
+    holder = f"pid {row.pid} ({row.application_name or 'no application_name'})"
+    if row.client_addr:
+        holder += f" from {row.client_addr}"
+    if row.xact_seconds is not None and _APPLYING in (row.application_name or ""):
+        holder += f", its revision running for {float(row.xact_seconds):.0f}s"
+    return holder
+
+
 @asynccontextmanager
 async def postgres_lock(
-    conn: AsyncConnection, *, version_table: str, timeout: float
-) -> AsyncIterator[float]:
-    key = advisory_key(version_table)
-    params = {"ns": LOCK_NAMESPACE, "key": key}
+    conn: AsyncConnection, *, version_table: str, timeout: float, name: str
+) -> AsyncIterator[HeldLock]:
+    params = _advisory_params(version_table)
 
     async def try_acquire() -> bool:
         got = await conn.scalar(text("SELECT pg_try_advisory_lock(:ns, :key)"), params)
         await conn.commit()
         return bool(got)
 
-    async def describe_holder() -> str:
-        row = (
-            await conn.execute(
-                text(
-                    "SELECT a.pid, a.application_name, a.client_addr FROM pg_locks l "
-                    "JOIN pg_stat_activity a ON a.pid = l.pid "
-                    "WHERE l.locktype = 'advisory' AND l.granted AND l.classid = :ns "
-                    "AND l.objid = :key AND l.objsubid = 2 AND l.database = "
-                    "(SELECT oid FROM pg_database WHERE datname = current_database())"
-                ),
-                params,
-            )
-        ).first()
-        await conn.commit()
-        if row is None:
-            return "a session that has just let go"
-        holder = f"pid {row.pid} ({row.application_name or 'no application_name'})"
-        return f"{holder} from {row.client_addr}" if row.client_addr else holder
+    async def describe_holder() -> str | None:
+        return await postgres_holder(conn, version_table)
+
+    def announce(sync_conn: Connection, revision: str, _description: str) -> None:
+        # The host makes room: PostgreSQL keeps 63 characters of the name, and waiters see
+        # the client's address and how long the revision's transaction has run instead.
+        label = f"{name.split(' host=')[0]} {_applying(revision)}"[:_NAME_LIMIT]
+        sync_conn.execute(text("SELECT set_config('application_name', :n, false)"), {"n": label})
 
     acquired = False
     try:
         waited = await _poll(
-            try_acquire, describe_holder, timeout=timeout, what=f"advisory {LOCK_NAMESPACE}/{key}"
+            try_acquire,
+            describe_holder,
+            timeout=timeout,
+            what=f"advisory {LOCK_NAMESPACE}/{params['key']}",
         )
         acquired = True
-        yield waited
+        yield HeldLock(waited, announce)
     finally:
         if acquired and not conn.closed and not conn.invalidated:
             await conn.rollback()
@@ -119,8 +162,12 @@ async def postgres_lock(
 
 
 def holder_name(role: str) -> str:
-    """Who we are, for another migrator's lock-wait messages (63: PostgreSQL's name limit)."""
-    return f"{role} pid={os.getpid()} host={socket.gethostname()}"[:63]
+    """Who we are, for another migrator's lock-wait messages."""
+    return f"{role} pid={os.getpid()} host={socket.gethostname()}"[:_NAME_LIMIT]
+
+
+def _applying(revision: str) -> str:
+    return f"{_APPLYING} {revision}"
 
 
 async def label_session(conn: AsyncConnection, name: str, *, ddl_lock_timeout: float) -> None:
@@ -146,45 +193,83 @@ def lock_file_for(database: Path) -> Path:
     return database.with_name(database.name + ".migrate.lock")
 
 
+def sqlite_holder(database: Path) -> str | None:
+    """Who holds the lock file and what it announced; None when nobody holds it."""
+    path = lock_file_for(database)
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return path.read_text().strip() or "another process"
+    finally:
+        os.close(fd)  # closing also lets go of a shared lock we got
+    return None
+
+
 @asynccontextmanager
-async def sqlite_lock(database: Path, *, timeout: float, name: str) -> AsyncIterator[float]:
+async def sqlite_lock(database: Path, *, timeout: float, name: str) -> AsyncIterator[HeldLock]:
     path = lock_file_for(database)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+
+    def write(text: str) -> None:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, text.encode(), 0)
 
     async def try_acquire() -> bool:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             return False
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, name.encode(), 0)  # for the waiters' messages
+        write(name)  # for the waiters' messages
         return True
 
-    async def describe_holder() -> str:
+    async def describe_holder() -> str | None:
         return path.read_text().strip() or "another process"
+
+    def announce(_sync_conn: Connection, revision: str, description: str) -> None:
+        since = datetime.now(UTC).strftime("%H:%M:%S UTC")
+        write(f"{name} {_applying(revision)} ({description}) since {since}")
 
     try:
         waited = await _poll(try_acquire, describe_holder, timeout=timeout, what=str(path))
-        yield waited
+        yield HeldLock(waited, announce)
     finally:
         os.close(fd)  # closing the descriptor releases the flock
+
+
+def _announce_nothing(_sync_conn: Connection, _revision: str, _description: str) -> None:
+    """An in-memory SQLite database belongs to this process alone: nobody waits."""
 
 
 @asynccontextmanager
 async def migration_lock(
     conn: AsyncConnection, *, version_table: str, timeout: float, name: str
-) -> AsyncIterator[float]:
-    """Hold the migration lock for the database behind `conn`; yields the seconds waited.
-    `name` says who holds it; on PostgreSQL the caller sets it as the application_name."""
+) -> AsyncIterator[HeldLock]:
+    """Hold the migration lock for the database behind `conn`. `name` says who holds it; on
+    PostgreSQL the caller sets it as the application_name."""
     url = conn.engine.url
     if url.get_backend_name() == "postgresql":
-        async with postgres_lock(conn, version_table=version_table, timeout=timeout) as waited:
-            yield waited
+        async with postgres_lock(
+            conn, version_table=version_table, timeout=timeout, name=name
+        ) as held:
+            yield held
         return
     database = sqlite_path(url)
-    if database is None:  # an in-memory database belongs to this process alone
-        yield 0.0
+    if database is None:
+        yield HeldLock(0.0, _announce_nothing)
         return
-    async with sqlite_lock(database, timeout=timeout, name=name) as waited:
-        yield waited
+    async with sqlite_lock(database, timeout=timeout, name=name) as held:
+        yield held
+
+
+async def lock_holder(conn: AsyncConnection, version_table: str) -> str | None:
+    """Who holds the migration lock of the database behind `conn`, without taking it."""
+    url = conn.engine.url
+    if url.get_backend_name() == "postgresql":
+        return await postgres_holder(conn, version_table)
+    database = sqlite_path(url)
+    return sqlite_holder(database) if database is not None else None

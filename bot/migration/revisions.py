@@ -86,10 +86,23 @@ class Revisions:
             return False
 
     def pending(self, current: Sequence[str]) -> tuple[str, ...]:
-        """Revisions between `current` and the head, oldest first."""
-        lower = tuple(current) or None
-        path = self.script.iterate_revisions(self.head(), lower)  # newest first
-        return tuple(reversed([script.revision for script in path]))
+        """What an upgrade from `current` to the head runs, oldest first: every ancestor of
+        the head that is not `current` or below it (a merge brings in the other branch)."""
+        done = {revision for base in current for revision in self._lineage(base)}
+        upgrade_order = reversed(self._lineage(self.head()))
+        return tuple(revision for revision in upgrade_order if revision not in done)
+
+    def _lineage(self, revision: str) -> list[str]:
+        """`revision` and all its ancestors, each after its descendants."""
+        return [script.revision for script in self.script.iterate_revisions(revision, "base")]
+
+    def descriptions(self, revisions: Sequence[str]) -> dict[str, str]:
+        """Each revision's message, as its script's docstring gives it."""
+        found = {}
+        for revision in revisions:
+            script = self.script.get_revision(revision)
+            found[revision] = (script.doc if script is not None else "") or ""
+        return found
 
 
 def _cache(script: ScriptDirectory) -> tuple[Path, str] | None:

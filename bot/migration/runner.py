@@ -1,15 +1,17 @@
 """The embedded migration runner: brings the schema to head on the already-running event loop.
 
 `migrate()` for the instance that may change the schema, `verify()` for `--no-migrate`
-instances, `status()` for both. No aiogram here: the bot calls us, never the reverse.
-The alembic CLI goes through `migrations/env.py`, which uses `cli_connection()` so a person
-and a starting bot take the same lock.
+instances, `status()` for both. The alembic CLI goes through `migrations/env.py`, which uses
+`bot.migration.cli` so a person and a starting bot take the same lock.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,7 +35,13 @@ from bot.migration.failures import (
     one_line_errors,
     revision_failed,
 )
-from bot.migration.locks import holder_name, label_session, migration_lock
+from bot.migration.locks import (
+    HeldLock,
+    holder_name,
+    label_session,
+    lock_holder,
+    migration_lock,
+)
 from bot.migration.revisions import VERSION_TABLE, Revisions, alembic_config
 from bot.migration.waiting import Backoff, wait_until
 
@@ -49,6 +57,7 @@ class MigrationOptions:
     ddl_lock_retries: int = 3
     schema_wait_timeout: float = 120.0
     allow_unknown_revision: bool = False
+    heartbeat: float = 10.0
     extra_version_locations: tuple[Path, ...] = ()
 
     @classmethod
@@ -60,6 +69,7 @@ class MigrationOptions:
             ddl_lock_retries=settings.ddl_lock_retries,
             schema_wait_timeout=settings.schema_wait_timeout,
             allow_unknown_revision=settings.allow_unknown_revision,
+            heartbeat=settings.migration_heartbeat,
             extra_version_locations=tuple(settings.extra_migration_dirs),
         )
 
@@ -68,7 +78,7 @@ class MigrationOptions:
 class SchemaStatus:
     current: tuple[str, ...]
     head: str
-    pending: tuple[str, ...]
+    pending: tuple[str, ...]  # what an upgrade to head would run, in order (merges too)
     unknown: tuple[str, ...]
 
     @property
@@ -77,6 +87,8 @@ class SchemaStatus:
 
     def describe(self) -> str:
         current = ", ".join(self.current) or "empty (no revision)"
+        if self.unknown:
+            return f"database at {current}, unknown to this code (its head is {self.head})"
         return f"database at {current}, code head {self.head}"
 
 
@@ -94,10 +106,16 @@ class MigrationReport:
     applied: tuple[AppliedRevision, ...] = ()
     lock_wait: float = 0.0
     seconds: float = 0.0
+    unknown: tuple[str, ...] = ()
 
     def summary(self) -> str:
         before = ", ".join(self.from_revisions) or "empty"
         after = ", ".join(self.to_revisions) or "empty"
+        if self.unknown:
+            return (
+                f"database at {after}, a revision this code does not know; nothing applied, "
+                f"serving as it is because ALLOW_UNKNOWN_REVISION=true ({self.seconds:.3f}s)"
+            )
         if not self.applied:
             return f"schema already at head {after}; nothing to apply ({self.seconds:.3f}s)"
         return (
@@ -107,21 +125,33 @@ class MigrationReport:
 
 
 @dataclass
-class _Tracker:
-    """Collects each revision alembic applies, with its duration (alembic's on_version_apply)."""
+class _Progress:
+    """Follows alembic through the pending revisions: which one runs and since when (for the
+    heartbeat and for the waiters, through the lock), and what was applied, with durations.
+    Called by alembic's on_version_apply inside each revision's transaction, as it ends."""
 
+    pending: tuple[str, ...]
+    descriptions: dict[str, str]
+    announce: Callable[[Connection, str, str], None]
     applied: list[AppliedRevision] = field(default_factory=list)
-    _mark: float = field(default_factory=time.monotonic)
+    running: str | None = None
+    since: float = field(default_factory=time.monotonic)
 
-    def __call__(self, *, step: MigrationInfo, **_: Any) -> None:
-        now = time.monotonic()
-        revision = step.up_revision
-        applied = AppliedRevision(
-            revision=step.up_revision_id or "base",
-            description=(revision.doc if revision is not None else "") or "",
-            seconds=now - self._mark,
-        )
-        self._mark = now
+    def start_next(self, sync_conn: Connection) -> None:
+        done = {applied.revision for applied in self.applied}
+        upcoming = [revision for revision in self.pending if revision not in done]
+        self.since = time.monotonic()
+        self.running = upcoming[0] if upcoming else None
+        if self.running is not None:
+            logger.debug("applying revision {} ({})", self.running, self.describe(self.running))
+            self.announce(sync_conn, self.running, self.describe(self.running))
+
+    def describe(self, revision: str) -> str:
+        return self.descriptions.get(revision, "")
+
+    def __call__(self, *, ctx: MigrationContext, step: MigrationInfo, **_: Any) -> None:
+        revision = step.up_revision_id or "base"
+        applied = AppliedRevision(revision, self.describe(revision), time.monotonic() - self.since)
         self.applied.append(applied)
         logger.info(
             "applied revision {} ({}) in {:.3f}s",
@@ -129,6 +159,22 @@ class _Tracker:
             applied.description,
             applied.seconds,
         )
+        assert ctx.connection is not None  # online: offline runs have no progress to follow
+        self.start_next(ctx.connection)
+
+    async def heartbeat(self, every: float) -> None:
+        """Log, every `every` seconds, the revision that is still running."""
+        while True:
+            await asyncio.sleep(every)
+            if self.running is not None:
+                logger.info(
+                    "still applying revision {} ({}): {:.0f}s so far, {} of {} revision(s) done",
+                    self.running,
+                    self.describe(self.running),
+                    time.monotonic() - self.since,
+                    len(self.applied),
+                    len(self.pending),
+                )
 
 
 async def _read_current(conn: AsyncConnection) -> tuple[str, ...]:
@@ -167,62 +213,82 @@ def _upgrade_to_head(sync_conn: Connection, config: Config) -> None:
     command.upgrade(config, "head")
 
 
+@asynccontextmanager
+async def _beating(progress: _Progress, every: float) -> AsyncIterator[None]:
+    task = asyncio.create_task(progress.heartbeat(every))
+    try:
+        yield
+    finally:
+        task.cancel()
+
+
 async def _apply(
-    conn: AsyncConnection, revisions: Revisions, options: MigrationOptions
+    conn: AsyncConnection,
+    revisions: Revisions,
+    pending: tuple[str, ...],
+    held: HeldLock,
+    options: MigrationOptions,
 ) -> list[AppliedRevision]:
     """Upgrade to head, retrying a revision that hit the DDL lock_timeout."""
-    tracker = _Tracker()
-    revisions.config.attributes["tracker"] = tracker
+    progress = _Progress(pending, revisions.descriptions(pending), held.announce)
+    revisions.config.attributes["tracker"] = progress
     attempt = 0
-    while True:
-        try:
-            await conn.run_sync(_upgrade_to_head, revisions.config)
-            return tracker.applied
-        except SchemaError:
-            raise
-        except Exception as error:  # a revision's script may raise anything
-            await conn.rollback()
-            if is_lock_timeout(error) and attempt < options.ddl_lock_retries:
-                attempt += 1
-                delay = min(0.5 * 2**attempt, 10.0)
-                logger.warning(
-                    "revision {} waited longer than DDL_LOCK_TIMEOUT={}s for a table lock; "
-                    "retry {}/{} in {:.1f}s",
-                    failing_revision(error) or "?",
-                    options.ddl_lock_timeout,
-                    attempt,
-                    options.ddl_lock_retries,
-                    delay,
-                )
-                await asyncio.sleep(delay)
-                continue
-            raise revision_failed(error) from None
+    async with _beating(progress, options.heartbeat):
+        while True:
+            try:
+                await conn.run_sync(progress.start_next)
+                await conn.commit()
+                await conn.run_sync(_upgrade_to_head, revisions.config)
+                return progress.applied
+            except Exception as error:  # a revision's script may raise anything
+                await conn.rollback()
+                if isinstance(error, SchemaError):
+                    raise
+                if is_lock_timeout(error) and attempt < options.ddl_lock_retries:
+                    attempt += 1
+                    delay = min(0.5 * 2**attempt, 10.0)
+                    logger.warning(
+                        "revision {} waited longer than DDL_LOCK_TIMEOUT={}s for a table lock; "
+                        "retry {}/{} in {:.1f}s",
+                        failing_revision(error) or "?",
+                        options.ddl_lock_timeout,
+                        attempt,
+                        options.ddl_lock_retries,
+                        delay,
+                    )
+                    await asyncio.sleep(delay)
+                    continue
+                raise revision_failed(error) from None
 
 
-def _refuse_unknown(status: SchemaStatus, options: MigrationOptions) -> bool:
-    """True when the database is ahead of the code and we may serve anyway."""
+def _tolerates_unknown(status: SchemaStatus, options: MigrationOptions) -> bool:
+    """True when the database is at a revision the code does not know and
+    ALLOW_UNKNOWN_REVISION lets us serve anyway; raises when it does not."""
     if not status.unknown:
         return False
     if not options.allow_unknown_revision:
         raise UnknownRevisionError(status.unknown)
     logger.warning(
-        "database at unknown revision {}; serving anyway because ALLOW_UNKNOWN_REVISION=true",
+        "database at unknown revision {} (a newer release, or another branch sharing this "
+        "database); serving anyway because ALLOW_UNKNOWN_REVISION=true",
         ", ".join(status.unknown),
     )
     return True
 
 
-def _revisions(options: MigrationOptions) -> Revisions:
-    """The code's revision graph; refuses multiple heads before the database is touched."""
-    revisions = Revisions(alembic_config(options.extra_version_locations))
-    revisions.head()
+async def _revisions(options: MigrationOptions) -> Revisions:
+    """The code's revision graph; refuses multiple heads and broken revision files before
+    the database is touched."""
+    async with one_line_errors():
+        revisions = Revisions(alembic_config(options.extra_version_locations))
+        revisions.head()
     return revisions
 
 
 async def status(engine: AsyncEngine, options: MigrationOptions | None = None) -> SchemaStatus:
     """Current revision(s), head and pending revisions; reads only."""
     options = options or MigrationOptions()
-    revisions = _revisions(options)
+    revisions = await _revisions(options)
     async with connect(engine, deadline=options.connect_timeout) as conn, one_line_errors():
         return await _status(conn, revisions)
 
@@ -231,40 +297,42 @@ async def migrate(engine: AsyncEngine, options: MigrationOptions | None = None) 
     """Bring the schema to head under the migration lock; safe to call from many instances."""
     options = options or MigrationOptions()
     started = time.monotonic()
-    revisions = _revisions(options)
+    revisions = await _revisions(options)
     async with connect(engine, deadline=options.connect_timeout) as conn, one_line_errors():
         await refuse_read_only(conn)  # even at head: a bot on a replica could not write
         before = await _status(conn, revisions)
-        if before.at_head or _refuse_unknown(before, options):
-            return _finish(MigrationReport(before.current, before.current), started)
+        if before.at_head or _tolerates_unknown(before, options):
+            return _finish(
+                MigrationReport(before.current, before.current, unknown=before.unknown), started
+            )
         name = holder_name(MIGRATOR_NAME)
         await label_session(conn, name, ddl_lock_timeout=options.ddl_lock_timeout)
         async with migration_lock(
             conn, version_table=VERSION_TABLE, timeout=options.lock_timeout, name=name
-        ) as lock_wait:
+        ) as held:
             under_lock = await _status(conn, revisions)  # another instance may have migrated
-            if under_lock.at_head or _refuse_unknown(under_lock, options):
-                report = MigrationReport(before.current, under_lock.current, lock_wait=lock_wait)
+            if under_lock.at_head or _tolerates_unknown(under_lock, options):
+                report = MigrationReport(
+                    before.current,
+                    under_lock.current,
+                    lock_wait=held.waited,
+                    unknown=under_lock.unknown,
+                )
                 return _finish(report, started)
             logger.info(
-                "migrating: {}; {} revision(s) pending",
+                "migrating: {}; {} revision(s) to apply: {}",
                 under_lock.describe(),
                 len(under_lock.pending),
+                ", ".join(under_lock.pending),
             )
-            applied = await _apply(conn, revisions, options)
+            applied = await _apply(conn, revisions, under_lock.pending, held, options)
             after = await _read_current(conn)
-    report = MigrationReport(before.current, after, tuple(applied), lock_wait)
+    report = MigrationReport(before.current, after, tuple(applied), held.waited)
     return _finish(report, started)
 
 
 def _finish(report: MigrationReport, started: float) -> MigrationReport:
-    finished = MigrationReport(
-        report.from_revisions,
-        report.to_revisions,
-        report.applied,
-        report.lock_wait,
-        time.monotonic() - started,
-    )
+    finished = dataclasses.replace(report, seconds=time.monotonic() - started)
     logger.info(finished.summary())
     return finished
 
@@ -275,30 +343,42 @@ async def verify(
     """For `--no-migrate`: never locks, never writes. Waits up to `schema_wait_timeout` for a
     schema that is behind (the primary still migrating, a replica still replaying)."""
     options = options or MigrationOptions()
-    revisions = _revisions(options)
+    revisions = await _revisions(options)
     async with connect(engine, deadline=options.connect_timeout) as conn, one_line_errors():
-        seen: list[SchemaStatus] = []  # the latest read, for the messages
+        last: SchemaStatus | None = None  # the latest read, for the messages
 
         async def attempt() -> SchemaStatus | None:
-            seen[:] = [await _status(conn, revisions)]
-            return seen[0] if seen[0].at_head or _refuse_unknown(seen[0], options) else None
+            nonlocal last
+            last = await _status(conn, revisions)
+            return last if last.at_head or _tolerates_unknown(last, options) else None
+
+        def behind() -> str:
+            assert last is not None
+            return f"{last.describe()}, {len(last.pending)} revision(s) pending"
 
         async def report(waited: float) -> None:
-            [last] = seen
+            holder = await lock_holder(conn, VERSION_TABLE)
+            at_work = f"; a migrator is at work: {holder}" if holder else ""
             logger.info(
-                "waiting for the schema to reach head ({}, {} revision(s) pending), {:.0f}s so far",
-                last.describe(),
-                len(last.pending),
+                "waiting for the schema to reach head ({}{}), {:.0f}s so far",
+                behind(),
+                at_work,
                 waited,
             )
 
         async def expired(waited: float) -> SchemaError:
-            [last] = seen
+            holder = await lock_holder(conn, VERSION_TABLE)
+            if holder is not None:
+                return SchemaBehindError(
+                    f"schema is behind the code ({behind()}) after waiting "
+                    f"{waited:.0f}s while a migrator is still at work: {holder}; let it "
+                    "finish, or raise SCHEMA_WAIT_TIMEOUT to wait for it longer"
+                )
             return SchemaBehindError(
-                f"schema is behind the code ({last.describe()}, {len(last.pending)} "
-                f"revision(s) pending) after waiting {waited:.0f}s; start an instance without "
-                "--no-migrate (or run `python main.py --migrate-only`) against the primary, "
-                "or raise SCHEMA_WAIT_TIMEOUT"
+                f"schema is behind the code ({behind()}) after waiting {waited:.0f}s "
+                "and no migrator is at work; start an instance without --no-migrate (or run "
+                "`python main.py --migrate-only`) against the primary, or raise "
+                "SCHEMA_WAIT_TIMEOUT"
             )
 
         verified, _ = await wait_until(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import configparser
 import os
 import signal
 import socket
@@ -76,19 +77,22 @@ def free_port() -> int:
 
 
 def write_alembic_ini(path: Path, extra_versions: Path) -> Path:
-    """An alembic.ini for the CLI: the project's env.py, its versions and `extra_versions`
-    (the CLI has no EXTRA_MIGRATION_DIRS: its version directories come from the ini)."""
-    locations = os.pathsep.join(
-        [str(PROJECT_ROOT / "migrations" / "versions"), str(extra_versions)]
+    """The project's alembic.ini (its post-write hooks too) for the CLI run from anywhere,
+    with `extra_versions` added (the CLI has no EXTRA_MIGRATION_DIRS: its version
+    directories come from the ini)."""
+    ini = configparser.ConfigParser(interpolation=None)  # keep alembic's %(...)s as written
+    ini.read(PROJECT_ROOT / "alembic.ini")
+    for section in ini.sections():  # but the project's root stays where it is
+        for key, value in ini[section].items():
+            ini[section][key] = value.replace("%(here)s", str(PROJECT_ROOT))
+    locations = [PROJECT_ROOT / "migrations" / "versions", extra_versions]
+    ini["alembic"].update(
+        script_location=str(PROJECT_ROOT / "migrations"),
+        version_locations=os.pathsep.join(map(str, locations)),
+        prepend_sys_path=str(PROJECT_ROOT),
     )
-    path.write_text(
-        "[alembic]\n"
-        f"script_location = {PROJECT_ROOT / 'migrations'}\n"
-        f"version_locations = {locations}\n"
-        "path_separator = os\n"
-        f"prepend_sys_path = {PROJECT_ROOT}\n"
-        "timezone = UTC\n"
-    )
+    with path.open("w") as written:
+        ini.write(written)
     return path
 
 
