@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from loguru import logger
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.dao.database import create_engine
@@ -58,3 +59,12 @@ def fake_api() -> Iterator[FakeBotAPI]:
     """A fake Telegram Bot API server; give `fake_api.url` to the bot as BOT_API_URL."""
     with FakeBotAPI() as api:
         yield api
+
+
+@pytest.fixture
+def log() -> Iterator[list[str]]:
+    """What this process logs at INFO and above while the test runs, a line each."""
+    lines: list[str] = []
+    sink = logger.add(lambda message: lines.append(str(message)), level="INFO")
+    yield lines
+    logger.remove(sink)

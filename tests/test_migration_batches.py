@@ -7,7 +7,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from loguru import logger
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -53,14 +52,6 @@ async def _version(engine: AsyncEngine) -> str:
 @pytest.fixture
 def options(tmp_path: Path) -> MigrationOptions:
     return MigrationOptions(extra_version_locations=(scenario("backfill", into=tmp_path),))
-
-
-@pytest.fixture
-def log() -> list[str]:
-    lines: list[str] = []
-    sink = logger.add(lambda message: lines.append(str(message)), level="INFO")
-    yield lines
-    logger.remove(sink)
 
 
 async def test_backfill_updates_every_row_and_logs_progress(

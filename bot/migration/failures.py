@@ -27,6 +27,8 @@ from bot.migration.errors import (
 
 _LOCK_NOT_AVAILABLE = "55P03"
 _READ_ONLY_TRANSACTION = "25006"
+# alembic's Script._from_path imports a revision file; frames below it run that file.
+_ALEMBIC_LOADS_A_SCRIPT = "_from_path"
 
 
 @asynccontextmanager
@@ -63,18 +65,25 @@ def _shown(filename: str) -> str:
 
 
 def _innermost_revision_frame(error: BaseException) -> _RevisionFrame | None:
-    """The deepest frame of the traceback that runs in a revision script, known by the
-    module globals every script has."""
+    """The deepest frame of the traceback that runs in a revision script: one whose module
+    globals have what every script has, or the module level of a file alembic was loading
+    as a script (an import may fail before those globals exist)."""
     traceback: TracebackType | None = error.__traceback__
     found = None
+    loading_script = False
     while traceback is not None:
         frame = traceback.tb_frame
-        if "revision" in frame.f_globals and "down_revision" in frame.f_globals:
+        code = frame.f_code
+        module_level = code.co_name == "<module>"
+        if ("revision" in frame.f_globals and "down_revision" in frame.f_globals) or (
+            module_level and loading_script
+        ):
             found = _RevisionFrame(
-                revision=str(frame.f_globals["revision"]),
-                location=f"{_shown(frame.f_code.co_filename)}:{traceback.tb_lineno}",
-                at_module_level=frame.f_code.co_name == "<module>",
+                revision=str(frame.f_globals.get("revision", "?")),
+                location=f"{_shown(code.co_filename)}:{traceback.tb_lineno}",
+                at_module_level=module_level,
             )
+        loading_script = loading_script or code.co_name == _ALEMBIC_LOADS_A_SCRIPT
         traceback = traceback.tb_next
     return found
 
