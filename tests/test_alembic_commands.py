@@ -72,5 +72,7 @@ def test_autogenerate_against_migrated_database_is_empty(
 def test_unknown_revision_is_one_line(database: ThrowawayDatabase) -> None:
     result = run_alembic(["upgrade", "feedbeef"], clean_env(DATABASE_URL=database.url_string))
     assert result.returncode != 0
-    assert "FAILED: Can't locate revision identified by 'feedbeef'" in result.stdout + result.stderr
+    output = result.stdout + result.stderr
+    assert "FAILED: Can't locate revision identified by 'feedbeef'" in output
+    assert output.count("Can't locate revision") == 1  # said once, not logged and printed
     assert "Traceback" not in result.stderr

@@ -74,3 +74,17 @@ def test_a_revision_that_raises_is_named_with_its_line_and_rolled_back(
     assert "ZeroDivisionError" in line
     assert version(database) == [COUNTER[-1]]
     assert applied_prefix(database, COUNTER) == COUNTER  # raise4's table and run are gone
+
+
+def test_at_debug_the_traceback_of_a_raising_revision_is_logged(
+    database: ThrowawayDatabase, tmp_path: Path
+) -> None:
+    versions = scenario("counter", "raising", into=tmp_path)
+    env = bot_env(database, EXTRA_MIGRATION_DIRS=str(versions), LOG_LEVEL="DEBUG")
+
+    result = run_main(["--migrate-only"], env, tmp_path)
+
+    assert result.returncode == 4, result.stderr
+    assert "the failure in full, for the revision's author" in result.stderr
+    assert "Traceback" in result.stderr
+    assert "ZeroDivisionError" in result.stderr

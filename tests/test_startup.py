@@ -81,6 +81,7 @@ def test_migrate_only_exits_without_polling(
     first = run_main(["--migrate-only"], env, tmp_path)
     assert first.returncode == 0, first.stderr
     assert f"-> {HEAD}" in first.stderr
+    assert "Context impl" not in first.stderr  # alembic's per-connection lines: DEBUG only
     again = run_main(["--migrate-only"], env, tmp_path)
     assert again.returncode == 0, again.stderr
     assert "nothing to apply" in again.stderr
