@@ -26,7 +26,7 @@ from sqlalchemy.engine import URL
 from bot.dao.database import create_engine
 from bot.log import setup_logging
 from bot.migration import MigrationOptions, MigrationReport, migrate
-from bot.migration.revisions import PROJECT_ROOT, Revisions, _cache, alembic_config
+from bot.migration.revisions import PROJECT_ROOT, Revisions, alembic_config
 from tests.support.databases import ThrowawayDatabase, postgres_reachable, throwaway_database
 from tests.support.processes import (
     ALEMBIC,
@@ -250,8 +250,8 @@ def synthetic_chain(length: int) -> Iterator[Chain]:
         config = alembic_config([versions])
         config.cmd_opts = argparse.Namespace(quiet=True)  # no "Generating ..." per revision
         script = ScriptDirectory.from_config(config)
-        cache = _cache(script)
-        head = Revisions(config).head()
+        revisions = Revisions(config)
+        head = revisions.head()
         for index in range(length):
             table = f"bench_{index:04d}"
             column = 'sa.Column("id", sa.Integer, primary_key=True)'
@@ -269,8 +269,7 @@ def synthetic_chain(length: int) -> Iterator[Chain]:
         try:
             yield Chain(length, versions, ini, head)
         finally:
-            if cache is not None:
-                cache[0].unlink(missing_ok=True)
+            revisions.discard_cache()
 
 
 def alembic_upgrade_command(chain: Chain, database: ThrowawayDatabase) -> list[str]:

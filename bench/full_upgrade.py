@@ -1,9 +1,9 @@
-"""Issue 5, item 2: a full upgrade from an empty database to head, embedded vs the alembic CLI;
-and (issue 8) one revision that rebuilds a referenced table on a living shop.
+"""How long a full upgrade takes, from an empty database to head: embedded migrate() vs the
+alembic CLI; and how long one revision takes that rebuilds a referenced table on a living shop.
 
-The same synthetic chains as item 1 (the project's revision, then N revisions that each create
-a tiny table), applied by `migrate()` on a running loop and by `alembic upgrade head` as a
-subprocess. Every sample starts from a fresh empty database, created outside the timing.
+The same synthetic chains as `bench.noop_check` (the project's revision, then N revisions that
+each create a tiny table), applied by `migrate()` on a running loop and by `alembic upgrade head`
+as a subprocess. Every sample starts from a fresh empty database, created outside the timing.
 
 The rebuild: tests/migrations_testonly/rebuild (a batch `alter_column` on products, which
 purchases reference: on SQLite the table is rebuilt with foreign keys off and checked before the

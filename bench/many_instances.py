@@ -1,5 +1,6 @@
-"""Issue 5, item 3: 1, 4 and 8 processes of `python main.py --migrate-only` started at once on
-an empty database; wall time until the last one has exited.
+"""How long many bot instances starting at once take to migrate: wall time from starting 1, 4
+and 8 processes of `python main.py --migrate-only` together on an empty database until the last
+one has exited.
 
 Baselines from the same run: one process alone, and as many processes that only import what
 `--migrate-only` imports (no database at all): on a small machine, N interpreters starting at

@@ -1,4 +1,4 @@
-"""Issue 5, item 1: the start-up check when the database is already at head.
+"""What the start-up check costs when the database is already at head.
 
 (a) embedded `migrate()` on a running loop: now (the head from the cached summary of alembic's
     graph) and before (alembic's full revision map: every script imported);
@@ -21,7 +21,6 @@ from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from unittest import mock
 
-from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
 from sqlalchemy import text
 from sqlalchemy.engine import URL
@@ -47,7 +46,7 @@ from bench._common import (
 from bot.dao.database import create_engine
 from bot.migration import MigrationOptions, runner
 from bot.migration.errors import MultipleHeadsError
-from bot.migration.revisions import Revisions, _cache, alembic_config
+from bot.migration.revisions import Revisions, alembic_config
 
 Probe = Callable[[], Awaitable[float]]
 
@@ -81,13 +80,10 @@ async def _rounds(probes: Mapping[str, Probe], repeat: int) -> dict[str, float]:
 
 
 def _head_probes(chain: Chain) -> dict[str, Probe]:
-    cache = _cache(ScriptDirectory.from_config(alembic_config(chain.extra)))
-    assert cache is not None
-
     def probe(revisions: type[Revisions], *, miss: bool = False) -> Probe:
         async def timed() -> float:
             if miss:
-                cache[0].unlink(missing_ok=True)
+                Revisions(alembic_config(chain.extra)).discard_cache()
             started = time.perf_counter()
             head = revisions(alembic_config(chain.extra)).head()
             elapsed = time.perf_counter() - started

@@ -1,6 +1,6 @@
-"""Issue 5, item 4: time to ready, from process start to the first getUpdates against the fake
-Bot API, with the schema already at head: `python main.py` (migrates on start) vs the same bot
-with `--no-migrate` (only verifies), both interleaved in one run.
+"""Time to ready: from process start to the first getUpdates against the fake Bot API, with
+the schema already at head: `python main.py` (migrates on start) vs the same bot with
+`--no-migrate` (only verifies), both interleaved in one run.
 
 Import cost is measured in the same run (`python -c pass`, `python -c "import bot.app"`), since
 it dominates: everything else is the difference between the two modes and the rest of start-up.

@@ -1,4 +1,5 @@
-"""Issue 5, item 5: update handling through the real dispatcher.
+"""Updates per second and latency of update handling through the real dispatcher, with and
+without the database work.
 
 `bot.app.build_dispatcher` as the bot builds it (DB session middleware, every router, memory
 FSM storage), fed with `Dispatcher.feed_update` (not through the fake Bot API: no HTTP, less

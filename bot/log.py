@@ -7,8 +7,12 @@ import json
 import logging
 import sys
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from loguru import logger
+
+if TYPE_CHECKING:
+    from loguru import Message
 
 MASK = "***"
 _ROUTED_LOGGERS = ("alembic", "sqlalchemy", "aiogram", "aiohttp", "asyncio")
@@ -30,7 +34,7 @@ class InterceptHandler(logging.Handler):
         while frame is not None and (depth == 0 or frame.f_code.co_filename == logging.__file__):
             frame = frame.f_back
             depth += 1
-        logger.patch(lambda entry: entry.update(name=record.name)).opt(
+        logger.patch(lambda entry: entry.update({"name": record.name})).opt(
             depth=depth, exception=record.exc_info
         ).log(level, record.getMessage())
 
@@ -65,12 +69,12 @@ class SecretMasker:
 masker = SecretMasker()
 
 
-def _text_sink(message: object) -> None:
+def _text_sink(message: Message) -> None:
     sys.stderr.write(masker(str(message)))
 
 
-def _json_sink(message: object) -> None:
-    record = message.record  # type: ignore[attr-defined]
+def _json_sink(message: Message) -> None:
+    record = message.record
     payload = {
         "time": record["time"].isoformat(),
         "level": record["level"].name,

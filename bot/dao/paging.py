@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
 
 
 @dataclass(frozen=True)
-class Page(Generic[T]):
-    items: Sequence[T]
+class Page(Generic[T_co]):
+    items: Sequence[T_co]
     number: int  # 0-based
     size: int
     total: int
@@ -38,8 +39,8 @@ class Page(Generic[T]):
 
 
 async def fetch_page(
-    session: AsyncSession, statement: Select[tuple[Any]], number: int, size: int
-) -> Page[Any]:
+    session: AsyncSession, statement: Select[T], number: int, size: int
+) -> Page[T]:
     """`statement` must be ordered; rows `number * size` onwards, `size` of them."""
     total = await session.scalar(
         select(func.count()).select_from(statement.order_by(None).subquery())

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton
@@ -22,7 +21,7 @@ def home_button() -> InlineKeyboardButton:
 
 
 def add_pager(
-    builder: InlineKeyboardBuilder, page: Page[Any], page_data: Callable[[int], CallbackData]
+    builder: InlineKeyboardBuilder, page: Page[object], page_data: Callable[[int], CallbackData]
 ) -> None:
     """A row with ◀️/▶️ when the list has more than one page."""
     row = []
@@ -34,5 +33,5 @@ def add_pager(
         builder.row(*row)
 
 
-def page_caption(page: Page[Any]) -> str:
+def page_caption(page: Page[object]) -> str:
     return f"\n\nPage {page.number + 1} of {page.pages}" if page.pages > 1 else ""

@@ -30,6 +30,7 @@ _NAMED_VIOLATIONS = 5
 
 def context_options(dialect_name: str, config: Config) -> dict[str, Any]:
     """The keyword arguments of `context.configure`, online and offline alike."""
+    # alembic types its on_version_apply callbacks as positional, but calls them by keyword.
     callbacks: list[Any] = [check_foreign_keys] if dialect_name == "sqlite" else []
     tracker = config.attributes.get("tracker")
     if tracker is not None:  # after the check: a revision is "applied" once it passed it

@@ -96,6 +96,13 @@ class Revisions:
         """`revision` and all its ancestors, each after its descendants."""
         return [script.revision for script in self.script.iterate_revisions(revision, "base")]
 
+    def discard_cache(self) -> None:
+        """Delete the cached answers for these version locations, if any: the next question
+        goes to alembic's revision map and caches its answers again."""
+        cache = _cache(self.script)
+        if cache is not None:
+            cache[0].unlink(missing_ok=True)
+
     def descriptions(self, revisions: Sequence[str]) -> dict[str, str]:
         """Each revision's message, as its script's docstring gives it."""
         found = {}
