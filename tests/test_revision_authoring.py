@@ -114,3 +114,25 @@ def test_merge_and_empty_revisions_pass_the_lint(tmp_path: Path) -> None:
         _passes_lint(path)
         assert "\n\n\n\n" not in path.read_text()  # no stray blank lines from the template
     assert sorted(VERSIONS.iterdir()) == before  # nothing written into the project's versions
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+def test_autogenerate_warns_that_a_drop_and_an_add_may_be_a_rename(
+    database: ThrowawayDatabase, tmp_path: Path
+) -> None:
+    scratch = tmp_path / "versions"
+    scratch.mkdir()
+    ini = write_alembic_ini(tmp_path / "alembic.ini", scratch)
+    _alembic(["upgrade", "head"], ini, DATABASE_URL=database.url_string)
+    execute(database.url, "ALTER TABLE products RENAME COLUMN description TO details")
+
+    result = run_alembic(
+        ["revision", "--autogenerate", "-m", "renamed", "--version-path", str(scratch)],
+        clean_env(DATABASE_URL=database.url_string),
+        ini=ini,
+    )
+
+    assert result.returncode == 0, result.stderr
+    [warning] = [line for line in result.stderr.splitlines() if "if that is a rename" in line]
+    assert "drops products.details and adds products.description" in warning
+    assert "batch.alter_column('details', new_column_name='description')" in warning

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from typing import Any, Literal
 
 from alembic.config import Config
+from alembic.operations.ops import AddColumnOp, DropColumnOp, MigrationScript, ModifyTableOps
 from alembic.runtime.migration import MigrationContext, MigrationInfo
 from loguru import logger
 from sqlalchemy.engine import Connection
@@ -46,6 +47,7 @@ def context_options(dialect_name: str, config: Config) -> dict[str, Any]:
         "transactional_ddl": True,
         "on_version_apply": callbacks,
         "render_item": _render_item,
+        "process_revision_directives": _warn_of_possible_renames,
     }
 
 
@@ -55,6 +57,31 @@ def _render_item(kind: str, item: object, autogen_context: Any) -> str | Literal
     if kind == "type" and isinstance(item, UTCDateTime):
         return "sa.DateTime(timezone=True)"
     return False
+
+
+def _warn_of_possible_renames(
+    _context: MigrationContext, _revision: object, directives: list[MigrationScript]
+) -> None:
+    """Autogenerate cannot tell a renamed column from a dropped one and a new one, and writes
+    the latter, which loses the column's data: say so while the author reads the file."""
+    for script in directives:
+        for table_ops in script.upgrade_ops.ops if script.upgrade_ops else []:
+            if not isinstance(table_ops, ModifyTableOps):
+                continue
+            added = [o.column.name for o in table_ops.ops if isinstance(o, AddColumnOp)]
+            dropped = [o.column_name for o in table_ops.ops if isinstance(o, DropColumnOp)]
+            if added and dropped:
+                logger.warning(
+                    "revision drops {}.{} and adds {}.{}: if that is a rename, write "
+                    "batch.alter_column({!r}, new_column_name={!r}) instead, or the data of the "
+                    "dropped column is lost",
+                    table_ops.table_name,
+                    ", ".join(dropped),
+                    table_ops.table_name,
+                    ", ".join(added),
+                    dropped[0],
+                    added[0],
+                )
 
 
 @contextmanager
