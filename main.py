@@ -1,7 +1,8 @@
 """shopbot: brings the database schema to head on the bot's own event loop, then polls Telegram.
 
-Exit codes: 0 ok; 2 configuration error (settings, DATABASE_URL, credentials, bot token);
-3 the database or the Bot API is unreachable; 4 the schema could not be migrated or verified;
+Exit codes: 0 ok; 2 configuration error (settings, DATABASE_URL, credentials, bot token,
+webhook port); 3 the database, Redis or the Bot API is unreachable; 4 the schema could not be
+migrated or verified (a read-only database included);
 128 + N: signal N (SIGTERM 143, SIGINT 130) arrived while start-up was only waiting (for the
 database, the migration lock or the schema), so nothing was changed.
 """
@@ -16,8 +17,8 @@ from collections.abc import Sequence
 from loguru import logger
 
 from bot.config import DatabaseSettings, Settings, database_secrets, load_settings
-from bot.dao.database import create_engine
-from bot.errors import ConfigError, StartupError
+from bot.dao.database import UnusableSQLiteError, check_sqlite_database, create_engine
+from bot.errors import ConfigError, SchemaError, StartupError
 from bot.log import setup_logging
 from bot.migration import MigrationOptions, migrate
 
@@ -32,7 +33,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
             "Settings come from the environment and .env (see README)."
         ),
         epilog=(
-            "exit codes: 0 ok, 2 configuration error, 3 database or Bot API unreachable, "
+            "exit codes: 0 ok, 2 configuration error, 3 database, Redis or Bot API unreachable, "
             "4 schema could not be migrated or verified, 143/130 stopped by SIGTERM/SIGINT "
             "while waiting (for the database, the migration lock or the schema)"
         ),
@@ -66,6 +67,15 @@ async def migrate_only(settings: DatabaseSettings) -> None:
         await engine.dispose()
 
 
+def check_database_file(settings: DatabaseSettings) -> None:
+    """A SQLite database must be a file the bot may write: read-only is exit 4 (like a
+    read-only PostgreSQL), anything else a configuration error."""
+    try:
+        check_sqlite_database(settings.database)
+    except UnusableSQLiteError as error:
+        raise (SchemaError if error.read_only else ConfigError)(str(error)) from None
+
+
 def run_bot(settings: Settings, *, no_migrate: bool) -> None:
     # Imported here: aiogram takes seconds to import and --migrate-only never needs it.
     from bot.app import SchemaMode, run
@@ -84,6 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     secrets = settings.secrets if isinstance(settings, Settings) else database_secrets(settings)
     setup_logging(settings.log_level, settings.log_format, secrets)
     try:
+        check_database_file(settings)
         if isinstance(settings, Settings):
             run_bot(settings, no_migrate=args.no_migrate)
         else:

@@ -3,17 +3,20 @@ or serve the webhook."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from enum import StrEnum
 
-from aiogram import Bot, Dispatcher
+from aiogram import Bot, Dispatcher, F
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.session.base import BaseSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.exceptions import TelegramNetworkError, TelegramUnauthorizedError
-from aiogram.fsm.storage.base import BaseStorage, DefaultKeyBuilder
+from aiogram.filters import ExceptionTypeFilter
+from aiogram.fsm.storage.base import BaseStorage
 from aiogram.fsm.storage.memory import MemoryStorage
 from aiogram.fsm.storage.redis import RedisStorage
 from aiogram.types import BotCommand
@@ -22,11 +25,30 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot import migration
 from bot.config import Settings
-from bot.dao.database import create_engine, create_session_factory
+from bot.dao.database import create_engine, serving_session_factory
+from bot.dao.open_transactions import track_open_transactions
 from bot.errors import ConfigError, UnreachableError
 from bot.handlers import routers
-from bot.middlewares.database import DatabaseSessionMiddleware, ShopFactory
+from bot.handlers.payments import (
+    finish_payments,
+    payment_without_storage,
+    replay_payment_journal,
+)
+from bot.middlewares.bot_calls import CommitBeforeBotCalls
+from bot.middlewares.database import DatabaseSessionMiddleware, ShopFactory, shop_transactions
 from bot.shop import Shop
+from bot.shop.intake import PaymentIntake
+from bot.shop.journal import PaymentJournal
+from bot.storage import (
+    OUTAGE_ERRORS,
+    StorageHealth,
+    describe,
+    redis_storage,
+    update_without_storage,
+    wait_for_redis,
+    watch_redis,
+)
+from bot.telegram.retries import RetryMiddleware
 from bot.webhook import serve_webhook
 
 COMMANDS = [
@@ -40,12 +62,15 @@ class SchemaMode(StrEnum):
     VERIFY = "verify"  # --no-migrate: only check (and wait for) the schema
 
 
-def build_bot(settings: Settings) -> Bot:
-    session = (
-        AiohttpSession(api=TelegramAPIServer.from_base(settings.bot_api_url))
-        if settings.bot_api_url
-        else AiohttpSession()
-    )
+def build_bot(settings: Settings, session: BaseSession | None = None) -> Bot:
+    """The Bot on Telegram (or BOT_API_URL), or on `session`; its failing calls are retried."""
+    if session is None:
+        session = (
+            AiohttpSession(api=TelegramAPIServer.from_base(settings.bot_api_url))
+            if settings.bot_api_url
+            else AiohttpSession()
+        )
+    session.middleware(RetryMiddleware(settings.bot_api_retry_timeout))
     return Bot(
         token=settings.bot_token.get_secret_value(),
         session=session,
@@ -61,9 +86,18 @@ def build_storage(settings: Settings) -> BaseStorage:
     """
     if settings.redis_url is None:
         return MemoryStorage()
-    return RedisStorage.from_url(
-        settings.redis_url.get_secret_value(), key_builder=DefaultKeyBuilder(with_bot_id=True)
-    )
+    return redis_storage(settings.redis_url.get_secret_value())
+
+
+def watch_storage(dispatcher: Dispatcher, settings: Settings) -> None:
+    """With Redis: `storage_health` in the workflow data (what a readiness probe reads), and an
+    update that meets Redis down gets one line instead of a traceback."""
+    if settings.redis_url is None or not isinstance(dispatcher.storage, RedisStorage):
+        return
+    dispatcher["storage_health"] = StorageHealth(describe(settings.redis_url.get_secret_value()))
+    outage = ExceptionTypeFilter(*OUTAGE_ERRORS)
+    dispatcher.errors.register(payment_without_storage, outage, F.update.message.successful_payment)
+    dispatcher.errors.register(update_without_storage, outage)
 
 
 def build_dispatcher(
@@ -72,15 +106,34 @@ def build_dispatcher(
     mode: SchemaMode,
     *,
     shop_factory: ShopFactory = Shop.on,
+    strict_transactions: bool = False,
 ) -> Dispatcher:
-    """`shop_factory` builds the `shop` handlers get for each update's session."""
-    dispatcher = Dispatcher(
-        storage=build_storage(settings), settings=settings, engine=engine, schema_mode=mode
+    """`shop_factory` builds the `shop` handlers get for each update's session.
+    `strict_transactions` (tests) makes a Bot API call inside an open transaction raise."""
+    track_open_transactions(engine)
+    payments = PaymentIntake(
+        PaymentJournal(settings.payments_journal_path),
+        shop_transactions(engine, shop_factory),
+        settings.payment_retry_window,
     )
-    sessions = DatabaseSessionMiddleware(create_session_factory(engine), shop_factory)
+    dispatcher = Dispatcher(
+        storage=build_storage(settings),
+        settings=settings,
+        engine=engine,
+        schema_mode=mode,
+        payments=payments,
+    )
+    sessions = DatabaseSessionMiddleware(
+        serving_session_factory(engine),
+        shop_factory,
+        CommitBeforeBotCalls(strict=strict_transactions),
+    )
     dispatcher.update.outer_middleware(sessions)
     dispatcher.include_routers(*routers())
+    watch_storage(dispatcher, settings)
     dispatcher.startup.register(on_startup)
+    dispatcher.startup.register(replay_payment_journal)  # after the migration, before polling
+    dispatcher.shutdown.register(finish_payments)  # before anything is closed
     dispatcher.shutdown.register(on_shutdown)
     return dispatcher
 
@@ -101,6 +154,10 @@ async def on_startup(
     settings: Settings,
     schema_mode: SchemaMode,
 ) -> None:
+    health: StorageHealth | None = dispatcher.workflow_data.get("storage_health")
+    if health is not None:
+        assert isinstance(dispatcher.storage, RedisStorage)
+        await wait_for_redis(dispatcher.storage.redis, health.where, settings.db_connect_timeout)
     await prepare_schema(engine, settings, schema_mode)
     await bot.set_my_commands(COMMANDS)
     endpoint = settings.webhook_endpoint
@@ -119,9 +176,17 @@ async def on_startup(
         receiving = f"receiving updates by webhook at {endpoint}"
     me = await bot.me()
     logger.info("bot @{} (id {}) is ready; {}", me.username, me.id, receiving)
+    if health is not None:
+        assert isinstance(dispatcher.storage, RedisStorage)
+        dispatcher["storage_watch"] = asyncio.create_task(
+            watch_redis(dispatcher.storage.redis, health)
+        )
 
 
 async def on_shutdown(dispatcher: Dispatcher) -> None:
+    watch: asyncio.Task[None] | None = dispatcher.workflow_data.get("storage_watch")
+    if watch is not None:
+        watch.cancel()
     await dispatcher.storage.close()
     logger.info("bot stopped")
 

@@ -10,12 +10,14 @@ import os
 import re
 from pathlib import Path
 from typing import Annotated, Literal, TypeVar
+from urllib.parse import SplitResult, urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
+from bot.dao.database import sqlite_path
 from bot.errors import ConfigError
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/shopbot.sqlite3"
@@ -29,6 +31,22 @@ _ASYNC_DRIVERS = {
 }
 _TOKEN_PATTERN = re.compile(r"^\d+:[\w-]{20,}$")
 _WEBHOOK_SECRET_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,256}")
+_HTTP_URL_HINT = "expected an http(s) base URL such as https://shop.example.com"
+_REDIS_URL_HINT = "expected a Redis URL such as redis://localhost:6379/0"
+
+
+def _parse_url(value: str, schemes: tuple[str, ...], hint: str) -> SplitResult:
+    """Split a URL, refusing another scheme, a missing host or a port outside 1-65535."""
+    parts = urlsplit(value)
+    if parts.scheme not in schemes or (parts.scheme != "unix" and not parts.hostname):
+        raise ValueError(hint)
+    try:
+        port = parts.port
+    except ValueError:
+        port = 0
+    if port == 0:
+        raise ValueError(f"the port must be a number from 1 to 65535; {hint}")
+    return parts
 
 
 def normalize_database_url(raw: str) -> URL:
@@ -69,6 +87,7 @@ class DatabaseSettings(BaseSettings):
     @field_validator("database_url", mode="before")
     @classmethod
     def _check_database_url(cls, value: object) -> object:
+        value = _stripped(value)
         raw = value.get_secret_value() if isinstance(value, SecretStr) else value
         if isinstance(raw, str):
             normalize_database_url(raw)
@@ -97,6 +116,8 @@ class Settings(DatabaseSettings):
     bot_token: SecretStr
     admin_ids: Annotated[frozenset[int], NoDecode] = frozenset()
     bot_api_url: str | None = None
+    # Seconds a failing Bot API call may be retried (429, 5xx, network); 0: never retried.
+    bot_api_retry_timeout: float = Field(30.0, ge=0, le=300)
     redis_url: SecretStr | None = None
     payments_provider_token: SecretStr | None = None
     payments_currency: str = "RUB"
@@ -106,6 +127,16 @@ class Settings(DatabaseSettings):
     webhook_secret: SecretStr | None = None
     webhook_host: str = "0.0.0.0"
     webhook_port: int = Field(8080, ge=1, le=65535)
+    payments_journal: Path | None = None
+    payment_retry_window: float = Field(15.0, ge=0)
+    shutdown_timeout: float = Field(20.0, ge=0)
+
+    @field_validator(
+        "bot_token", "redis_url", "payments_provider_token", "webhook_secret", mode="before"
+    )
+    @classmethod
+    def _strip_secret(cls, value: object) -> object:
+        return _stripped(value)
 
     @field_validator("bot_token")
     @classmethod
@@ -132,8 +163,17 @@ class Settings(DatabaseSettings):
         if value is None or not value.strip():
             return None
         value = value.strip().rstrip("/")
-        if not re.match(r"^https?://[^/\s]+", value):
-            raise ValueError("expected an http(s) base URL such as https://shop.example.com")
+        _parse_url(value, ("http", "https"), _HTTP_URL_HINT)
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _check_redis_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        parts = _parse_url(value.get_secret_value(), ("redis", "rediss", "unix"), _REDIS_URL_HINT)
+        if parts.scheme != "unix" and not re.fullmatch(r"/?\d*", parts.path):
+            raise ValueError(f"the database after the host must be a number; {_REDIS_URL_HINT}")
         return value
 
     @field_validator("webhook_path")
@@ -169,6 +209,15 @@ class Settings(DatabaseSettings):
         """The URL Telegram posts updates to, or None when the bot polls."""
         return None if self.webhook_url is None else self.webhook_url + self.webhook_path
 
+    @property
+    def payments_journal_path(self) -> Path:
+        """PAYMENTS_JOURNAL, or `payments.journal` beside the SQLite file (else in data/)."""
+        if self.payments_journal is not None:
+            return self.payments_journal
+        database_file = sqlite_path(self.database)
+        directory = Path("data") if database_file is None else database_file.parent
+        return directory / "payments.journal"
+
     @field_validator("payments_currency")
     @classmethod
     def _check_currency(cls, value: str) -> str:
@@ -188,6 +237,13 @@ class Settings(DatabaseSettings):
                 if password:
                     found.append(password)
         return found + database_secrets(self)
+
+
+def _stripped(value: object) -> object:
+    """A value without surrounding whitespace: a secret mounted from a file ends in a newline."""
+    if isinstance(value, SecretStr):
+        return SecretStr(value.get_secret_value().strip())
+    return value.strip() if isinstance(value, str) else value
 
 
 def _password_of(raw_url: str) -> str | None:

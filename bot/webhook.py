@@ -10,35 +10,91 @@ import asyncio
 import signal
 
 from aiogram import Bot, Dispatcher
-from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
+from aiogram.types import Update
+from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
 from loguru import logger
+from pydantic import ValidationError
 
 from bot.config import Settings
+from bot.errors import ConfigError
+
+
+class _CheckedRequestHandler(SimpleRequestHandler):
+    """aiogram's handler, plus: 503 until the startup hooks are done (Telegram retries; an
+    earlier deployment's webhook may already point here), and 400 with one warning line for a
+    body that is not a Telegram update (aiogram would answer 500 with a traceback)."""
+
+    serving = False
+
+    async def handle(self, request: web.Request) -> web.Response:
+        if not self.serving:
+            return web.Response(status=503, text="starting")
+        secret = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
+        if self.verify_secret(secret, self.bot):  # an unauthorized body is not looked at
+            problem = await _not_an_update(request, self.bot)
+            if problem is not None:
+                logger.warning("webhook: refused a request whose body is {}", problem)
+                return web.Response(status=400, text="Bad Request: not a Telegram update")
+        return await super().handle(request)
+
+
+async def _not_an_update(request: web.Request, bot: Bot) -> str | None:
+    """What is wrong with the body, or None when it is a Telegram update."""
+    try:
+        body = await request.json(loads=bot.session.json_loads)
+    except ValueError as error:  # not UTF-8 or not JSON
+        return f"not JSON ({' '.join(str(error).split())})"
+    try:
+        Update.model_validate(body, context={"bot": bot})
+    except ValidationError as error:
+        first = error.errors(include_input=False, include_url=False)[0]
+        where = ".".join(str(part) for part in first["loc"]) or "the body"
+        return f"not a Telegram update ({where}: {first['msg']})"
+    return None
+
+
+async def _listen(runner: web.AppRunner, settings: Settings) -> None:
+    """Bind WEBHOOK_HOST:WEBHOOK_PORT; a port that cannot be had is a configuration error."""
+    site = web.TCPSite(runner, settings.webhook_host, settings.webhook_port)
+    try:
+        await site.start()
+    except OSError as error:
+        raise ConfigError(
+            f"cannot listen for the webhook on {settings.webhook_host}:{settings.webhook_port} "
+            f"({error.strerror or error}); stop what uses that port or set another WEBHOOK_PORT "
+            "(or WEBHOOK_HOST)"
+        ) from None
 
 
 async def serve_webhook(dispatcher: Dispatcher, bot: Bot, settings: Settings) -> None:
-    """Run the startup hooks (migration, setWebhook), then serve until SIGTERM or SIGINT."""
+    """Bind the port first, so that a port in use stops the start before Telegram hears of
+    us; then run the startup hooks (migration, setWebhook) and serve until SIGTERM or SIGINT."""
     assert settings.webhook_secret is not None  # Settings refuses a webhook without one
     app = web.Application()
-    SimpleRequestHandler(
+    handler = _CheckedRequestHandler(
         dispatcher, bot, secret_token=settings.webhook_secret.get_secret_value()
-    ).register(app, path=settings.webhook_path)
-    setup_application(app, dispatcher, bot=bot)
+    )
+    handler.register(app, path=settings.webhook_path)
     runner = web.AppRunner(app, handle_signals=False, access_log=None)
-    await runner.setup()  # emits the dispatcher's startup: a failed migration raises here
+    await runner.setup()
     try:
-        site = web.TCPSite(runner, settings.webhook_host, settings.webhook_port)
-        await site.start()
-        logger.info(
-            "listening for webhook updates on {}:{}{}",
-            settings.webhook_host,
-            settings.webhook_port,
-            settings.webhook_path,
-        )
-        await _stop_requested()
+        await _listen(runner, settings)
+        hooks = {"app": app, "dispatcher": dispatcher, "bot": bot, **dispatcher.workflow_data}
+        await dispatcher.emit_startup(**hooks)  # a failed migration raises here
+        try:
+            handler.serving = True
+            logger.info(
+                "listening for webhook updates on {}:{}{}",
+                settings.webhook_host,
+                settings.webhook_port,
+                settings.webhook_path,
+            )
+            await _stop_requested()
+        finally:
+            await dispatcher.emit_shutdown(**hooks)
     finally:
-        await runner.cleanup()  # emits the dispatcher's shutdown
+        await runner.cleanup()
 
 
 async def _stop_requested() -> None:

@@ -23,6 +23,7 @@ SMALLEST = ["--repeat", "1", "--backend", "sqlite"]
         ["many_instances", "--lengths", "0", "--instances", "1", "2"],
         ["time_to_ready"],
         ["updates", "--updates", "8"],
+        ["burst"],
     ],
     ids=lambda script: script[0],
 )

@@ -122,3 +122,40 @@ def test_help_documents_the_flags(tmp_path: Path) -> None:
     assert result.returncode == 0
     for flag in ("--no-migrate", "--migrate-only", "exit codes"):
         assert flag in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("BOT_API_URL", "http://127.0.0.1:99999", "BOT_API_URL: the port must be a number"),
+        ("BOT_API_URL", "http://127.0.0.1:http/", "BOT_API_URL: the port must be a number"),
+        ("WEBHOOK_URL", "https://shop.example.com:0", "WEBHOOK_URL: the port must be a number"),
+        ("REDIS_URL", "localhost:6379", "REDIS_URL: expected a Redis URL"),
+        ("REDIS_URL", "redis://:hunter22@h:70000/0", "REDIS_URL: the port must be a number"),
+        ("REDIS_URL", "redis://h:6379/zero", "REDIS_URL: the database after the host"),
+    ],
+)
+def test_malformed_urls_are_refused_before_anything_is_touched(
+    tmp_path: Path, variable: str, value: str, message: str
+) -> None:
+    """Before migrating (the default SQLite file is never created), exit 2, one line."""
+    result = run_main([], clean_env(BOT_TOKEN=TEST_TOKEN, **{variable: value}), tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith(f"shopbot: configuration error: {message}")
+    assert result.stderr.count("\n") == 1
+    assert "hunter22" not in result.stderr
+    assert not (tmp_path / "data").exists()
+
+
+def test_secrets_mounted_from_files_lose_their_surrounding_whitespace(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("BOT_TOKEN", f" {TEST_TOKEN}\n")
+    monkeypatch.setenv("REDIS_URL", "redis://:pw@localhost:6379/0\n")
+    monkeypatch.setenv("PAYMENTS_PROVIDER_TOKEN", "381764678:TEST:1234\r\n")
+    settings = load_settings(Settings)
+    assert settings.bot_token.get_secret_value() == TEST_TOKEN
+    assert settings.redis_url is not None
+    assert settings.redis_url.get_secret_value() == "redis://:pw@localhost:6379/0"
+    assert settings.payments_provider_token is not None
+    assert settings.payments_provider_token.get_secret_value() == "381764678:TEST:1234"

@@ -14,7 +14,13 @@ import pytest
 from aiogram import Bot, Dispatcher
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
-from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError, TelegramNotFound
+from aiogram.exceptions import (
+    TelegramBadRequest,
+    TelegramForbiddenError,
+    TelegramNotFound,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
 from aiogram.filters import CommandObject, CommandStart
 from aiogram.types import (
     BufferedInputFile,
@@ -250,6 +256,84 @@ async def test_builders_produce_updates_aiogram_accepts(api: Connected) -> None:
     assert await api.bot.answer_pre_checkout_query(query.id, ok=True) is True
     [answer] = telegram.calls_of("answerCallbackQuery")
     assert answer.params["callback_query_id"] == callback.id
+
+
+async def test_flood_control_and_server_errors_answer_as_telegram_does(api: Connected) -> None:
+    """Failures set for one method come in the order set: a 429 carrying Telegram's
+    ResponseParameters (retry_after), then a 5xx, then the real answer."""
+    telegram, bot = api.telegram, api.bot
+    telegram.set_flood_control("sendMessage", retry_after=3)
+    telegram.set_server_error("sendMessage", error_code=502)
+
+    with pytest.raises(TelegramRetryAfter) as flood:
+        await bot.send_message(USER_ID, "hi")
+    with pytest.raises(TelegramServerError, match="Internal Server Error"):
+        await bot.send_message(USER_ID, "hi")
+    assert (await bot.send_message(USER_ID, "hi")).text == "hi"
+
+    assert flood.value.retry_after == 3
+    assert "Too Many Requests: retry after 3" in flood.value.message
+    assert [message["text"] for message in telegram.messages_in(USER_ID)] == ["hi"]
+
+
+def test_a_429_body_has_telegrams_shape(fake: FakeBotAPI) -> None:
+    fake.set_flood_control("sendMessage", retry_after=7)
+
+    status, body = raw_post(f"{fake.url}/bot{TOKEN}/sendMessage", data={"chat_id": "1"})
+
+    assert status == 429
+    assert body == {
+        "ok": False,
+        "error_code": 429,
+        "description": "Too Many Requests: retry after 7",
+        "parameters": {"retry_after": 7},
+    }
+
+
+async def test_latency_delays_the_answer_of_one_method() -> None:
+    telegram = FakeTelegram()
+    bot = Bot(token=TOKEN, session=RecordingSession(telegram))
+    telegram.set_latency(60, "sendMessage")
+
+    slow = asyncio.create_task(bot.send_message(USER_ID, "hi"))
+    assert (await bot.get_me()).id == telegram.bot_id  # other methods answer at once
+    await asyncio.to_thread(telegram.wait_for, "sendMessage", timeout=10)
+
+    assert not slow.done()  # received, not answered yet
+    slow.cancel()
+    assert telegram.messages_in(USER_ID) == []
+
+
+async def test_group_builders_produce_updates_aiogram_accepts(api: Connected) -> None:
+    telegram, group, supergroup = api.telegram, -4001, -1001234567890
+    sent = await api.bot.send_message(group, "Menu", reply_markup=KEYBOARD)
+    bodies = [
+        telegram.group_text_update(USER_ID, "/start@fake_shop_bot now", chat_id=group),
+        telegram.group_text_update(USER_ID, "hi @fake_shop_bot", chat_id=supergroup),
+        telegram.group_text_update(
+            USER_ID, "and this?", chat_id=group, reply_to_message_id=sent.message_id
+        ),
+        telegram.button_update(USER_ID, "buy:1", chat_id=group),
+    ]
+    command, mention, reply, button = (
+        Update.model_validate({"update_id": number, **body}, context={"bot": api.bot})
+        for number, body in enumerate(bodies, start=1)
+    )
+
+    assert command.message is not None and command.message.chat.type == "group"
+    [entity] = command.message.entities or []
+    assert (entity.type, entity.length) == ("bot_command", len("/start@fake_shop_bot"))
+    assert mention.message is not None and mention.message.chat.type == "supergroup"
+    [entity] = mention.message.entities or []
+    assert (entity.type, entity.offset, entity.length) == ("mention", 3, len("@fake_shop_bot"))
+    assert reply.message is not None and reply.message.reply_to_message is not None
+    assert reply.message.reply_to_message.text == "Menu"
+    callback = button.callback_query
+    assert callback is not None and callback.message is not None
+    assert (callback.message.chat.id, callback.message.message_id) == (group, sent.message_id)
+    assert callback.from_user.id == USER_ID
+    with pytest.raises(ValueError, match="negative"):
+        telegram.group_text_update(USER_ID, "hi", chat_id=USER_ID)
 
 
 # ---------------------------------------------------------------------------- the HTTP server

@@ -8,13 +8,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
+from alembic import command
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.dao.database import create_engine
 from bot.migration import MigrationOptions, migrate
 from bot.migration.errors import ForeignKeyViolationError, RevisionFailedError
+from bot.migration.revisions import alembic_config
 from tests.migrations_testonly.scenarios import real_head, scenario
+from tests.support.databases import sqlite_database
 
 SEED = [
     "INSERT INTO categories (id, name) VALUES (1, 'Keys'), (2, 'Books')",
@@ -97,3 +102,30 @@ async def test_a_revision_leaving_orphans_is_refused_and_rolled_back(
     if engine.dialect.name == "sqlite":  # and foreign keys are on again for what follows
         async with engine.connect() as conn:
             assert (await conn.execute(text("PRAGMA foreign_keys"))).scalar() == 1
+
+
+async def test_a_rebuild_inside_someone_elses_transaction_defers_foreign_keys(
+    tmp_path: Path,
+) -> None:
+    """pytest-alembic's downgrade check runs revisions inside a transaction it rolls back,
+    where SQLite cannot turn foreign keys off: they are deferred, so a rebuild of a referenced
+    table still runs there, and nothing of it stays."""
+    with sqlite_database(tmp_path) as database:
+        engine = create_engine(database.url)
+        await _seeded(engine)
+        config = alembic_config((scenario("rebuild", into=tmp_path),))
+
+        def rebuild_in_held_transaction(conn: sa.Connection) -> list[tuple[str]]:
+            config.attributes["connection"] = conn
+            held = conn.begin()
+            conn.execute(text("SELECT 1 FROM purchases"))  # the transaction really began
+            command.upgrade(config, "rebuild1")
+            assert conn.execute(text("SELECT count(*) FROM purchases")).scalar() == 3
+            held.rollback()
+            return [tuple(row) for row in conn.execute(text("SELECT * FROM alembic_version"))]
+
+        try:
+            async with engine.connect() as conn:
+                assert await conn.run_sync(rebuild_in_held_transaction) == [(real_head(),)]
+        finally:
+            await engine.dispose()

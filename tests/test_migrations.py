@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import Iterator
+from datetime import datetime
 
 import pytest
 from pytest_alembic import Config
@@ -39,11 +40,31 @@ __all__ = [
     "test_upgrade",
 ]
 
+
+def _product_row(product_id: int, *, category_id: int) -> Row:
+    return {
+        "__tablename__": "products",
+        "id": product_id,
+        "category_id": category_id,
+        "name": f"product {product_id}",
+        "description": "",
+        "price": 100,
+        "currency": "XTR",
+        "hidden_content": "a key",
+        "on_sale": False,
+    }
+
+
 # The rows pytest-alembic inserts when each revision is reached, in that revision's shape. A new
 # revision adds its id here (test_every_revision_has_seed_rows asks for it) with rows that use
 # what it adds, ids after those already used; [] only when it adds nothing rows could show.
 SEED: dict[str, list[Row]] = {
     "a8dd0cf26a08": tagged(shop_rows(purchases=30)),
+    "489ffa93607c": [
+        {"__tablename__": "categories", "id": 4, "name": "Seeded After Soft Delete"},
+        {**_product_row(13, category_id=4), "deleted_at": datetime(2026, 1, 2, 3, 4, 5)},
+        {**_product_row(14, category_id=4), "form_token": "f" * 32},
+    ],
 }
 
 

@@ -220,13 +220,19 @@ async def test_hiding_a_product_takes_it_off_the_catalog_until_shown_again(
     assert [row.on_sale for row in await shop.rows(Product)] == [True]
 
 
-async def test_deleting_a_product_nobody_bought_removes_it(
+async def test_deleting_a_product_nobody_bought_removes_it_from_every_list(
     shop: ShopBot, product_id: int, admin: Chat
 ) -> None:
     card = await admin.tap(await products(admin), "Python <Tricks>")
 
-    assert "deleted" in (await admin.tap(card, "Delete")).text
-    assert await shop.rows(Product) == []
+    shown = await admin.tap(card, "Delete")
+    assert "deleted" in shown.text
+    assert "Python" not in " ".join(shown.labels)
+    # The row stays, marked deleted, so a payment arriving late still finds its product.
+    [row] = await shop.rows(Product)
+    assert row.deleted_at is not None and not row.on_sale
+    assert "Python" not in " ".join((await products(admin)).labels)
+    assert "empty" in (await admin.tap(await admin.send("/start"), "Catalog")).text
 
 
 async def sell(
@@ -325,3 +331,35 @@ async def test_forged_admin_buttons_from_a_non_admin_change_nothing(
     assert (await intruder.send("/cancel")).text == "Nothing to cancel."
     assert await catalog_rows() == before
     assert [user.telegram_id for user in await shop.rows(User)] == [INTRUDER]
+
+
+# ------------------------------------------------------------------ double taps
+
+
+def errors(shop: ShopBot) -> list[str]:
+    return [line for line in shop.log if line.startswith("ERROR")]
+
+
+async def test_save_tapped_twice_at_once_makes_one_product(
+    shop: ShopBot, books: int, admin: Chat
+) -> None:
+    summary = await fill_product_form(admin, "Twice")
+    taps = [shop.telegram.button_update(ADMIN, summary.button("Save")) for _ in range(2)]
+
+    await shop.feed(*taps)
+
+    assert await names(shop, Product) == ["Twice"]
+    assert errors(shop) == []
+
+
+async def test_delete_tapped_twice_at_once_is_harmless(
+    shop: ShopBot, product_id: int, admin: Chat
+) -> None:
+    card = await admin.tap(await products(admin), "Python <Tricks>")
+    taps = [shop.telegram.button_update(ADMIN, card.button("Delete")) for _ in range(2)]
+
+    await shop.feed(*taps)
+
+    [row] = await shop.rows(Product)
+    assert row.deleted_at is not None
+    assert errors(shop) == []

@@ -9,8 +9,14 @@ from pydantic import SecretStr
 from bot.config import Settings
 from bot.dao.models import Category, Product
 from bot.shop.checkout import Checkout, checkout_refusal
-from bot.shop.invoices import build_payload, invoice_for, parse_payload, shop_currency
-from bot.shop.money import format_amount, parse_price
+from bot.shop.invoices import (
+    build_payload,
+    invoice_for,
+    parse_payload,
+    shop_currency,
+    unpayable_reason,
+)
+from bot.shop.money import PriceRange, format_amount, parse_price, price_range
 from bot.shop.validation import CATEGORY_NAME_MAX, PRODUCT_NAME_MAX, clean_text
 from tests.support.processes import TEST_TOKEN
 
@@ -32,8 +38,17 @@ def settings(token: str | None = None, currency: str = "RUB") -> Settings:
         ("150.0", "XTR", 150),
         ("199.99", "RUB", 19999),
         ("199,9", "RUB", 19990),
-        ("1 000 000", "USD", 100_000_000),
+        ("10 000", "USD", 1_000_000),
         ("5", "JPY", 5),
+        # The edges of what Telegram accepts (see bot.shop.money): all allowed.
+        ("1", "XTR", 1),
+        ("100", "RUB", 10_000),
+        ("500000", "RUB", 50_000_000),
+        ("1", "USD", 100),
+        ("7000", "EUR", 700_000),
+        ("50", "UAH", 5_000),
+        ("3 000 000", "KZT", 300_000_000),
+        ("10000", "JPY", 10_000),
     ],
 )
 def test_prices_are_read_in_minor_units(text: str, currency: str, minor: int) -> None:
@@ -57,6 +72,23 @@ def test_prices_are_read_in_minor_units(text: str, currency: str, minor: int) ->
         ("10001", "XTR", "too much"),
         ("1000000.01", "RUB", "too much"),
         ("9" * 40 + ".5", "RUB", "too much"),
+        # What Telegram refuses for card payments, with the range it accepts.
+        ("0.01", "RUB", r"too little: Telegram accepts prices from 100\.00 RUB to 500 000\.00 RUB"),
+        ("99.99", "RUB", "too little"),
+        ("500000.01", "RUB", "too much"),
+        (
+            "2000000",
+            "RUB",
+            r"too much: Telegram accepts prices from 100\.00 RUB to 500 000\.00 RUB",
+        ),
+        ("0.99", "USD", "too little"),
+        ("10000.01", "USD", "too much"),
+        ("0.5", "EUR", "too little"),
+        ("7000.01", "EUR", "too much"),
+        ("49.99", "UAH", "too little"),
+        ("599", "KZT", "too little"),
+        ("3000000.01", "KZT", "too much"),
+        ("10001", "JPY", "too much"),
     ],
 )
 def test_bad_prices_are_refused_with_a_reason(text: str | None, currency: str, why: str) -> None:
@@ -129,6 +161,30 @@ def test_an_invoice_is_issued_to_its_buyer_only_in_a_currency_the_shop_can_take(
     by_card = invoice_for(card, 5001, settings(" 381764678:TEST:1 "))
     assert by_card is not None
     assert (by_card.description, by_card.provider_token) == ("Long", "381764678:TEST:1")
+
+
+@pytest.mark.parametrize(
+    ("price", "currency"), [(1, "RUB"), (9_999, "RUB"), (50_000_001, "RUB"), (10_001, "XTR")]
+)
+def test_no_invoice_for_a_stored_price_telegram_refuses(price: int, currency: str) -> None:
+    product = Product(id=8, name="Course", description="", price=price, currency=currency)
+    with_token = settings("381764678:TEST:1")
+    assert invoice_for(product, 5001, with_token) is None
+    assert "does not accept this product's price" in unpayable_reason(product, with_token)
+
+
+def test_a_product_in_a_currency_the_shop_cannot_take_is_not_blamed_on_its_price() -> None:
+    card = Product(id=8, name="Course", description="", price=19999, currency="RUB")
+    assert unpayable_reason(card, settings()) == "Sorry, this product cannot be paid for right now."
+
+
+def test_price_ranges_are_in_minor_units_and_say_what_telegram_accepts() -> None:
+    assert price_range("RUB") == PriceRange("RUB", 10_000, 50_000_000)
+    assert price_range("XTR") == PriceRange("XTR", 1, 10_000)
+    assert price_range("JPY") == PriceRange("JPY", 1, 10_000)  # no minor units
+    assert price_range("GBP") == PriceRange("GBP", 100, 1_000_000)  # any other currency
+    assert str(price_range("USD")) == "from 1.00 USD to 10 000.00 USD"
+    assert 10_000 in price_range("RUB") and 9_999 not in price_range("RUB")
 
 
 def test_names_are_limited_by_the_columns_that_store_them() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -29,10 +30,14 @@ def sqlite_file(tmp_path: Path) -> ThrowawayDatabase:
 
 
 def _post(url: str, update: dict, secret: str | None) -> int:
+    return _post_raw(url, json.dumps(update).encode(), secret)
+
+
+def _post_raw(url: str, body: bytes, secret: str | None = SECRET) -> int:
     headers = {"Content-Type": "application/json"}
     if secret is not None:
         headers["X-Telegram-Bot-Api-Secret-Token"] = secret
-    request = urllib.request.Request(url, json.dumps(update).encode(), headers, method="POST")
+    request = urllib.request.Request(url, body, headers, method="POST")
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.status
@@ -115,3 +120,49 @@ def test_unsafe_webhook_settings_are_refused(
     assert message in result.stderr
     assert TEST_TOKEN not in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def _webhook_env(database: ThrowawayDatabase, api_url: str, port: int) -> dict[str, str]:
+    return bot_env(
+        database,
+        api_url=api_url,
+        WEBHOOK_URL=PUBLIC_URL,
+        WEBHOOK_SECRET=SECRET,
+        WEBHOOK_HOST="127.0.0.1",
+        WEBHOOK_PORT=str(port),
+    )
+
+
+def test_a_webhook_port_in_use_stops_the_start_before_set_webhook(
+    sqlite_file: ThrowawayDatabase, fake_api: FakeBotAPI, tmp_path: Path
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_main([], _webhook_env(sqlite_file, fake_api.url, port), tmp_path)
+    assert result.returncode == 2, result.stderr
+    errors = [line for line in result.stderr.splitlines() if "| ERROR" in line]
+    assert len(errors) == 1 and f"cannot listen for the webhook on 127.0.0.1:{port}" in errors[0]
+    assert "Traceback" not in result.stderr
+    assert fake_api.calls_of("setWebhook") == []
+    assert fake_api.calls_of("setMyCommands") == []  # the startup hooks never ran
+
+
+def test_a_body_that_is_not_an_update_gets_400_and_one_warning(
+    sqlite_file: ThrowawayDatabase, fake_api: FakeBotAPI, tmp_path: Path
+) -> None:
+    port = free_port()
+    local = f"http://127.0.0.1:{port}/telegram/webhook"
+    with BotProcess([], _webhook_env(sqlite_file, fake_api.url, port), tmp_path) as bot:
+        bot.wait_for_output("listening for webhook updates")
+        assert _post_raw(local, b"{not json") == 400
+        assert _post_raw(local, b'["a list"]') == 400
+        assert _post_raw(local, b'{"update_id": "one"}') == 400
+        assert _post(local, _start_update(4, USER_ID), secret=SECRET) == 200
+        fake_api.wait_for("sendMessage", lambda call: int(call.params["chat_id"]) == USER_ID)
+        assert bot.stop(signal.SIGTERM) == 0
+    output = bot.output
+    assert output.count("webhook: refused a request whose body is not") == 3, output
+    assert "| ERROR" not in output
+    assert "Traceback" not in output

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
+from datetime import UTC, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
 from bot.dao.models import Category, Product, Purchase
 from bot.dao.paging import Page, fetch_page
+from bot.dao.upsert import dialect_insert
+
+_LISTED = Product.deleted_at.is_(None)  # deleted products are kept only for late payments
 
 
 async def _saved(session: AsyncSession, change: Callable[[], object]) -> bool:
@@ -50,7 +54,7 @@ class CategoryDAO:
         """Every category with its number of products (hidden ones included), by name."""
         statement = (
             select(Category, func.count(Product.id))
-            .outerjoin(Product)
+            .outerjoin(Product, (Product.category_id == Category.id) & _LISTED)
             .group_by(Category.id)
             .order_by(Category.name, Category.id)
         )
@@ -76,11 +80,18 @@ class CategoryDAO:
 
     async def product_count(self, category_id: int) -> int:
         count = await self.session.scalar(
-            select(func.count(Product.id)).where(Product.category_id == category_id)
+            select(func.count(Product.id)).where(Product.category_id == category_id, _LISTED)
         )
         return count or 0
 
     async def delete(self, category: Category) -> None:
+        """Delete an empty category, and the deleted products nobody bought that were in it."""
+        bought = select(Purchase.product_id).where(Purchase.product_id == Product.id).exists()
+        await self.session.execute(
+            delete(Product).where(
+                Product.category_id == category.id, Product.deleted_at.is_not(None), ~bought
+            )
+        )
         await self.session.delete(category)
         await self.session.flush()
 
@@ -89,8 +100,14 @@ class ProductDAO:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def get(self, product_id: int) -> Product | None:
-        return await self.session.get(Product, product_id, options=[joinedload(Product.category)])
+    async def get(self, product_id: int, *, deleted_too: bool = False) -> Product | None:
+        """The product; a deleted one only with `deleted_too` (a late payment's)."""
+        product = await self.session.get(
+            Product, product_id, options=[joinedload(Product.category)]
+        )
+        if product is None or (product.deleted_at is not None and not deleted_too):
+            return None
+        return product
 
     async def on_sale(self, product_id: int) -> Product | None:
         product = await self.get(product_id)
@@ -105,7 +122,7 @@ class ProductDAO:
         return await fetch_page(self.session, statement, number, size)
 
     async def page_all(self, number: int, size: int) -> Page[Product]:
-        statement = select(Product).order_by(Product.name, Product.id)
+        statement = select(Product).where(_LISTED).order_by(Product.name, Product.id)
         return await fetch_page(self.session, statement, number, size)
 
     async def create(
@@ -118,19 +135,31 @@ class ProductDAO:
         currency: str,
         file_id: str | None,
         hidden_content: str,
+        form_token: str | None = None,
     ) -> Product:
-        product = Product(
-            category_id=category_id,
-            name=name,
-            description=description,
-            price=price,
-            currency=currency,
-            file_id=file_id,
-            hidden_content=hidden_content,
-            on_sale=True,
+        """The new product; if the form with this `form_token` was saved before (a double
+        tap), the product that saving made, and nothing new."""
+        statement = (
+            dialect_insert(self.session)(Product)
+            .values(
+                category_id=category_id,
+                name=name,
+                description=description,
+                price=price,
+                currency=currency,
+                file_id=file_id,
+                hidden_content=hidden_content,
+                on_sale=True,
+                form_token=form_token,
+            )
+            .on_conflict_do_nothing(index_elements=[Product.form_token])
+            .returning(Product.id)
         )
-        self.session.add(product)
-        await self.session.flush()
+        new_id = (await self.session.execute(statement)).scalar_one_or_none()
+        saved_before = select(Product.id).where(Product.form_token == form_token)
+        product_id = new_id if new_id is not None else await self.session.scalar(saved_before)
+        product = await self.get(product_id or 0, deleted_too=True)
+        assert product is not None
         return product
 
     async def set_on_sale(self, product: Product, on_sale: bool) -> None:
@@ -143,9 +172,14 @@ class ProductDAO:
         )
         return count or 0
 
-    async def delete(self, product: Product) -> bool:
-        """False (the product reloaded, unchanged) when a purchase's foreign key refused it."""
-        if await _saved(self.session, lambda: self.session.delete(product)):
-            return True
-        await self.session.refresh(product)
-        return False
+    async def delete(self, product: Product) -> None:
+        """Take it out of the catalog and the admin's list; the row stays for late payments."""
+        product.on_sale = False
+        product.deleted_at = datetime.now(UTC)
+        await self.session.flush()
+
+    async def restore_hidden(self, product: Product) -> None:
+        """A deleted product that was bought after all: listed again, hidden from the catalog."""
+        product.on_sale = False
+        product.deleted_at = None
+        await self.session.flush()

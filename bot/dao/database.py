@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,15 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# Connection execution options the bot's sessions set (see `serving_session_factory`):
+# take SQLite's write lock at BEGIN, and bound how long one transaction waits for a lock.
+BEGIN_IMMEDIATE = "shopbot_begin_immediate"
+LOCK_WAIT_MS = "shopbot_lock_wait_ms"
+# PostgreSQL: a handful of connections serve many updates, since no transaction waits on
+# Telegram; the overflow absorbs bursts, and a wait past the timeout is retried by payments.
+POOL_SIZE = 10
+POOL_MAX_OVERFLOW = 20
+POOL_TIMEOUT = 10.0
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -69,6 +79,57 @@ def sqlite_path(url: URL) -> Path | None:
     return Path(url.database)
 
 
+class UnusableSQLiteError(Exception):
+    """A SQLite database the bot cannot keep its data in; `read_only` when only the
+    permissions (or a read-only file system) are in the way."""
+
+    def __init__(self, message: str, *, read_only: bool = False) -> None:
+        super().__init__(message)
+        self.read_only = read_only
+
+
+def check_sqlite_database(url: URL) -> None:
+    """Refuse, before anything is written, a SQLite database the bot could not keep data in:
+    in memory, a path through a file, or a file or directory it may not write (SQLite writes
+    its journal beside the file). Creates the file's directory; other databases pass."""
+    if not is_sqlite(url):
+        return
+    path = sqlite_path(url)
+    if path is None:
+        raise UnusableSQLiteError(
+            "an in-memory SQLite database is a new, empty one on every connection, so nothing "
+            "would be kept; set DATABASE_URL to a file such as "
+            "sqlite+aiosqlite:///data/shopbot.sqlite3"
+        )
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise UnusableSQLiteError(
+            f"the SQLite database {path} cannot be created: part of {path.parent} is a file, "
+            "not a directory; fix DATABASE_URL"
+        ) from None
+    except PermissionError:
+        raise UnusableSQLiteError(
+            f"the directory {path.parent} of the SQLite database cannot be created (permission "
+            "denied); create it writable for this user, or fix DATABASE_URL",
+            read_only=True,
+        ) from None
+    if path.is_dir():
+        raise UnusableSQLiteError(f"the SQLite database {path} is a directory; fix DATABASE_URL")
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        raise UnusableSQLiteError(
+            f"the directory {path.parent} of the SQLite database is read-only, and SQLite writes "
+            "its journal there; make it writable for this user",
+            read_only=True,
+        )
+    if path.exists() and not os.access(path, os.R_OK | os.W_OK):
+        raise UnusableSQLiteError(
+            f"the SQLite database {path} is read-only and the bot must write to it; make it "
+            "writable for this user",
+            read_only=True,
+        )
+
+
 def create_engine(url: URL, *, application_name: str = "shopbot", **kwargs: Any) -> AsyncEngine:
     """An async engine; on SQLite, with real transactions (DDL included) and foreign keys."""
     if is_sqlite(url):
@@ -80,7 +141,20 @@ def create_engine(url: URL, *, application_name: str = "shopbot", **kwargs: Any)
         _use_real_sqlite_transactions(engine)
         return engine
     connect_args = {"server_settings": {"application_name": application_name}}
-    return create_async_engine(url, connect_args=connect_args, pool_pre_ping=True, **kwargs)
+    if "poolclass" not in kwargs:
+        pool = {"pool_size": POOL_SIZE, "max_overflow": POOL_MAX_OVERFLOW}
+        kwargs = {**pool, "pool_timeout": POOL_TIMEOUT, **kwargs}
+    engine = create_async_engine(url, connect_args=connect_args, pool_pre_ping=True, **kwargs)
+    _bound_postgresql_lock_waits(engine)
+    return engine
+
+
+def _bound_postgresql_lock_waits(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        lock_wait = connection.get_execution_options().get(LOCK_WAIT_MS)
+        if lock_wait is not None:
+            connection.exec_driver_sql(f"SET LOCAL lock_timeout = {int(lock_wait)}")
 
 
 def _use_real_sqlite_transactions(engine: AsyncEngine) -> None:
@@ -101,8 +175,26 @@ def _use_real_sqlite_transactions(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN")
+        options = connection.get_execution_options()
+        busy_timeout = options.get(LOCK_WAIT_MS, SQLITE_BUSY_TIMEOUT_MS)
+        connection.exec_driver_sql(f"PRAGMA busy_timeout={int(busy_timeout)}")
+        # A deferred transaction that reads, then writes after another writer committed,
+        # fails at once (SQLITE_BUSY_SNAPSHOT); taking the write lock at BEGIN makes it wait.
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if options.get(BEGIN_IMMEDIATE) else "BEGIN")
 
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def serving_session_factory(
+    engine: AsyncEngine, *, lock_wait: float | None = None
+) -> async_sessionmaker[AsyncSession]:
+    """Sessions for serving updates: SQLite transactions take the write lock when they begin
+    (one writer at a time, and no transaction fails for having read first); with `lock_wait`
+    (seconds) a transaction waits at most that long for a lock, then fails with an
+    OperationalError that the caller may retry."""
+    options: dict[str, object] = {BEGIN_IMMEDIATE: True}
+    if lock_wait is not None:
+        options[LOCK_WAIT_MS] = max(1, round(lock_wait * 1000))
+    return async_sessionmaker(engine, expire_on_commit=False, execution_options=options)

@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, String, Text, true
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    func,
+    true,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from bot.dao.database import Base
+from bot.dao.database import Base, UTCDateTime
 
 # The longest names the columns hold; what an admin types is checked against these.
 CATEGORY_NAME_MAX = 64
@@ -31,6 +43,11 @@ class Category(Base):
     products: Mapped[list[Product]] = relationship(back_populates="category")
 
 
+# Names are unique ignoring case in the schema too, so two admins adding "Foo" and "foo" at
+# once never both succeed (SQLite's lower() folds ASCII only; the DAO compares casefolded).
+Index("uq_categories_lower_name", func.lower(Category.name), unique=True)
+
+
 class Product(Base):
     __tablename__ = "products"
     __table_args__ = (
@@ -46,6 +63,10 @@ class Product(Base):
     file_id: Mapped[str | None] = mapped_column(String(256))
     hidden_content: Mapped[str] = mapped_column(Text, default="")
     on_sale: Mapped[bool] = mapped_column(Boolean, server_default=true(), default=True)
+    # Deleted products stay as rows, so a payment arriving late still finds what it paid for.
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The add-product form's token: a form saved twice (a double tap) makes one product.
+    form_token: Mapped[str | None] = mapped_column(String(64), unique=True, index=True)
 
     category: Mapped[Category] = relationship(back_populates="products")
     purchases: Mapped[list[Purchase]] = relationship(back_populates="product")

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from bot.handlers import admin, catalog, fallback, payments, profile, start
+from bot.handlers import admin, catalog, fallback, groups, payments, profile, start
 
 
 def routers() -> list[Router]:
-    # start first: /start and /cancel work in every FSM state; fallback last.
+    # groups first: nothing in a group reaches the shop. Then start: /start and /cancel work
+    # in every FSM state. Fallback last.
     return [
+        groups.router,
         start.router,
         catalog.router,
         payments.router,

@@ -87,9 +87,15 @@ def _warn_of_possible_renames(
 @contextmanager
 def sqlite_foreign_keys_off(connection: Connection) -> Iterator[None]:
     """Foreign keys off on a SQLite migration connection while the revisions run, back on
-    after. Elsewhere, or on a connection someone else already holds in a transaction (where
-    the pragma cannot change: pytest-alembic's rollback checks), nothing is done."""
-    if connection.dialect.name != "sqlite" or connection.in_transaction():
+    after. On a connection someone else already holds in a transaction (pytest-alembic's
+    checks that roll everything back), where the pragma cannot change, foreign keys are
+    deferred to a commit that never comes instead, so a rebuild can drop and recreate a
+    referenced table there too. Elsewhere nothing is done."""
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    if connection.in_transaction():
+        _pragma(connection, "PRAGMA defer_foreign_keys=ON")  # ends with the transaction
         yield
         return
     was_on = _foreign_keys(connection)

@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
+from alembic.runtime.migration import RevisionStep
 from loguru import logger
 from sqlalchemy.exc import DBAPIError
 
-from bot.errors import SchemaError
+from bot.errors import StartupError
 from bot.migration.connect import database_message, is_transient, root_cause
 from bot.migration.errors import (
     DatabaseFailedError,
@@ -116,12 +117,37 @@ def is_lock_timeout(error: BaseException) -> bool:
     return getattr(root_cause(error), "sqlstate", None) == _LOCK_NOT_AVAILABLE
 
 
-def revision_failed(error: BaseException) -> SchemaError:
+def _running_revision(error: BaseException) -> str | None:
+    """The revision alembic was applying when `error` went through its loop (the failure may
+    come after the script returned, e.g. at the revision's commit)."""
+    traceback: TracebackType | None = error.__traceback__
+    found = None
+    while traceback is not None:
+        step = traceback.tb_frame.f_locals.get("step")
+        if isinstance(step, RevisionStep):
+            found = step.revision.revision
+        traceback = traceback.tb_next
+    return found
+
+
+def _connection_lost(error: BaseException) -> bool:
+    """The connection died under the revision (a database restart, a killed backend)."""
+    return isinstance(error, DBAPIError) and (error.connection_invalidated or is_transient(error))
+
+
+def revision_failed(error: BaseException) -> StartupError:
     """The one-line error for an exception raised while revisions ran."""
     broken = script_error(error)
     if broken is not None:
         return broken
     _log_traceback(error)
+    if _connection_lost(error):
+        revision = failing_revision(error) or _running_revision(error) or "?"
+        return DatabaseUnreachableError(
+            f"the connection to the database was lost while applying revision {revision} "
+            f"({database_message(error)}); it was rolled back, earlier revisions stay applied; "
+            "start again once the database answers"
+        )
     cause = root_cause(error)
     if getattr(cause, "sqlstate", None) == _READ_ONLY_TRANSACTION:
         return ReadOnlyDatabaseError("a read-only transaction refused the change")

@@ -15,8 +15,9 @@ class Removal(StrEnum):
 
 async def remove_product(shop: Shop, product: Product) -> Removal:
     """Delete a product nobody bought; hide one with purchases so its buyers keep access."""
-    # A purchase may arrive after the count: then the delete is refused and it is hidden.
-    if not await shop.products.purchase_count(product.id) and await shop.products.delete(product):
+    # A payment may arrive after the count: it finds the deleted row and lists it, hidden.
+    if not await shop.products.purchase_count(product.id):
+        await shop.products.delete(product)
         return Removal.DELETED
     await shop.products.set_on_sale(product, False)
     return Removal.HIDDEN

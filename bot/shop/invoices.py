@@ -1,14 +1,17 @@
-"""Invoices: which currency the shop sells in, whether a product can be paid for, and the
-invoice a buyer gets (with a payload naming the product and the buyer)."""
+"""Invoices: which currency the shop sells in, whether a product can be paid for (currency
+and a price Telegram accepts), and the invoice a buyer gets (with a payload naming the product
+and the buyer)."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 
+from loguru import logger
+
 from bot.config import Settings
 from bot.dao.models import Product
-from bot.shop.money import STARS
+from bot.shop.money import STARS, format_amount, price_range
 
 _PAYLOAD = re.compile(r"p:([1-9][0-9]{0,9}):u:([1-9][0-9]{0,18})")
 _MAX_PRODUCT_ID = 2**31 - 1
@@ -72,8 +75,19 @@ class Invoice:
 
 
 def invoice_for(product: Product, buyer_id: int, settings: Settings) -> Invoice | None:
-    """The invoice for this product and buyer, or None when it cannot be paid for now."""
+    """The invoice for this product and buyer, or None when it cannot be paid for now
+    (`unpayable_reason` says why, to the buyer)."""
     if not payable(product, settings):
+        return None
+    allowed = price_range(product.currency)
+    if product.price not in allowed:
+        # Telegram would refuse the invoice; saved before the shop checked prices, or by hand.
+        logger.warning(
+            "product {} costs {}, outside what Telegram accepts ({}); change its price",
+            product.id,
+            format_amount(product.price, product.currency),
+            allowed,
+        )
         return None
     return Invoice(
         title=clip(product.name, _TITLE_MAX),
@@ -83,3 +97,13 @@ def invoice_for(product: Product, buyer_id: int, settings: Settings) -> Invoice 
         amount=product.price,
         provider_token="" if product.currency == STARS else provider_token(settings),
     )
+
+
+def unpayable_reason(product: Product, settings: Settings) -> str:
+    """Why `invoice_for` made no invoice, in one line for the buyer."""
+    if payable(product, settings):
+        return (
+            "Sorry, Telegram does not accept this product's price; "
+            "please try again once the shop has corrected it."
+        )
+    return "Sorry, this product cannot be paid for right now."

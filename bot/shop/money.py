@@ -1,4 +1,5 @@
-"""Amounts are integers in the currency's minor units; this turns them into text and back.
+"""Amounts are integers in the currency's minor units; this turns them into text and back,
+and knows which prices Telegram accepts.
 
 Telegram Stars (XTR) are whole. The per-currency exponents follow Telegram's currencies.json
 (`exp`): 2 for most currencies, 0 for the few listed here.
@@ -7,6 +8,7 @@ Telegram Stars (XTR) are whole. The per-currency exponents follow Telegram's cur
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from decimal import Decimal
 
 STARS = "XTR"
@@ -16,7 +18,21 @@ _ZERO_DECIMAL = frozenset(
 # Telegram takes at most 10000 Stars for one invoice item: it is the bound aiogram documents for
 # Star prices (createInvoiceLink subscription_price, createChatSubscriptionInviteLink: 1-10000).
 MAX_STARS = 10_000
-MAX_MAJOR_UNITS = 1_000_000
+# Card payments: Telegram refuses an invoice whose total is outside the currency's min_amount ..
+# max_amount in https://core.telegram.org/bots/payments/currencies.json, about 1 USD to
+# 10 000 USD at the day's exchange rate (e.g. RUB 86.53 .. 865 304.75). Those bounds move with
+# the rates, so these are fixed bounds inside them with room for the rates to move (1 USD =
+# 0.8-1 EUR, 75-100 RUB, 38-48 UAH, 430-600 KZT), in major units. USD's are Telegram's own.
+_CARD_BOUNDS: dict[str, tuple[Decimal, Decimal]] = {
+    "USD": (Decimal(1), Decimal(10_000)),
+    "EUR": (Decimal(1), Decimal(7_000)),
+    "RUB": (Decimal(100), Decimal(500_000)),
+    "UAH": (Decimal(50), Decimal(200_000)),
+    "KZT": (Decimal(600), Decimal(3_000_000)),
+}
+# Any other currency: 1 to 10 000 units, what Telegram accepts for a currency worth about a
+# dollar; add a currency trading far from the dollar to the table above.
+_OTHER_CARD_BOUNDS = (Decimal(1), Decimal(10_000))
 _NUMBER = re.compile(r"-?\d+(?:[.,]\d+)?")
 
 
@@ -33,12 +49,35 @@ def format_amount(amount: int, currency: str) -> str:
     return f"{major:,.{digits}f} {currency}".replace(",", " ")
 
 
+@dataclass(frozen=True)
+class PriceRange:
+    """The prices Telegram accepts for one invoice item in a currency, in minor units."""
+
+    currency: str
+    lowest: int
+    highest: int
+
+    def __contains__(self, amount: int) -> bool:
+        return self.lowest <= amount <= self.highest
+
+    def __str__(self) -> str:
+        lowest = format_amount(self.lowest, self.currency)
+        return f"from {lowest} to {format_amount(self.highest, self.currency)}"
+
+
+def price_range(currency: str) -> PriceRange:
+    if currency == STARS:
+        return PriceRange(STARS, 1, MAX_STARS)
+    lowest, highest = _CARD_BOUNDS.get(currency, _OTHER_CARD_BOUNDS)
+    digits = exponent(currency)
+    return PriceRange(currency, int(lowest.scaleb(digits)), int(highest.scaleb(digits)))
+
+
 def price_hint(currency: str) -> str:
     if currency == STARS:
-        return f"a whole number of Stars from 1 to {MAX_STARS}, e.g. 150"
-    if exponent(currency) == 0:
-        return f"a whole number of {currency} from 1 to {MAX_MAJOR_UNITS}"
-    return f"an amount in {currency} up to {MAX_MAJOR_UNITS}, e.g. 199.99"
+        return f"a whole number of Stars {price_range(currency)}, e.g. 150"
+    kind = "a whole number" if exponent(currency) == 0 else "an amount"
+    return f"{kind} in {currency}, {price_range(currency)}"
 
 
 def parse_price(text: str | None, currency: str) -> int:
@@ -46,15 +85,16 @@ def parse_price(text: str | None, currency: str) -> int:
     raw = (text or "").strip().replace(" ", "")
     if not _NUMBER.fullmatch(raw):
         raise ValueError(f"That is not a price. Send {price_hint(currency)}.")
-    value = Decimal(raw.replace(",", "."))
     digits = exponent(currency)
-    if value <= 0:
-        raise ValueError("The price must be greater than zero.")
-    limit = MAX_STARS if currency == STARS else MAX_MAJOR_UNITS
-    if value > limit:
-        raise ValueError(f"That is too much: the price can be at most {limit} {currency}.")
-    minor = value.scaleb(digits)
+    minor = Decimal(raw.replace(",", ".")).scaleb(digits)
     if minor != minor.to_integral_value():
         detail = "whole numbers only" if digits == 0 else f"at most {digits} decimal places"
         raise ValueError(f"Too precise for {currency}: {detail}.")
+    allowed = price_range(currency)
+    if minor <= 0:
+        raise ValueError(f"The price must be greater than zero: Telegram accepts prices {allowed}.")
+    if minor < allowed.lowest:
+        raise ValueError(f"That is too little: Telegram accepts prices {allowed}.")
+    if minor > allowed.highest:
+        raise ValueError(f"That is too much: Telegram accepts prices {allowed}.")
     return int(minor)

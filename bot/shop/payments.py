@@ -31,6 +31,20 @@ class Payment:
 
 
 @dataclass(frozen=True)
+class Receipt:
+    """A successful payment as Telegram reported it: what the payment journal keeps."""
+
+    update_id: int
+    payer: Customer
+    payment: Payment
+
+    def describe(self) -> str:
+        """Charge id, amount and payer: what an admin needs to reconcile it."""
+        paid = format_amount(self.payment.amount, self.payment.currency)
+        return f"charge {self.payment.charge_id} of {paid} by user {self.payer.telegram_id}"
+
+
+@dataclass(frozen=True)
 class Recorded:
     """A new purchase: deliver the goods once it is committed."""
 
@@ -57,10 +71,15 @@ async def record_payment(shop: Shop, buyer: Customer, payment: Payment) -> Payme
     user = await register(shop, buyer)
     paid = format_amount(payment.amount, payment.currency)
     payload = parse_payload(payment.payload)
-    product = await shop.products.get(payload.product_id) if payload else None
+    product = await shop.products.get(payload.product_id, deleted_too=True) if payload else None
     if product is None:
         logger.error(
-            "payment {} ({}) names no known product: {!r}", payment.charge_id, paid, payload
+            "payment {} ({}) by user {} names no known product ({!r}): refund it or deliver "
+            "it by hand",
+            payment.charge_id,
+            paid,
+            buyer.telegram_id,
+            payload,
         )
         return Unmatched()
     purchase_id = await shop.purchases.record(
@@ -75,6 +94,8 @@ async def record_payment(shop: Shop, buyer: Customer, payment: Payment) -> Payme
     if purchase_id is None:
         logger.info("payment {} is already recorded; not delivering it again", payment.charge_id)
         return Duplicate()
+    if product.deleted_at is not None:
+        await shop.products.restore_hidden(product)
     logger.info(
         "purchase {}: product {} for {} by user {}",
         purchase_id,

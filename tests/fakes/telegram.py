@@ -7,17 +7,22 @@ in one place: `tests.fakes.bot_api.FakeBotAPI` serves it over real HTTP for the 
 `tests.fakes.session.RecordingSession` answers an in-process aiogram ``Bot`` with it.
 
 It also builds the updates users cause (a message, a button press, a payment), in Telegram's
-JSON, with the sender's profile and the message a button is on.
+JSON, with the sender's profile and the message a button is on, in a private chat or a group.
+Telegram under load is played by `set_failure` (429 with ``retry_after``, 5xx, any refusal) and
+`set_latency`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import hashlib
 import itertools
 import json
+import re
 import threading
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -55,6 +60,8 @@ _NOT_MODIFIED = (
     "are exactly the same as a current content and reply markup of the message"
 )
 _LOG_SUMMARY_CALLS = 15
+_SUPERGROUP_IDS_FROM = -(10**12)  # supergroup ids look like -100xxxxxxxxxx
+_ENTITY = re.compile(r"^/\w+(?:@\w+)?|@\w{5,32}")
 _LOG_SUMMARY_PARAMS_CHARS = 200
 
 
@@ -70,15 +77,26 @@ class Call:
 
 
 class BotAPIError(Exception):
-    """A Bot API error answer: ``{"ok": false, "error_code": ..., "description": ...}``."""
+    """A Bot API error answer: ``{"ok": false, "error_code": ..., "description": ...}``, with
+    ``parameters`` (Telegram's ResponseParameters) when it says when to retry."""
 
-    def __init__(self, error_code: int, description: str) -> None:
+    def __init__(
+        self, error_code: int, description: str, *, retry_after: int | None = None
+    ) -> None:
         super().__init__(f"{error_code}: {description}")
         self.error_code = error_code
         self.description = description
+        self.retry_after = retry_after
 
     def body(self) -> JSONDict:
-        return {"ok": False, "error_code": self.error_code, "description": self.description}
+        body: JSONDict = {
+            "ok": False,
+            "error_code": self.error_code,
+            "description": self.description,
+        }
+        if self.retry_after is not None:
+            body["parameters"] = {"retry_after": self.retry_after}
+        return body
 
 
 def decode_params(fields: Mapping[str, str], uploads: Mapping[str, JSONDict]) -> JSONDict:
@@ -103,7 +121,8 @@ class FakeTelegram:
         # One re-entrant lock guards all shared state; the condition wakes wait_for().
         self._cond = threading.Condition()
         self._calls: list[Call] = []
-        self._failures: dict[str, tuple[BotAPIError, int]] = {}
+        self._failures: dict[str, deque[BotAPIError]] = {}
+        self._latency: dict[str | None, float] = {}  # by method; None: every method
         self._users: dict[int, JSONDict] = {}
         self._messages: dict[tuple[int, int], JSONDict] = {}  # sent by the bot, by (chat, id)
         self._message_ids = itertools.count(1)
@@ -119,6 +138,9 @@ class FakeTelegram:
     async def answer(self, method: str, params: JSONDict, token: str) -> tuple[int, JSONDict]:
         """Record the call and answer it: the HTTP status and the JSON body Telegram sends."""
         self._record(method, params, token)
+        delay = self._latency_of(method)
+        if delay:
+            await asyncio.sleep(delay)
         try:
             failure = self._take_failure(method)
             if failure is not None:
@@ -142,6 +164,13 @@ class FakeTelegram:
     def calls_of(self, method: str) -> list[Call]:
         """Recorded calls of ``method`` (case-insensitive), oldest first."""
         return [call for call in self.calls if call.method.lower() == method.lower()]
+
+    def messages_in(self, chat_id: int) -> list[JSONDict]:
+        """The messages the bot has in that chat as they are now, oldest first: what the chat
+        shows (a refused call sent nothing)."""
+        with self._cond:
+            found = [message for (chat, _), message in self._messages.items() if chat == chat_id]
+            return copy.deepcopy(sorted(found, key=lambda message: message["message_id"]))
 
     def mark(self) -> int:
         """Current length of the call log; pass it as ``after=`` to see only newer calls."""
@@ -215,23 +244,51 @@ class FakeTelegram:
     # ------------------------------------------------------------------ failures
 
     def set_failure(
-        self, method: str, *, error_code: int, description: str, times: int = 1
+        self,
+        method: str,
+        *,
+        error_code: int,
+        description: str,
+        times: int = 1,
+        retry_after: int | None = None,
     ) -> None:
-        """Make the next ``times`` calls of ``method`` fail with this Bot API error."""
+        """Make the next ``times`` calls of ``method`` fail with this Bot API error, after the
+        failures already set for it; ``retry_after`` adds Telegram's ``parameters``."""
         if times < 1:
             raise ValueError("times must be >= 1")
+        error = BotAPIError(error_code, description, retry_after=retry_after)
         with self._cond:
-            self._failures[method.lower()] = (BotAPIError(error_code, description), times)
+            self._failures.setdefault(method.lower(), deque()).extend([error] * times)
+
+    def set_flood_control(self, method: str, *, retry_after: int, times: int = 1) -> None:
+        """Telegram's 429: the next ``times`` calls of ``method`` must wait ``retry_after`` s."""
+        self.set_failure(
+            method,
+            error_code=429,
+            description=f"Too Many Requests: retry after {retry_after}",
+            times=times,
+            retry_after=retry_after,
+        )
+
+    def set_server_error(self, method: str, *, times: int = 1, error_code: int = 500) -> None:
+        """Telegram's own trouble: the next ``times`` calls of ``method`` answer 5xx."""
+        self.set_failure(
+            method, error_code=error_code, description="Internal Server Error", times=times
+        )
+
+    def set_latency(self, seconds: float, method: str | None = None) -> None:
+        """Answer every call (or only ``method``'s) ``seconds`` late; 0 removes the delay."""
+        with self._cond:
+            self._latency[method.lower() if method else None] = seconds
+
+    def _latency_of(self, method: str) -> float:
+        with self._cond:
+            return self._latency.get(method.lower(), self._latency.get(None, 0.0))
 
     def _take_failure(self, method: str) -> BotAPIError | None:
-        key = method.lower()
         with self._cond:
-            if key not in self._failures:
-                return None
-            error, times = self._failures.pop(key)
-            if times > 1:
-                self._failures[key] = (error, times - 1)
-            return error
+            queued = self._failures.get(method.lower())
+            return queued.popleft() if queued else None
 
     # ------------------------------------------------------------------ updates users cause
 
@@ -254,27 +311,40 @@ class FakeTelegram:
             if known_username:
                 profile["username"] = known_username
             self._users[user_id] = profile
-        message = self._user_message(user_id, text=text)
-        if text.startswith("/"):
-            command = text.split(maxsplit=1)[0]
-            message["entities"] = [
-                {"type": "bot_command", "offset": 0, "length": _utf16_length(command)}
-            ]
+        return {"message": self._text_message(user_id, user_id, text)}
+
+    def group_text_update(
+        self, user_id: int, text: str, *, chat_id: int, reply_to_message_id: int | None = None
+    ) -> JSONDict:
+        """A text message from the user in a group (``chat_id`` < 0; from -10**12 down a
+        supergroup), optionally a reply to a message the bot sent there; commands and
+        ``@username`` mentions get their entities."""
+        if chat_id >= 0:
+            raise ValueError("a group's chat id is negative")
+        message = self._text_message(user_id, chat_id, text)
+        if reply_to_message_id is not None:
+            with self._cond:
+                replied = self._message_with_button(chat_id, reply_to_message_id)
+                message["reply_to_message"] = copy.deepcopy(replied)
         return {"message": message}
 
-    def button_update(self, user_id: int, data: str, *, message_id: int | None = None) -> JSONDict:
-        """A callback query from a bot message in the user's private chat.
+    def button_update(
+        self, user_id: int, data: str, *, message_id: int | None = None, chat_id: int | None = None
+    ) -> JSONDict:
+        """A callback query from a bot message in the user's private chat, or in the group
+        ``chat_id``.
 
         Without ``message_id`` the button is on the last message the bot sent to that
         chat; a message the bot sent is reproduced as it is now (after its edits).
         """
+        chat = user_id if chat_id is None else chat_id
         with self._cond:
-            message = copy.deepcopy(self._message_with_button(user_id, message_id))
+            message = copy.deepcopy(self._message_with_button(chat, message_id))
         callback_query = {
             "id": f"cbq-{next(self._object_ids)}",
             "from": self._user(user_id),
             "message": message,
-            "chat_instance": f"chat-instance-{user_id}",
+            "chat_instance": f"chat-instance-{chat}",
             "data": data,
         }
         return {"callback_query": callback_query}
@@ -334,21 +404,29 @@ class FakeTelegram:
 
     def _chat(self, chat_id: int) -> JSONDict:
         if chat_id < 0:
-            return {"id": chat_id, "type": "group", "title": f"Group {chat_id}"}
+            kind = "supergroup" if chat_id <= _SUPERGROUP_IDS_FROM else "group"
+            return {"id": chat_id, "type": kind, "title": f"Group {chat_id}"}
         user = self._user(chat_id)
         chat = {"id": chat_id, "type": "private", "first_name": user["first_name"]}
         if "username" in user:
             chat["username"] = user["username"]
         return chat
 
-    def _user_message(self, user_id: int, **content: Any) -> JSONDict:
+    def _user_message(self, user_id: int, chat_id: int | None = None, **content: Any) -> JSONDict:
         return {
             "message_id": next(self._message_ids),
             "date": _now(),
-            "chat": self._chat(user_id),
+            "chat": self._chat(user_id if chat_id is None else chat_id),
             "from": self._user(user_id),
             **content,
         }
+
+    def _text_message(self, user_id: int, chat_id: int, text: str) -> JSONDict:
+        message = self._user_message(user_id, chat_id, text=text)
+        entities = _text_entities(text)
+        if entities:
+            message["entities"] = entities
+        return message
 
     def _message_with_button(self, chat_id: int, message_id: int | None) -> JSONDict:
         if message_id is None:
@@ -519,6 +597,16 @@ def _document(file_id: str, **details: Any) -> JSONDict:
 
 def _file_unique_id(file_id: str) -> str:
     return hashlib.sha1(file_id.encode()).hexdigest()[:16]
+
+
+def _text_entities(text: str) -> list[JSONDict]:
+    """A leading "/command" and every "@username", as Telegram marks them."""
+    entities = []
+    for found in _ENTITY.finditer(text):
+        kind = "mention" if found[0].startswith("@") else "bot_command"
+        offset = _utf16_length(text[: found.start()])
+        entities.append({"type": kind, "offset": offset, "length": _utf16_length(found[0])})
+    return entities
 
 
 def _utf16_length(text: str) -> int:

@@ -10,15 +10,18 @@ so a test reads the Bot API calls they caused and the rows they wrote without wa
 from __future__ import annotations
 
 import asyncio
+import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from itertools import count
+from pathlib import Path
 from typing import Any, TypeVar
 
 from aiogram import Bot, Dispatcher
 from aiogram.methods import TelegramMethod
 from aiogram.types import Update
+from aiogram.utils.token import extract_bot_id
 from loguru import logger
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -26,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from bot.app import SchemaMode, build_bot, build_dispatcher
 from bot.config import Settings
 from bot.dao.database import create_engine, create_session_factory
+from bot.dao.models import Category, Product
 from bot.migration import migrate
 from tests.fakes import Call, FakeTelegram, RecordingSession
 from tests.fakes.telegram import JSONDict
@@ -39,7 +43,7 @@ STALE = "This button is out of date."  # the README's answer to an old or forged
 
 def build_shop_dispatcher(settings: Settings, engine: AsyncEngine) -> Dispatcher:
     """The one call into the bot's wiring: a change of its signature is fixed here."""
-    return build_dispatcher(settings, engine, SchemaMode.MIGRATE)
+    return build_dispatcher(settings, engine, SchemaMode.MIGRATE, strict_transactions=True)
 
 
 def release_routers(dispatcher: Dispatcher) -> None:
@@ -85,6 +89,17 @@ class ShopBot:
         async with create_session_factory(self.engine)() as session, session.begin():
             return await work(session)
 
+    async def add_product(self, category: str, **fields: Any) -> int:
+        """A product (Product's columns as `fields`) in a new category; its id."""
+
+        async def add(session: AsyncSession) -> int:
+            product = Product(category=Category(name=category), **fields)
+            session.add(product)
+            await session.flush()
+            return product.id
+
+        return await self.run(add)
+
     async def rows(self, model: Any, *where: Any) -> list[Any]:
         async def read(session: AsyncSession) -> list[Any]:
             return list(await session.scalars(select(model).where(*where).order_by(model.id)))
@@ -98,13 +113,15 @@ async def running_shop(database: ThrowawayDatabase, **settings: Any) -> AsyncIte
 
     On the way out it checks that the bot logged no traceback, as a process's log would show.
     """
-    settings = {"bot_token": TEST_TOKEN, **settings}
+    journal = Path(tempfile.mkdtemp(prefix="shopbot-journal-")) / "payments.journal"
+    settings = {"bot_token": TEST_TOKEN, "payments_journal": journal, **settings}
     config = Settings(_env_file=None, database_url=database.url_string, **settings)  # type: ignore[call-arg]
     engine = create_engine(config.database)
     try:
         await migrate(engine)
-        bot = build_bot(config)  # the bot's own defaults (HTML), on the fake Telegram
-        bot.session = RecordingSession(FakeTelegram(bot_id=bot.id))
+        # The bot's own defaults (HTML) and retries, on the fake Telegram.
+        telegram = FakeTelegram(bot_id=extract_bot_id(config.bot_token.get_secret_value()))
+        bot = build_bot(config, session=RecordingSession(telegram))
         dispatcher = build_shop_dispatcher(config, engine)
         shop = ShopBot(dispatcher, bot, engine)
         sink = logger.add(shop.log.append, level="DEBUG", format="{level} | {name} | {message}")

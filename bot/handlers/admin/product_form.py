@@ -7,6 +7,7 @@ start.py) leaves the form at any step.
 from __future__ import annotations
 
 from html import escape
+from uuid import uuid4
 
 from aiogram import F, Router
 from aiogram.filters import Command
@@ -41,6 +42,7 @@ async def start_form(callback: CallbackQuery, state: FSMContext, shop: Shop) -> 
         return
     await state.clear()
     await state.set_state(AddProduct.name)
+    await state.update_data(form_token=uuid4().hex)  # saving twice makes one product
     await show(
         callback,
         f"➕ <b>New product</b>\n\nSend its name (1–{PRODUCT_NAME_MAX} characters).\n"
@@ -170,6 +172,7 @@ async def save(callback: CallbackQuery, state: FSMContext, shop: Shop) -> None:
         await show(callback, "That category was deleted meanwhile. Choose another:", keyboard)
         return
     product = await shop.products.create(
+        form_token=data.get("form_token"),
         category_id=data["category_id"],
         name=data["name"],
         description=data["description"],

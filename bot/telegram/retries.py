@@ -1,0 +1,119 @@
+"""Bot API calls retried when the failure passes: Telegram's flood control (429, after the
+`retry_after` it names), its server errors (5xx) and the network, with exponential backoff.
+
+One request middleware on the bot's session does it for every call the handlers make (sends,
+edits, invoices, callback and pre-checkout answers, admin notices). A call is retried within a
+time budget and then fails as it would have: no retry starts and no wait runs past the budget.
+Refusals (400, 403, ...) are never retried: the same request would be refused again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+from aiogram.client.session.middlewares.base import (
+    BaseRequestMiddleware,
+    NextRequestMiddlewareType,
+)
+from aiogram.exceptions import (
+    TelegramAPIError,
+    TelegramEntityTooLarge,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
+from aiogram.methods import (
+    AnswerCallbackQuery,
+    AnswerPreCheckoutQuery,
+    DeleteWebhook,
+    GetMe,
+    GetUpdates,
+    SetMyCommands,
+    SetWebhook,
+    TelegramMethod,
+)
+from aiogram.methods.base import Response, TelegramType
+from loguru import logger
+
+if TYPE_CHECKING:
+    from aiogram import Bot
+
+FIRST_BACKOFF = 0.5  # seconds before the first retry of a 5xx or network error
+MAX_BACKOFF = 8.0
+# Answers Telegram only takes for a short time: a pre-checkout query must be answered within
+# 10 s of being asked, and a button's spinner stops on its own soon after a press.
+SHORT_BUDGETS: dict[type[TelegramMethod[Any]], float] = {
+    AnswerPreCheckoutQuery: 8.0,
+    AnswerCallbackQuery: 5.0,
+}
+# getUpdates: the polling loop backs off on its own. Start-up calls: a start that cannot
+# reach Telegram fails at once (exit 3) and is restarted, rather than seeming to hang.
+NOT_RETRIED: tuple[type[TelegramMethod[Any]], ...] = (
+    GetUpdates,
+    GetMe,
+    SetMyCommands,
+    DeleteWebhook,
+    SetWebhook,
+)
+
+
+class RetryMiddleware(BaseRequestMiddleware):
+    """Retries a Bot API call for up to `budget` seconds (less for the short-lived answers)."""
+
+    def __init__(self, budget: float) -> None:
+        self.budget = budget
+
+    async def __call__(
+        self,
+        make_request: NextRequestMiddlewareType[TelegramType],
+        bot: Bot,
+        method: TelegramMethod[TelegramType],
+    ) -> Response[TelegramType]:
+        if isinstance(method, NOT_RETRIED):
+            return await make_request(bot, method)
+        clock = asyncio.get_running_loop().time
+        deadline = clock() + self.budget_of(method)
+        backoff = FIRST_BACKOFF
+        while True:
+            try:
+                return await make_request(bot, method)
+            except TelegramAPIError as error:
+                wait = retry_wait(error, backoff)
+                if wait is None or clock() + wait > deadline:
+                    raise
+                logger.warning(
+                    "Bot API {} failed ({}); retrying in {:g} s",
+                    method.__api_method__,
+                    describe(error, bot.token),
+                    wait,
+                )
+                if not isinstance(error, TelegramRetryAfter):
+                    backoff = min(backoff * 2, MAX_BACKOFF)
+            await asyncio.sleep(wait)
+
+    def budget_of(self, method: TelegramMethod[TelegramType]) -> float:
+        return min(self.budget, SHORT_BUDGETS.get(type(method), self.budget))
+
+
+def is_transient(error: TelegramAPIError) -> bool:
+    """A failure that passes: flood control, Telegram's server errors, the network (but not
+    a file too large, which aiogram counts as a network error)."""
+    if isinstance(error, TelegramEntityTooLarge):
+        return False
+    return isinstance(error, TelegramRetryAfter | TelegramServerError | TelegramNetworkError)
+
+
+def retry_wait(error: TelegramAPIError, backoff: float) -> float | None:
+    """Seconds to wait before trying again, or None when the error is final."""
+    if not is_transient(error):
+        return None
+    return float(error.retry_after) if isinstance(error, TelegramRetryAfter) else backoff
+
+
+def describe(error: TelegramAPIError, token: str) -> str:
+    """The error on one line: its class and Telegram's (or the HTTP client's) words."""
+    if isinstance(error, TelegramRetryAfter):
+        return f"flood control, retry after {error.retry_after} s"
+    first_line = error.message.splitlines()[0] if error.message else ""
+    return f"{type(error).__name__}: {first_line}".replace(token, "<token>")
