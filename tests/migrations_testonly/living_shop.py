@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 
-from sqlalchemy import insert
+from sqlalchemy import insert, text
 from sqlalchemy.pool import NullPool
 
 from bot.dao import Base
@@ -86,7 +86,8 @@ def tagged(rows: ShopRows) -> list[Row]:
 
 def open_shop(database: ThrowawayDatabase, rows: ShopRows | None = None) -> None:
     """Migrate the database to the real head (as the bot does), then insert `rows` through the
-    real schema (the models' tables) in one transaction."""
+    real schema (the models' tables) in one transaction. The rows carry their ids, so on
+    PostgreSQL each table's id sequence is moved past them, as a shop's own inserts would."""
 
     async def run() -> None:
         engine = create_engine(database.url, poolclass=NullPool)
@@ -96,6 +97,13 @@ def open_shop(database: ThrowawayDatabase, rows: ShopRows | None = None) -> None
                 for table, listed in (rows or {}).items():
                     if listed:  # an empty list would insert one row of defaults
                         await conn.execute(insert(Base.metadata.tables[table]), listed)
+                    if listed and database.backend == "postgresql":
+                        await conn.execute(
+                            text(
+                                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                                f"(SELECT max(id) FROM {table}))"
+                            )
+                        )
         finally:
             await engine.dispose()
 

@@ -1,0 +1,140 @@
+"""What only a process shows about a payment in flight, on a real SQLite file and real
+PostgreSQL: SIGTERM while the payment waits on a busy database (the process waits for it, then
+exits 0 with it recorded and delivered), and SIGKILL after the payment was journaled but before
+the database took it (the next start records and delivers it, once)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import text
+
+from bot.dao.database import create_engine
+from bot.shop.invoices import build_payload
+from tests.fakes.bot_api import FakeBotAPI
+from tests.migrations_testonly.living_shop import open_shop, shop_rows
+from tests.support.databases import ThrowawayDatabase, fetch_all
+from tests.support.processes import BotProcess, bot_env
+from tests.support.waiting import eventually
+
+BUYER = 7_500_001
+PRODUCT, PRICE = 1, 150  # living_shop's product 1: 150 Stars, on sale
+CHARGE = "charge-in-flight"
+DELIVERED = "the secret of product 1"
+
+
+@contextmanager
+def database_busy(database: ThrowawayDatabase) -> Iterator[None]:
+    """Another connection holds purchases (on SQLite: the one write lock) until the block
+    ends; it lives in a thread of its own, as another program's would."""
+    held, release = threading.Event(), threading.Event()
+
+    async def hold() -> None:
+        engine = create_engine(database.url)
+        try:
+            async with engine.begin() as conn:
+                if database.backend == "sqlite":
+                    await conn.execute(text("DELETE FROM purchases WHERE id < 0"))
+                else:
+                    await conn.execute(text("LOCK TABLE purchases IN ACCESS EXCLUSIVE MODE"))
+                held.set()
+                await asyncio.to_thread(release.wait)
+        finally:
+            await engine.dispose()
+
+    holder = threading.Thread(target=asyncio.run, args=(hold(),))
+    holder.start()
+    try:
+        assert held.wait(30), "could not lock the database"
+        yield
+    finally:
+        release.set()
+        holder.join(30)
+
+
+def _env(database: ThrowawayDatabase, fake_api: FakeBotAPI, journal: Path) -> dict[str, str]:
+    return bot_env(
+        database,
+        api_url=fake_api.url,
+        PAYMENTS_JOURNAL=str(journal),
+        PAYMENT_RETRY_WINDOW="120",
+        SHUTDOWN_TIMEOUT="60",
+    )
+
+
+def _pay(fake_api: FakeBotAPI) -> None:
+    fake_api.push_update(
+        fake_api.payment_update(
+            BUYER,
+            currency="XTR",
+            total_amount=PRICE,
+            payload=build_payload(PRODUCT, BUYER),
+            charge_id=CHARGE,
+        )
+    )
+
+
+def _journaled(journal: Path) -> None:
+    eventually(lambda: journal.exists() and CHARGE in journal.read_text(), bool, timeout=60)
+
+
+def _purchases(database: ThrowawayDatabase) -> list[tuple]:
+    return fetch_all(database, "SELECT charge_id FROM purchases WHERE charge_id = :c", c=CHARGE)
+
+
+def _delivered(fake_api: FakeBotAPI) -> list[str]:
+    return [
+        str(call.params["text"])
+        for call in fake_api.calls_of("sendMessage")
+        if int(call.params["chat_id"]) == BUYER and DELIVERED in str(call.params["text"])
+    ]
+
+
+def test_sigterm_waits_for_a_payment_in_flight(
+    database: ThrowawayDatabase, fake_api: FakeBotAPI, tmp_path: Path
+) -> None:
+    open_shop(database, shop_rows(purchases=0))
+    journal = tmp_path / "payments.journal"
+    with BotProcess([], _env(database, fake_api, journal), tmp_path) as bot:
+        fake_api.wait_for("getUpdates", timeout=60)
+        with database_busy(database):
+            _pay(fake_api)
+            _journaled(journal)
+            os.kill(bot.pid, signal.SIGTERM)
+            bot.wait_for_output("payment(s) in progress")
+            assert bot.poll() is None  # still there, waiting for the payment
+        assert bot.wait(90) == 0, bot.output
+
+    assert _purchases(database) == [(CHARGE,)]
+    assert len(_delivered(fake_api)) == 1
+
+
+def test_a_payment_killed_before_the_database_took_it_is_recorded_at_the_next_start(
+    database: ThrowawayDatabase, fake_api: FakeBotAPI, tmp_path: Path
+) -> None:
+    open_shop(database, shop_rows(purchases=0))
+    journal = tmp_path / "payments.journal"
+    env = _env(database, fake_api, journal)
+    with BotProcess([], env, tmp_path) as killed:
+        fake_api.wait_for("getUpdates", timeout=60)
+        with database_busy(database):
+            _pay(fake_api)
+            _journaled(journal)
+            assert killed.stop(signal.SIGKILL) == -signal.SIGKILL
+    assert _purchases(database) == []
+
+    with BotProcess([], env, tmp_path) as restarted:
+        fake_api.wait_for(
+            "sendMessage", lambda call: DELIVERED in str(call.params.get("text")), timeout=60
+        )
+        assert restarted.stop() == 0, restarted.output
+
+    assert _purchases(database) == [(CHARGE,)]
+    assert len(_delivered(fake_api)) == 1
+    assert "Traceback" not in restarted.output
