@@ -170,6 +170,12 @@ class NullSession:
     def begin(self) -> Self:
         return self
 
+    def in_transaction(self) -> bool:
+        return False
+
+    async def commit(self) -> None:
+        return None
+
 
 # ---------------------------------------------------------------------------- the updates
 

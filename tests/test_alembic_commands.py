@@ -44,7 +44,8 @@ def test_offline_sql_touches_nothing(database: ThrowawayDatabase) -> None:
     result = run_alembic(["upgrade", "head", "--sql"], clean_env(DATABASE_URL=database.url_string))
     assert result.returncode == 0, result.stderr
     assert "CREATE TABLE users" in result.stdout
-    assert f"INSERT INTO alembic_version (version_num) VALUES ('{HEAD}')" in result.stdout
+    assert "INSERT INTO alembic_version (version_num) VALUES (" in result.stdout
+    assert f"version_num='{HEAD}'" in result.stdout or f"VALUES ('{HEAD}')" in result.stdout
     assert "COMMIT" in result.stdout
     assert "migration lock" not in result.stderr
 
