@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -17,6 +18,14 @@ from tests.support.databases import (
     admin_url,
     postgres_reachable,
     throwaway_database,
+)
+from tests.support.replica import (
+    PASSWORD,
+    PASSWORD_ROLE,
+    Database,
+    ReplicaPair,
+    replica_pair,
+    server_binaries_missing,
 )
 
 BACKENDS = ["sqlite", "postgresql"]
@@ -68,3 +77,25 @@ def log() -> Iterator[list[str]]:
     sink = logger.add(lambda message: lines.append(str(message)), level="INFO")
     yield lines
     logger.remove(sink)
+
+
+@pytest.fixture(scope="session")
+def pair() -> Iterator[ReplicaPair]:
+    """A throwaway PostgreSQL primary and its hot standby, for the whole session."""
+    missing = server_binaries_missing()
+    if missing is not None:
+        # A developer without the server binaries may skip; CI must prove the feature.
+        reason = f"no replica can be made here: {missing}; install the PostgreSQL server"
+        if os.environ.get("CI"):
+            pytest.fail(reason, pytrace=False)
+        pytest.skip(reason)
+    with replica_pair() as made:
+        made.execute(f"CREATE ROLE {PASSWORD_ROLE} LOGIN PASSWORD '{PASSWORD}'")
+        yield made
+
+
+@pytest.fixture
+def replicated(pair: ReplicaPair) -> Iterator[Database]:
+    """A fresh database on the pair, once the replica has replayed it."""
+    with pair.database() as fresh:
+        yield fresh

@@ -1,7 +1,8 @@
 """What only a process shows about a payment in flight, on a real SQLite file and real
 PostgreSQL: SIGTERM while the payment waits on a busy database (the process waits for it, then
-exits 0 with it recorded and delivered), and SIGKILL after the payment was journaled but before
-the database took it (the next start records and delivers it, once)."""
+exits 0 with it recorded and delivered), SIGKILL after the payment was journaled but before
+the database took it (the next start records and delivers it, once), and a payment that
+arrives while PostgreSQL restarts (recorded once it is back)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text
 
 from bot.dao.database import create_engine
@@ -21,6 +23,7 @@ from tests.fakes.bot_api import FakeBotAPI
 from tests.migrations_testonly.living_shop import open_shop, shop_rows
 from tests.support.databases import ThrowawayDatabase, fetch_all
 from tests.support.processes import BotProcess, bot_env
+from tests.support.replica import Database, ReplicaPair
 from tests.support.waiting import eventually
 
 BUYER = 7_500_001
@@ -138,3 +141,26 @@ def test_a_payment_killed_before_the_database_took_it_is_recorded_at_the_next_st
     assert _purchases(database) == [(CHARGE,)]
     assert len(_delivered(fake_api)) == 1
     assert "Traceback" not in restarted.output
+
+
+@pytest.mark.slow
+def test_a_payment_while_postgresql_restarts_is_recorded_once_it_is_back(
+    replicated: Database, fake_api: FakeBotAPI, pair: ReplicaPair, tmp_path: Path
+) -> None:
+    database = replicated.primary
+    open_shop(database, shop_rows(purchases=0))
+    journal = tmp_path / "payments.journal"
+    with BotProcess([], _env(database, fake_api, journal), tmp_path) as bot:
+        fake_api.wait_for("getUpdates", timeout=60)
+        with pair.primary_stopped():
+            _pay(fake_api)
+            _journaled(journal)
+            bot.wait_for_output("database busy while recording")
+        fake_api.wait_for(
+            "sendMessage", lambda call: DELIVERED in str(call.params.get("text")), timeout=90
+        )
+        assert bot.stop() == 0, bot.output
+
+    assert _purchases(database) == [(CHARGE,)]
+    assert len(_delivered(fake_api)) == 1
+    assert "Traceback" not in bot.output

@@ -5,9 +5,7 @@ which needs a server that asks for passwords (the machine's cluster trusts 127.0
 
 from __future__ import annotations
 
-import os
 import signal
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,38 +13,11 @@ import pytest
 from tests.fakes.bot_api import FakeBotAPI
 from tests.migrations_testonly.scenarios import real_head, version
 from tests.support.processes import BotProcess, bot_env, clean_env, run_alembic, run_main
-from tests.support.replica import (
-    PASSWORD_ROLE,
-    Database,
-    ReplicaPair,
-    replica_pair,
-    server_binaries_missing,
-)
+from tests.support.replica import PASSWORD, PASSWORD_ROLE, Database, ReplicaPair
 
 pytestmark = pytest.mark.slow
 
 READY = "is ready; polling"
-PASSWORD = "right-Pa55word"
-
-
-@pytest.fixture(scope="session")
-def pair() -> Iterator[ReplicaPair]:
-    missing = server_binaries_missing()
-    if missing is not None:
-        # A developer without the server binaries may skip; CI must prove the feature.
-        reason = f"no replica can be made here: {missing}; install the PostgreSQL server"
-        if os.environ.get("CI"):
-            pytest.fail(reason, pytrace=False)
-        pytest.skip(reason)
-    with replica_pair() as made:
-        made.execute(f"CREATE ROLE {PASSWORD_ROLE} LOGIN PASSWORD '{PASSWORD}'")
-        yield made
-
-
-@pytest.fixture
-def replicated(pair: ReplicaPair) -> Iterator[Database]:
-    with pair.database() as fresh:
-        yield fresh
 
 
 def _migrate_primary(replicated: Database, tmp_path: Path) -> None:

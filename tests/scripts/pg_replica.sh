@@ -4,6 +4,8 @@
 #
 #   tests/scripts/pg_replica.sh up PRIMARY_PORT REPLICA_PORT   prints the directory, last line
 #   tests/scripts/pg_replica.sh down DIRECTORY                 stops both, removes everything
+#   tests/scripts/pg_replica.sh stop|start DIRECTORY NODE       stops or starts one (primary,
+#                                                              replica), keeping its files
 #
 # The primary (wal_level=replica) trusts every local connection, except for the role
 # shopbot_password, which must give its password (scram-sha-256). The replica is made with
@@ -58,8 +60,20 @@ HBA
   echo "$dir"
 }
 
+node() {
+  local action=$1 dir=$2 node=$3
+  [ -d "$dir/$node" ] || { echo "pg_replica.sh: no $node in $dir" >&2; exit 2; }
+  if [ "$action" = stop ]; then
+    as_postgres "$pg_bin/pg_ctl" -D "$dir/$node" -m fast -w stop >/dev/null
+  else
+    as_postgres "$pg_bin/pg_ctl" -D "$dir/$node" -l "$dir/$node.log" -w start >/dev/null
+  fi
+}
+
 case "${1:-}" in
   up) [ $# = 3 ] || { echo "usage: $0 up PRIMARY_PORT REPLICA_PORT" >&2; exit 2; }; up "$2" "$3" ;;
   down) [ $# = 2 ] || { echo "usage: $0 down DIRECTORY" >&2; exit 2; }; down "$2" ;;
-  *) echo "usage: $0 up PRIMARY_PORT REPLICA_PORT | down DIRECTORY" >&2; exit 2 ;;
+  stop|start) [ $# = 3 ] || { echo "usage: $0 $1 DIRECTORY NODE" >&2; exit 2; }; node "$@" ;;
+  *) echo "usage: $0 up PRIMARY_PORT REPLICA_PORT | down DIRECTORY | stop|start DIRECTORY NODE" >&2
+     exit 2 ;;
 esac

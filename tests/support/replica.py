@@ -20,6 +20,7 @@ from tests.support.waiting import eventually
 
 SCRIPT = PROJECT_ROOT / "tests" / "scripts" / "pg_replica.sh"
 PASSWORD_ROLE = "shopbot_password"  # the one role pg_replica.sh makes give a password
+PASSWORD = "right-Pa55word"
 _SERVER_BINARIES = Path("/usr/lib/postgresql")
 
 
@@ -42,6 +43,7 @@ class Database:
 class ReplicaPair:
     primary_port: int
     replica_port: int
+    directory: str
 
     def url(self, port: int, database: str = "postgres") -> URL:
         return URL.create(
@@ -52,6 +54,15 @@ class ReplicaPair:
     def execute(self, statement: str) -> None:
         """Run one statement on the primary's `postgres` database."""
         execute(self.url(self.primary_port), statement)
+
+    @contextmanager
+    def primary_stopped(self) -> Iterator[None]:
+        """The primary shut down (connections dropped, as in a restart) until the block ends."""
+        _script("stop", self.directory, "primary")
+        try:
+            yield
+        finally:
+            _script("start", self.directory, "primary")
 
     @contextmanager
     def database(self) -> Iterator[Database]:
@@ -77,21 +88,21 @@ def _reachable(url: URL) -> bool:
     return True
 
 
+def _script(*args: str) -> str:
+    done = subprocess.run(
+        [str(SCRIPT), *args], capture_output=True, text=True, timeout=120, check=False
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"pg_replica.sh {args[0]} failed ({done.returncode}):\n{done.stderr}")
+    return done.stdout
+
+
 @contextmanager
 def replica_pair() -> Iterator[ReplicaPair]:
     """Start the pair; stop it and remove its files afterwards, whatever happened."""
-    pair = ReplicaPair(free_port(), free_port())
-    made = subprocess.run(
-        [str(SCRIPT), "up", str(pair.primary_port), str(pair.replica_port)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    if made.returncode != 0:
-        raise RuntimeError(f"pg_replica.sh up failed ({made.returncode}):\n{made.stderr}")
-    directory = made.stdout.strip().splitlines()[-1]
+    primary_port, replica_port = free_port(), free_port()
+    directory = _script("up", str(primary_port), str(replica_port)).strip().splitlines()[-1]
     try:
-        yield pair
+        yield ReplicaPair(primary_port, replica_port, directory)
     finally:
         subprocess.run([str(SCRIPT), "down", directory], timeout=60, check=False)
