@@ -8,12 +8,18 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from aiogram.exceptions import TelegramRetryAfter
+from aiogram import Bot
+from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter
+from aiogram.methods import EditMessageText, RefundStarPayment, SendMessage, TelegramMethod
+from aiohttp import ClientConnectorError
+from aiohttp.client_reqrep import ConnectionKey
 
 from bot.dao.models import Purchase
 from bot.shop.invoices import build_payload
+from bot.telegram.retries import RetryMiddleware
 from tests.support.databases import ThrowawayDatabase, throwaway_database
 from tests.support.processes import TEST_TOKEN
 from tests.support.shop import ShopBot, running_shop, texts
@@ -147,3 +153,44 @@ async def test_a_delivery_failing_beyond_the_budget_tells_the_buyer_how_to_get_i
         [purchase] = await shop.rows(Purchase)
         assert (purchase.charge_id, purchase.amount) == ("c-1", 150)
         assert "Python Tricks" in texts(shop.chat(ADMIN).calls_since(mark))[0]
+
+
+def _network_error(method: TelegramMethod[Any], cause: BaseException) -> TelegramNetworkError:
+    try:
+        raise TelegramNetworkError(method=method, message=str(cause)) from cause
+    except TelegramNetworkError as error:
+        return error
+
+
+async def _calls_made(method: TelegramMethod[Any], cause: BaseException) -> int:
+    """How many times the middleware makes `method` when each attempt fails with a network
+    error caused by `cause` (budget: a few quick retries)."""
+    calls = 0
+
+    async def failing(_bot: Bot, made: TelegramMethod[Any]) -> Any:
+        nonlocal calls
+        calls += 1
+        raise _network_error(made, cause)
+
+    with pytest.raises(TelegramNetworkError):
+        await RetryMiddleware(budget=1.0)(failing, Bot(TEST_TOKEN), method)
+    return calls
+
+
+async def test_a_send_that_may_have_arrived_is_not_sent_again() -> None:
+    timeout = TimeoutError()
+    assert await _calls_made(SendMessage(chat_id=1, text="key"), timeout) == 1
+    assert (
+        await _calls_made(RefundStarPayment(user_id=1, telegram_payment_charge_id="c"), timeout)
+        == 1
+    )
+
+
+async def test_a_send_that_never_connected_and_an_edit_are_retried() -> None:
+    refused = ClientConnectorError(
+        ConnectionKey("api.telegram.org", 443, True, None, None, None, None),
+        OSError(111, "Connection refused"),
+    )
+    assert await _calls_made(SendMessage(chat_id=1, text="key"), refused) > 1
+    edit = EditMessageText(chat_id=1, message_id=2, text="menu")
+    assert await _calls_made(edit, TimeoutError()) > 1

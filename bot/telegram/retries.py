@@ -4,7 +4,10 @@
 One request middleware on the bot's session does it for every call the handlers make (sends,
 edits, invoices, callback and pre-checkout answers, admin notices). A call is retried within a
 time budget and then fails as it would have: no retry starts and no wait runs past the budget.
-Refusals (400, 403, ...) are never retried: the same request would be refused again.
+Refusals (400, 403, ...) are never retried: the same request would be refused again. Nor is
+a call that sends something (a message, an invoice, a refund) once it may have reached Telegram
+(a timeout, a dropped connection): a second try could deliver it twice. Such a call is retried
+on network errors only when no connection was made.
 """
 
 from __future__ import annotations
@@ -29,11 +32,13 @@ from aiogram.methods import (
     DeleteWebhook,
     GetMe,
     GetUpdates,
+    RefundStarPayment,
     SetMyCommands,
     SetWebhook,
     TelegramMethod,
 )
 from aiogram.methods.base import Response, TelegramType
+from aiohttp import ClientConnectorError
 from loguru import logger
 
 if TYPE_CHECKING:
@@ -56,6 +61,20 @@ NOT_RETRIED: tuple[type[TelegramMethod[Any]], ...] = (
     DeleteWebhook,
     SetWebhook,
 )
+
+
+def sends_something(method: TelegramMethod[Any]) -> bool:
+    """A call that, made twice, shows or does something twice (sendMessage, sendInvoice,
+    sendDocument, ..., refundStarPayment); edits and answers are harmless to repeat."""
+    return method.__api_method__.startswith("send") or isinstance(method, RefundStarPayment)
+
+
+def may_have_arrived(error: TelegramAPIError) -> bool:
+    """A network error after which Telegram may have done what was asked: anything but a
+    connection that was never made."""
+    return isinstance(error, TelegramNetworkError) and not isinstance(
+        error.__cause__, ClientConnectorError
+    )
 
 
 class RetryMiddleware(BaseRequestMiddleware):
@@ -81,6 +100,8 @@ class RetryMiddleware(BaseRequestMiddleware):
             except TelegramAPIError as error:
                 wait = retry_wait(error, backoff)
                 if wait is None or clock() + wait > deadline:
+                    raise
+                if sends_something(method) and may_have_arrived(error):
                     raise
                 logger.warning(
                     "Bot API {} failed ({}); retrying in {:g} s",
