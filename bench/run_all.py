@@ -11,7 +11,15 @@ import time
 
 from bench._common import PROJECT_ROOT, print_table, sec
 
-SCRIPTS = ("noop_check", "full_upgrade", "many_instances", "time_to_ready", "updates")
+SCRIPTS = (
+    "noop_check",
+    "full_upgrade",
+    "many_instances",
+    "time_to_ready",
+    "updates",
+    "burst",
+    "stock",
+)
 
 
 def main() -> None:

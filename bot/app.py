@@ -39,6 +39,7 @@ from bot.middlewares.database import DatabaseSessionMiddleware, ShopFactory, sho
 from bot.shop import Shop
 from bot.shop.intake import PaymentIntake
 from bot.shop.journal import PaymentJournal
+from bot.shop.reservations import ReservationSweep
 from bot.storage import (
     OUTAGE_ERRORS,
     StorageHealth,
@@ -111,11 +112,11 @@ def build_dispatcher(
     """`shop_factory` builds the `shop` handlers get for each update's session.
     `strict_transactions` (tests) makes a Bot API call inside an open transaction raise."""
     track_open_transactions(engine)
+    transactions = shop_transactions(engine, shop_factory)
     payments = PaymentIntake(
-        PaymentJournal(settings.payments_journal_path),
-        shop_transactions(engine, shop_factory),
-        settings.payment_retry_window,
+        PaymentJournal(settings.payments_journal_path), transactions, settings.payment_retry_window
     )
+    reservations = ReservationSweep(transactions)
     dispatcher = Dispatcher(
         storage=build_storage(settings),
         settings=settings,
@@ -133,6 +134,8 @@ def build_dispatcher(
     watch_storage(dispatcher, settings)
     dispatcher.startup.register(on_startup)
     dispatcher.startup.register(replay_payment_journal)  # after the migration, before polling
+    dispatcher.startup.register(reservations.start)
+    dispatcher.shutdown.register(reservations.stop)
     dispatcher.shutdown.register(finish_payments)  # before anything is closed
     dispatcher.shutdown.register(on_shutdown)
     return dispatcher

@@ -130,6 +130,8 @@ class Settings(DatabaseSettings):
     payments_journal: Path | None = None
     payment_retry_window: float = Field(15.0, ge=0)
     shutdown_timeout: float = Field(20.0, ge=0)
+    # Seconds a unit of a stock product stays reserved for a payer after pre-checkout.
+    stock_reservation_seconds: float = Field(900.0, ge=1, le=86_400)
 
     @field_validator(
         "bot_token", "redis_url", "payments_provider_token", "webhook_secret", mode="before"

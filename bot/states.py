@@ -18,3 +18,9 @@ class AddProduct(StatesGroup):
 class CategoryForm(StatesGroup):
     create = State()
     rename = State()
+
+
+class AddUnits(StatesGroup):
+    """Waiting for a stock product's units: lines of text or a .txt/.csv document."""
+
+    lines = State()

@@ -24,6 +24,7 @@ SMALLEST = ["--repeat", "1", "--backend", "sqlite"]
         ["time_to_ready"],
         ["updates", "--updates", "8"],
         ["burst"],
+        ["stock", "--buyers", "10", "--units", "3", "--load", "500"],
     ],
     ids=lambda script: script[0],
 )

@@ -37,6 +37,8 @@ FOREIGN_KEYS = {
     ("products", "fk_products_category_id_categories"),
     ("purchases", "fk_purchases_product_id_products"),
     ("purchases", "fk_purchases_user_id_users"),
+    ("stock_units", "fk_stock_units_product_id_products"),
+    ("stock_units", "fk_stock_units_purchase_id_purchases"),
 }
 
 

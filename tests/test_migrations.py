@@ -55,6 +55,17 @@ def _product_row(product_id: int, *, category_id: int) -> Row:
     }
 
 
+def _unit_row(unit_id: int, *, state: str) -> Row:
+    return {
+        "__tablename__": "stock_units",
+        "id": unit_id,
+        "product_id": 15,
+        "content": f"KEY-{unit_id:04d}",
+        "content_hash": f"{unit_id:064x}",
+        "state": state,
+    }
+
+
 # The rows pytest-alembic inserts when each revision is reached, in that revision's shape. A new
 # revision adds its id here (test_every_revision_has_seed_rows asks for it) with rows that use
 # what it adds, ids after those already used; [] only when it adds nothing rows could show.
@@ -64,6 +75,26 @@ SEED: dict[str, list[Row]] = {
         {"__tablename__": "categories", "id": 4, "name": "Seeded After Soft Delete"},
         {**_product_row(13, category_id=4), "deleted_at": datetime(2026, 1, 2, 3, 4, 5)},
         {**_product_row(14, category_id=4), "form_token": "f" * 32},
+    ],
+    "5d0c7a1e9b42": [
+        {**_product_row(15, category_id=4), "kind": "stock", "hidden_content": ""},
+        {
+            "__tablename__": "purchases",
+            "id": 31,
+            "user_id": 1,
+            "product_id": 15,
+            "amount": 100,
+            "currency": "XTR",
+            "provider": "telegram_stars",
+            "charge_id": "charge-stock-1",
+        },
+        _unit_row(1, state="available"),
+        {
+            **_unit_row(2, state="reserved"),
+            "reserved_for": 7_000_001,
+            "reserved_until": datetime(2026, 1, 2, 3, 4, 5),
+        },
+        {**_unit_row(3, state="sold"), "purchase_id": 31},
     ],
 }
 

@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
-from bot.dao.models import Category, Product, Purchase
+from bot.dao.models import KIND_UNLIMITED, Category, Product, Purchase
 from bot.dao.paging import Page, fetch_page
 from bot.dao.upsert import dialect_insert
 
@@ -135,6 +135,7 @@ class ProductDAO:
         currency: str,
         file_id: str | None,
         hidden_content: str,
+        kind: str = KIND_UNLIMITED,
         form_token: str | None = None,
     ) -> Product:
         """The new product; if the form with this `form_token` was saved before (a double
@@ -149,6 +150,7 @@ class ProductDAO:
                 currency=currency,
                 file_id=file_id,
                 hidden_content=hidden_content,
+                kind=kind,
                 on_sale=True,
                 form_token=form_token,
             )

@@ -12,6 +12,7 @@ from sqlalchemy import (
     Index,
     String,
     Text,
+    UniqueConstraint,
     func,
     true,
 )
@@ -22,6 +23,15 @@ from bot.dao.database import Base, UTCDateTime
 # The longest names the columns hold; what an admin types is checked against these.
 CATEGORY_NAME_MAX = 64
 PRODUCT_NAME_MAX = 128
+UNIT_TEXT_MAX = 4000
+
+# products.kind: one content for every buyer, or a pool of units each sold once.
+KIND_UNLIMITED = "unlimited"
+KIND_STOCK = "stock"
+# stock_units.state. A sold unit stays sold, refunded or not: its buyer has seen it.
+UNIT_AVAILABLE = "available"
+UNIT_RESERVED = "reserved"
+UNIT_SOLD = "sold"
 
 
 class User(Base):
@@ -67,6 +77,9 @@ class Product(Base):
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # The add-product form's token: a form saved twice (a double tap) makes one product.
     form_token: Mapped[str | None] = mapped_column(String(64), unique=True, index=True)
+    kind: Mapped[str] = mapped_column(
+        String(16), server_default=KIND_UNLIMITED, default=KIND_UNLIMITED
+    )
 
     category: Mapped[Category] = relationship(back_populates="products")
     purchases: Mapped[list[Purchase]] = relationship(back_populates="product")
@@ -86,3 +99,30 @@ class Purchase(Base):
 
     user: Mapped[User] = relationship(back_populates="purchases")
     product: Mapped[Product] = relationship(back_populates="purchases")
+
+
+class StockUnit(Base):
+    """One unit of a stock product (a key, a code, login details), sold to exactly one buyer.
+
+    Uniqueness per product goes through `content_hash` (SHA-256 of the text): an index on
+    texts of up to 4000 characters would pass PostgreSQL's btree row limit. A unit is
+    reserved for a payer until `reserved_until`, then sold with `purchase_id` set (unique:
+    one unit per purchase)."""
+
+    __tablename__ = "stock_units"
+    __table_args__ = (UniqueConstraint("product_id", "content_hash"),)
+
+    # Indexed by the unique constraint, which starts with it.
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
+    content: Mapped[str] = mapped_column(Text)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(
+        String(16), server_default=UNIT_AVAILABLE, default=UNIT_AVAILABLE
+    )
+    reserved_for: Mapped[int | None] = mapped_column(BigInteger)  # the payer's Telegram id
+    reserved_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    purchase_id: Mapped[int | None] = mapped_column(ForeignKey("purchases.id"), unique=True)
+
+
+# What the sale looks for: a product's units in one state.
+Index("ix_stock_units_product_id_state", StockUnit.product_id, StockUnit.state)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -59,6 +59,17 @@ class PurchaseDAO:
             .returning(Purchase.id)
         )
         return (await self.session.execute(statement)).scalar_one_or_none()
+
+    async def forget(self, purchase_id: int) -> None:
+        """Delete a purchase recorded in this transaction that could not be fulfilled."""
+        await self.session.execute(delete(Purchase).where(Purchase.id == purchase_id))
+
+    async def ids_of(self, telegram_id: int, product_id: int) -> list[int]:
+        """This buyer's purchases of this product, oldest first."""
+        statement = select(Purchase.id).where(
+            _bought_by(telegram_id), Purchase.product_id == product_id
+        )
+        return list(await self.session.scalars(statement.order_by(Purchase.id)))
 
     async def owns(self, telegram_id: int, product_id: int) -> bool:
         statement = select(Purchase.id).where(

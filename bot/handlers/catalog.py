@@ -15,6 +15,7 @@ from bot.keyboards.common import page_caption
 from bot.keyboards.menu import back_home
 from bot.shop import Shop
 from bot.shop.money import format_amount
+from bot.shop.stock import in_stock, stock_label
 
 router = Router(name="catalog")
 
@@ -44,7 +45,7 @@ async def products(
     await show(
         callback,
         f"🛍 <b>{escape(category.name)}</b>{page_caption(page)}",
-        products_keyboard(category.id, page),
+        products_keyboard(category.id, page, await in_stock(shop, page.items)),
     )
 
 
@@ -58,4 +59,7 @@ async def product_card(callback: CallbackQuery, callback_data: ProductCard, shop
         text += f"\n{escape(product.description)}\n"
     text += f"\nCategory: {escape(product.category.name)}"
     text += f"\nPrice: <b>{format_amount(product.price, product.currency)}</b>"
+    stock = await in_stock(shop, [product])
+    if product.id in stock:
+        text += f"\nStock: {stock_label(stock[product.id])}"
     await show(callback, text, product_keyboard(product, callback_data.page))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from html import escape
 
 from aiogram import Bot, F, Router
+from aiogram.exceptions import TelegramAPIError
 from aiogram.types import (
     CallbackQuery,
     ErrorEvent,
@@ -25,8 +26,9 @@ from bot.shop.checkout import Checkout, review_checkout
 from bot.shop.customers import Customer
 from bot.shop.intake import Journaled, PaymentIntake
 from bot.shop.invoices import invoice_for, unpayable_reason
-from bot.shop.money import format_amount
-from bot.shop.payments import Duplicate, Payment, PaymentOutcome, Receipt, Unmatched
+from bot.shop.money import STARS, format_amount
+from bot.shop.payments import Duplicate, Payment, PaymentOutcome, Receipt, SoldOut, Unmatched
+from bot.shop.stock import in_stock, is_stock
 
 router = Router(name="payments")
 
@@ -38,6 +40,14 @@ UNMATCHED = (
     "Your payment arrived but we could not match it to a product. "
     "The shop's admins have been told and will sort it out."
 )
+SOLD_OUT_BUY = "Sorry, this product is sold out; please look again later."
+REFUNDED = (
+    "Sorry, the last unit of {name} was sold while you were paying: your {paid} have been refunded."
+)
+REFUND_FOLLOWS = (
+    "Sorry, the last unit of {name} was sold while you were paying: the shop's admins have "
+    "been told and will refund you."
+)
 
 
 @router.callback_query(Buy.filter())
@@ -46,6 +56,9 @@ async def buy(
 ) -> None:
     product = await load_or_stale(callback, shop.products.on_sale(callback_data.product_id))
     if product is None:
+        return
+    if is_stock(product) and not (await in_stock(shop, [product]))[product.id]:
+        await callback.answer(SOLD_OUT_BUY, show_alert=True)
         return
     invoice = invoice_for(product, callback.from_user.id, settings)
     if invoice is None:
@@ -151,11 +164,47 @@ async def settle(bot: Bot, settings: Settings, receipt: Receipt, outcome: Paymen
         notice += "names no known product: refund it or deliver it by hand."
         await notify_admins(bot, settings.admin_ids, notice)
         return
+    if isinstance(outcome, SoldOut):
+        await _refund_sold_out(bot, settings, receipt, outcome)
+        return
     goods = outcome.goods
     await deliver(bot, chat_id, goods)
     notice = f"💰 New purchase #{outcome.purchase_id}: <b>{escape(goods.name)}</b> for {paid} "
     notice += f"by {buyer}."
     await notify_admins(bot, settings.admin_ids, notice)
+
+
+async def _refund_sold_out(
+    bot: Bot, settings: Settings, receipt: Receipt, outcome: SoldOut
+) -> None:
+    """Stars go back at once (refundStarPayment); a provider payment is left to the admins,
+    who are told either way."""
+    payment = receipt.payment
+    paid = format_amount(payment.amount, payment.currency)
+    chat_id = receipt.payer.telegram_id
+    name = escape(outcome.product_name)
+    notice = f"⚠️ Payment <code>{escape(payment.charge_id)}</code> of {paid} by "
+    notice += f"{_buyer(receipt.payer)} for <b>{name}</b> found the stock empty: "
+    if payment.currency == STARS and await _refund_stars(bot, receipt):
+        await bot.send_message(chat_id, REFUNDED.format(name=f"<b>{name}</b>", paid=paid))
+        notice += "it was refunded."
+    else:
+        await bot.send_message(chat_id, REFUND_FOLLOWS.format(name=f"<b>{name}</b>"))
+        notice += "refund it by hand."
+    await notify_admins(bot, settings.admin_ids, notice)
+
+
+async def _refund_stars(bot: Bot, receipt: Receipt) -> bool:
+    try:
+        await bot.refund_star_payment(
+            user_id=receipt.payer.telegram_id,
+            telegram_payment_charge_id=receipt.payment.charge_id,
+        )
+    except TelegramAPIError as error:
+        logger.error("could not refund {}: {}", receipt.describe(), error)
+        return False
+    logger.warning("refunded {}: no unit was left", receipt.describe())
+    return True
 
 
 async def replay_payment_journal(bot: Bot, settings: Settings, payments: PaymentIntake) -> None:

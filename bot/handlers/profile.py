@@ -67,7 +67,10 @@ async def redeliver(
     callback: CallbackQuery, callback_data: Redeliver, shop: Shop, bot: Bot
 ) -> None:
     buyer_id = callback.from_user.id
-    goods = await load_or_stale(callback, owned_goods(shop, buyer_id, callback_data.product_id))
+    goods = await load_or_stale(
+        callback,
+        owned_goods(shop, buyer_id, callback_data.product_id, callback_data.purchase_id),
+    )
     if goods is None:
         return
     await deliver(bot, buyer_id, goods)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.dao.models import Category, Product
+from bot.dao.models import KIND_STOCK, Category, Product
 from bot.dao.paging import Page
 from bot.keyboards.callbacks import (
     Admin,
@@ -18,6 +18,7 @@ from bot.keyboards.callbacks import (
     CategoryAction,
     FormAction,
     PickCategory,
+    PickKind,
     ProductAction,
     ProductForm,
 )
@@ -57,6 +58,16 @@ def products_keyboard(page: Page[Product]) -> InlineKeyboardMarkup:
 def product_keyboard(product: Product) -> InlineKeyboardMarkup:
     toggle = "🙈 Hide" if product.on_sale else "👁 Put on sale"
     builder = InlineKeyboardBuilder()
+    if product.kind == KIND_STOCK:
+        builder.row(
+            button(
+                "➕ Add units", AdminProduct(action=ProductAction.ADD_UNITS, product_id=product.id)
+            ),
+            button(
+                "🧹 Remove unsold",
+                AdminProduct(action=ProductAction.REMOVE_UNSOLD, product_id=product.id),
+            ),
+        )
     builder.row(
         button(toggle, AdminProduct(action=ProductAction.TOGGLE, product_id=product.id)),
         button("🗑 Delete", AdminProduct(action=ProductAction.DELETE, product_id=product.id)),
@@ -89,6 +100,12 @@ def pick_category_keyboard(categories: Sequence[tuple[Category, int]]) -> Inline
     builder = InlineKeyboardBuilder()
     for category, _ in categories:
         builder.row(button(category.name, PickCategory(category_id=category.id)))
+    return builder.as_markup()
+
+
+def pick_kind_keyboard() -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.row(button("📦 Stock product", PickKind(stock=True)))
     return builder.as_markup()
 
 

@@ -48,6 +48,7 @@ class PurchasesPage(CallbackData, prefix="mine"):
 
 class Redeliver(CallbackData, prefix="again"):
     product_id: RowId
+    purchase_id: RowId | None = None  # a stock product's unit is that purchase's
 
 
 class AdminAction(StrEnum):
@@ -70,6 +71,8 @@ class ProductAction(StrEnum):
     VIEW = "view"
     TOGGLE = "toggle"
     DELETE = "delete"
+    ADD_UNITS = "units"
+    REMOVE_UNSOLD = "unsold"
 
 
 class AdminProduct(CallbackData, prefix="admp"):
@@ -92,6 +95,12 @@ class PickCategory(CallbackData, prefix="pick"):
     """The category step of the add-product form."""
 
     category_id: RowId
+
+
+class PickKind(CallbackData, prefix="kind"):
+    """The kind step of the add-product form."""
+
+    stock: bool
 
 
 class FormAction(StrEnum):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
@@ -12,6 +12,7 @@ from bot.dao.paging import Page
 from bot.keyboards.callbacks import Buy, CategoryPage, Menu, MenuAction, ProductCard
 from bot.keyboards.common import add_pager, button, home_button
 from bot.shop.money import format_amount
+from bot.shop.stock import stock_label
 
 
 def categories_keyboard(categories: Sequence[tuple[Category, int]]) -> InlineKeyboardMarkup:
@@ -22,10 +23,15 @@ def categories_keyboard(categories: Sequence[tuple[Category, int]]) -> InlineKey
     return builder.as_markup()
 
 
-def products_keyboard(category_id: int, page: Page[Product]) -> InlineKeyboardMarkup:
+def products_keyboard(
+    category_id: int, page: Page[Product], stock: Mapping[int, int]
+) -> InlineKeyboardMarkup:
+    """`stock`: free units of the stock products on the page."""
     builder = InlineKeyboardBuilder()
     for product in page.items:
         label = f"{product.name} — {format_amount(product.price, product.currency)}"
+        if product.id in stock:
+            label += f" ({stock_label(stock[product.id])})"
         builder.row(button(label, ProductCard(product_id=product.id, page=page.number)))
     add_pager(builder, page, lambda number: CategoryPage(category_id=category_id, page=number))
     builder.row(button("⬅️ Categories", Menu(action=MenuAction.CATALOG)))

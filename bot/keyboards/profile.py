@@ -15,7 +15,10 @@ def purchases_keyboard(page: Page[Purchase]) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     for purchase in page.items:
         builder.row(
-            button(f"📦 {purchase.product.name}", Redeliver(product_id=purchase.product_id))
+            button(
+                f"📦 {purchase.product.name}",
+                Redeliver(product_id=purchase.product_id, purchase_id=purchase.id),
+            )
         )
     add_pager(builder, page, lambda number: PurchasesPage(page=number))
     builder.row(home_button())

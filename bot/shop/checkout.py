@@ -8,6 +8,9 @@ from bot.config import Settings
 from bot.dao.models import Product
 from bot.shop.invoices import parse_payload, payable
 from bot.shop.services import Shop
+from bot.shop.stock import is_stock, reserve_unit
+
+SOLD_OUT = "Sorry, this product has just sold out; please look again later."
 
 
 @dataclass(frozen=True)
@@ -37,7 +40,12 @@ def checkout_refusal(checkout: Checkout, product: Product | None, settings: Sett
 
 
 async def review_checkout(shop: Shop, checkout: Checkout, settings: Settings) -> str | None:
-    """`checkout_refusal` against the product the payload names, as it is now."""
+    """`checkout_refusal` against the product the payload names, as it is now; for a stock
+    product that may be sold, a unit is reserved for the payer (refused if none is free)."""
     payload = parse_payload(checkout.payload)
     product = await shop.products.get(payload.product_id) if payload else None
-    return checkout_refusal(checkout, product, settings)
+    refusal = checkout_refusal(checkout, product, settings)
+    if refusal is not None or product is None or not is_stock(product):
+        return refusal
+    seconds = settings.stock_reservation_seconds
+    return None if await reserve_unit(shop, product, checkout.payer_id, seconds) else SOLD_OUT

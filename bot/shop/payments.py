@@ -11,6 +11,7 @@ from bot.shop.delivery import Goods
 from bot.shop.invoices import parse_payload
 from bot.shop.money import STARS, format_amount
 from bot.shop.services import Shop
+from bot.shop.stock import is_stock, now
 
 # How a purchase was paid, as stored in purchases.provider.
 PROVIDER_STARS = "telegram_stars"
@@ -62,7 +63,15 @@ class Unmatched:
     """The payment names no known product: the admins must refund it or deliver by hand."""
 
 
-PaymentOutcome = Recorded | Duplicate | Unmatched
+@dataclass(frozen=True)
+class SoldOut:
+    """A stock product with no unit left for this payment (the reservation expired and the
+    pool emptied): nothing is recorded, and the payment must be refunded."""
+
+    product_name: str
+
+
+PaymentOutcome = Recorded | Duplicate | Unmatched | SoldOut
 
 
 async def record_payment(shop: Shop, buyer: Customer, payment: Payment) -> PaymentOutcome:
@@ -94,6 +103,21 @@ async def record_payment(shop: Shop, buyer: Customer, payment: Payment) -> Payme
     if purchase_id is None:
         logger.info("payment {} is already recorded; not delivering it again", payment.charge_id)
         return Duplicate()
+    goods = Goods.of(product)
+    if is_stock(product):
+        unit = await shop.stock.sell(product.id, buyer.telegram_id, purchase_id, now())
+        if unit is None:
+            # Not kept as a purchase: it delivered nothing and its payment goes back.
+            await shop.purchases.forget(purchase_id)
+            logger.error(
+                "payment {} ({}) by user {} for product {} found no unit left; refunding it",
+                payment.charge_id,
+                paid,
+                buyer.telegram_id,
+                product.id,
+            )
+            return SoldOut(product_name=product.name)
+        goods = Goods.of(product, content=unit.content)
     if product.deleted_at is not None:
         await shop.products.restore_hidden(product)
     logger.info(
@@ -103,4 +127,4 @@ async def record_payment(shop: Shop, buyer: Customer, payment: Payment) -> Payme
         paid,
         buyer.telegram_id,
     )
-    return Recorded(purchase_id=purchase_id, goods=Goods.of(product))
+    return Recorded(purchase_id=purchase_id, goods=goods)

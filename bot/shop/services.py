@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.dao.catalog import CategoryDAO, ProductDAO
 from bot.dao.purchases import PurchaseDAO
 from bot.dao.stats import StatsDAO
+from bot.dao.stock import StockDAO
 from bot.dao.users import UserDAO
 
 
@@ -23,6 +24,12 @@ class Shop:
     products: ProductDAO
     purchases: PurchaseDAO
     stats: StatsDAO
+
+    @property
+    def stock(self) -> StockDAO:
+        """Units of stock products, on the products' session (a canned `Shop` without stock
+        products never reaches it)."""
+        return StockDAO(self.products.session)
 
     @classmethod
     def on(cls, session: AsyncSession) -> Shop:

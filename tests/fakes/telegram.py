@@ -40,8 +40,10 @@ _STRING_FIELDS = frozenset(
         "description",
         "document",
         "error_message",
+        "file_id",
         "payload",
         "pre_checkout_query_id",
+        "telegram_payment_charge_id",
         "text",
         "title",
         "url",
@@ -128,6 +130,8 @@ class FakeTelegram:
         self._message_ids = itertools.count(1)
         self._object_ids = itertools.count(1)
         self._handlers: dict[str, MethodHandler] = {}
+        self._files: dict[str, bytes] = {}  # documents users sent, by file id
+        self._refunded: set[str] = set()  # Stars charge ids refunded
         for name, handler in self._method_handlers().items():
             self.handle(name, handler)
 
@@ -385,8 +389,12 @@ class FakeTelegram:
     def document_update(
         self, user_id: int, *, file_id: str, file_name: str = "file.bin"
     ) -> JSONDict:
-        """A private-chat message from the user carrying a document."""
-        document = _document(file_id, file_name=file_name)
+        """A private-chat message from the user carrying a document (its size, when the test
+        gave its content with `add_file`)."""
+        with self._cond:
+            content = self._files.get(file_id)
+        size = {} if content is None else {"file_size": len(content)}
+        document = _document(file_id, file_name=file_name, **size)
         return {"message": self._user_message(user_id, document=document)}
 
     def _user(self, user_id: int) -> JSONDict:
@@ -455,6 +463,8 @@ class FakeTelegram:
             "sendDocument": self._send_document,
             "sendInvoice": self._send_invoice,
             "editMessageText": self._edit_message_text,
+            "refundStarPayment": self._refund_star_payment,
+            "getFile": self._get_file,
         }
         return handlers | dict.fromkeys(_TRUE_METHODS, _return_true)
 
@@ -502,6 +512,38 @@ class FakeTelegram:
             "total_amount": total_amount,
         }
         return self._store_bot_message(params, invoice=invoice)
+
+    async def _refund_star_payment(self, params: JSONDict) -> bool:
+        """Like Telegram: each charge is refunded once."""
+        _int_param(params, "user_id")
+        charge_id = _text_param(params, "telegram_payment_charge_id")
+        with self._cond:
+            if charge_id in self._refunded:
+                raise BotAPIError(400, "Bad Request: CHARGE_ALREADY_REFUNDED")
+            self._refunded.add(charge_id)
+        return True
+
+    def add_file(self, file_id: str, content: bytes) -> None:
+        """A file a user uploaded: getFile describes it and `file_content` serves it."""
+        with self._cond:
+            self._files[file_id] = content
+
+    def file_content(self, file_path: str) -> bytes:
+        with self._cond:
+            return self._files[file_path.removeprefix("documents/")]
+
+    async def _get_file(self, params: JSONDict) -> JSONDict:
+        file_id = _text_param(params, "file_id")
+        with self._cond:
+            content = self._files.get(file_id)
+        if content is None:
+            raise BotAPIError(400, "Bad Request: invalid file_id")
+        return {
+            "file_id": file_id,
+            "file_unique_id": _file_unique_id(file_id),
+            "file_size": len(content),
+            "file_path": f"documents/{file_id}",
+        }
 
     async def _edit_message_text(self, params: JSONDict) -> JSONDict:
         """Like Telegram: an omitted reply_markup drops the keyboard, and an edit that changes

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from itertools import count
@@ -39,6 +39,16 @@ from tests.support.processes import TEST_TOKEN
 T = TypeVar("T")
 SCREEN_METHODS = ("sendmessage", "editmessagetext")
 STALE = "This button is out of date."  # the README's answer to an old or forged button
+
+
+class FileServingSession(RecordingSession):
+    """The in-process session, also serving the files users sent (`FakeTelegram.add_file`)
+    to `Bot.download`, as Telegram's file URLs do."""
+
+    async def stream_content(
+        self, url: str, *args: Any, **kwargs: Any
+    ) -> AsyncGenerator[bytes, None]:
+        yield self.telegram.file_content(url.partition("/file/bot")[2].partition("/")[2])
 
 
 def build_shop_dispatcher(settings: Settings, engine: AsyncEngine) -> Dispatcher:
@@ -121,7 +131,7 @@ async def running_shop(database: ThrowawayDatabase, **settings: Any) -> AsyncIte
         await migrate(engine)
         # The bot's own defaults (HTML) and retries, on the fake Telegram.
         telegram = FakeTelegram(bot_id=extract_bot_id(config.bot_token.get_secret_value()))
-        bot = build_bot(config, session=RecordingSession(telegram))
+        bot = build_bot(config, session=FileServingSession(telegram))
         dispatcher = build_shop_dispatcher(config, engine)
         shop = ShopBot(dispatcher, bot, engine)
         sink = logger.add(shop.log.append, level="DEBUG", format="{level} | {name} | {message}")
@@ -216,8 +226,10 @@ class Chat:
             self.telegram.text_update(self.user_id, text, first_name=self.first_name)
         )
 
-    async def send_document(self, file_id: str) -> Screen:
-        return await self._reply(self.telegram.document_update(self.user_id, file_id=file_id))
+    async def send_document(self, file_id: str, file_name: str = "file.bin") -> Screen:
+        return await self._reply(
+            self.telegram.document_update(self.user_id, file_id=file_id, file_name=file_name)
+        )
 
     async def press(self, data: str) -> Pressed:
         """Press a button with this callback data on the last message the bot sent here;

@@ -6,11 +6,16 @@ from __future__ import annotations
 from aiogram import Router
 
 from bot.filters.admin import IsAdmin
-from bot.handlers.admin import categories, menu, product_form, products, stats
+from bot.handlers.admin import categories, menu, product_form, products, stats, units
 
 router = Router(name="admin")
 router.message.filter(IsAdmin())
 router.callback_query.filter(IsAdmin())
 router.include_routers(
-    menu.router, stats.router, categories.router, products.router, product_form.router
+    menu.router,
+    stats.router,
+    categories.router,
+    products.router,
+    product_form.router,
+    units.router,
 )

@@ -15,13 +15,20 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 
 from bot.config import Settings
+from bot.dao.models import KIND_STOCK, KIND_UNLIMITED
 from bot.handlers.ui import load_or_stale, show
-from bot.keyboards.admin import back_to_panel, confirm_product_keyboard, pick_category_keyboard
+from bot.keyboards.admin import (
+    back_to_panel,
+    confirm_product_keyboard,
+    pick_category_keyboard,
+    pick_kind_keyboard,
+)
 from bot.keyboards.callbacks import (
     Admin,
     AdminAction,
     FormAction,
     PickCategory,
+    PickKind,
     ProductForm,
 )
 from bot.shop import Shop
@@ -120,8 +127,10 @@ async def _ask_content(message: Message, state: FSMContext, file_id: str | None)
     await state.update_data(file_id=file_id)
     await state.set_state(AddProduct.content)
     await message.answer(
-        f"Last, the hidden content buyers get after paying: a key, a link, a text "
-        f"(1–{CONTENT_MAX} characters)."
+        f"Last, the hidden content every buyer gets after paying: a link, a text "
+        f"(1–{CONTENT_MAX} characters). Or, to sell unique units (keys, codes) one per "
+        "buyer, tap 📦 Stock product and add its units after saving.",
+        reply_markup=pick_kind_keyboard(),
     )
 
 
@@ -146,9 +155,26 @@ async def take_content(message: Message, state: FSMContext, shop: Shop) -> None:
         message, state, key="content", what="the content", max_length=CONTENT_MAX
     ):
         return
+    await state.update_data(kind=KIND_UNLIMITED)
+    await _ask_to_confirm(message, state, shop)
+
+
+@router.callback_query(AddProduct.content, PickKind.filter(F.stock))
+async def take_stock_kind(callback: CallbackQuery, state: FSMContext, shop: Shop) -> None:
+    await state.update_data(kind=KIND_STOCK, content="")
+    if isinstance(callback.message, Message):
+        await _ask_to_confirm(callback.message, state, shop)
+    await callback.answer()
+
+
+async def _ask_to_confirm(message: Message, state: FSMContext, shop: Shop) -> None:
     data = await state.get_data()
     category = await shop.categories.get(data["category_id"])
     await state.set_state(AddProduct.confirm)
+    if data["kind"] == KIND_STOCK:
+        content = "Kind: 📦 stock, one unit per buyer (add units after saving)"
+    else:
+        content = f"Content: {escape(clip(data['content'], _SUMMARY_CLIP))}"
     summary = [
         "Save this product?",
         "",
@@ -157,7 +183,7 @@ async def take_content(message: Message, state: FSMContext, shop: Shop) -> None:
         f"Category: {escape(category.name) if category else '(deleted)'}",
         f"Price: {format_amount(data['price'], data['currency'])}",
         f"File: {'attached' if data['file_id'] else 'none'}",
-        f"Content: {escape(clip(data['content'], _SUMMARY_CLIP))}",
+        content,
     ]
     await message.answer("\n".join(summary), reply_markup=confirm_product_keyboard())
 
@@ -180,9 +206,12 @@ async def save(callback: CallbackQuery, state: FSMContext, shop: Shop) -> None:
         currency=data["currency"],
         file_id=data["file_id"],
         hidden_content=data["content"],
+        kind=data.get("kind", KIND_UNLIMITED),
     )
     await state.clear()
     text = f"✅ “{escape(product.name)}” saved (#{product.id}) and on sale."
+    if product.kind == KIND_STOCK:
+        text += " Add its units from 📦 Products: until then it shows as sold out."
     await show(callback, text, back_to_panel())
 
 

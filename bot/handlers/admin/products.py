@@ -5,6 +5,7 @@ from __future__ import annotations
 from html import escape
 
 from aiogram import Router
+from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery
 
 from bot.config import Settings
@@ -16,8 +17,15 @@ from bot.keyboards.common import page_caption
 from bot.shop import Shop
 from bot.shop.catalog import Removal, remove_product
 from bot.shop.money import format_amount
+from bot.shop.stock import is_stock, now
+from bot.states import AddUnits
 
 router = Router(name="admin-products")
+
+ASK_FOR_UNITS = (
+    "➕ Units of <b>{name}</b>: send them as a message or a .txt/.csv document, one unit per "
+    "line (up to 4000 characters each). /cancel stops."
+)
 
 
 async def _show_list(
@@ -42,6 +50,11 @@ async def _show_product(
         f"File: {'yes' if product.file_id else 'none'}",
         f"Purchases: {await shop.products.purchase_count(product.id)}",
     ]
+    if is_stock(product):
+        counts = await shop.stock.counts(product.id, now())
+        lines.append(
+            f"Units: {counts.available} available, {counts.reserved} reserved, {counts.sold} sold"
+        )
     await show(callback, "\n".join(lines), product_keyboard(product))
 
 
@@ -54,13 +67,24 @@ async def products(
 
 @router.callback_query(AdminProduct.filter())
 async def product_action(
-    callback: CallbackQuery, callback_data: AdminProduct, shop: Shop, settings: Settings
+    callback: CallbackQuery,
+    callback_data: AdminProduct,
+    shop: Shop,
+    settings: Settings,
+    state: FSMContext,
 ) -> None:
     product = await load_or_stale(callback, shop.products.get(callback_data.product_id))
     if product is None:
         return
     if callback_data.action is ProductAction.VIEW:
         await _show_product(callback, shop, product)
+    elif callback_data.action is ProductAction.ADD_UNITS and is_stock(product):
+        await state.set_state(AddUnits.lines)
+        await state.update_data(product_id=product.id)
+        await show(callback, ASK_FOR_UNITS.format(name=escape(product.name)))
+    elif callback_data.action is ProductAction.REMOVE_UNSOLD and is_stock(product):
+        removed = await shop.stock.remove_unsold(product.id, now())
+        await _show_product(callback, shop, product, f"🧹 Removed {removed} unsold units.\n\n")
     elif callback_data.action is ProductAction.TOGGLE:
         await shop.products.set_on_sale(product, not product.on_sale)
         note = "✅ Back on sale.\n\n" if product.on_sale else "🙈 Hidden from the catalog.\n\n"

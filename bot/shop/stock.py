@@ -1,0 +1,125 @@
+"""Stock products: loading units (from the admin's messages, a document or the command line),
+what the catalog says about stock, and reserving a unit for a payer.
+
+A unit is reserved at pre-checkout, not when the invoice is sent: an invoice costs nothing
+and may never be paid, while the pre-checkout query comes seconds before the payment. The
+reservation lasts STOCK_RESERVATION_SECONDS; the payment then sells that unit, or any free
+one if the reservation expired (see `bot.dao.stock`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from bot.dao.models import KIND_STOCK, UNIT_TEXT_MAX, Product
+from bot.shop.services import Shop
+
+# Admins send units as a .txt or .csv document (one per line); a bigger file is refused.
+DOCUMENT_MAX_BYTES = 20 * 1024 * 1024  # what the Bot API lets a bot download
+DOCUMENT_SUFFIXES = (".txt", ".csv")
+
+
+@dataclass(frozen=True)
+class UnitLines:
+    """The units in a text, one per line, each once, with what was left out."""
+
+    units: list[str]
+    blank: int
+    repeated: int  # lines repeating an earlier line of the same text
+    too_long: int
+
+
+@dataclass(frozen=True)
+class StockLoad:
+    added: int
+    duplicates: int  # repeated in the text, or already in the product
+    blank: int
+    too_long: int
+
+    def describe(self) -> str:
+        """One line, e.g. "added 998, skipped 2 duplicates"."""
+        parts = [f"added {self.added}"]
+        if self.duplicates:
+            parts.append(f"skipped {self.duplicates} duplicate{_plural(self.duplicates)}")
+        if self.blank:
+            parts.append(f"skipped {self.blank} blank line{_plural(self.blank)}")
+        if self.too_long:
+            parts.append(
+                f"skipped {self.too_long} line{_plural(self.too_long)} over "
+                f"{UNIT_TEXT_MAX} characters"
+            )
+        return ", ".join(parts)
+
+
+def _plural(count: int) -> str:
+    return "" if count == 1 else "s"
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def is_stock(product: Product) -> bool:
+    return product.kind == KIND_STOCK
+
+
+def split_units(text: str) -> UnitLines:
+    """One unit per line, stripped; blank lines, repeated lines and lines over the limit are
+    left out and counted."""
+    units: list[str] = []
+    seen: set[str] = set()
+    blank = repeated = too_long = 0
+    for line in text.splitlines():
+        unit = line.strip()
+        if not unit:
+            blank += 1
+        elif len(unit) > UNIT_TEXT_MAX:
+            too_long += 1
+        elif unit in seen:
+            repeated += 1
+        else:
+            seen.add(unit)
+            units.append(unit)
+    return UnitLines(units=units, blank=blank, repeated=repeated, too_long=too_long)
+
+
+def decode_document(data: bytes) -> str:
+    """A document's text (UTF-8, with or without a BOM), or ValueError saying what to send."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ValueError(
+            "This file is not UTF-8 text: send a .txt or .csv file, one unit per line."
+        ) from None
+
+
+async def load_units(shop: Shop, product_id: int, text: str) -> StockLoad:
+    """Add the units in `text` to the product; a unit it already has is skipped."""
+    lines = split_units(text)
+    added = await shop.stock.add(product_id, lines.units)
+    return StockLoad(
+        added=added,
+        duplicates=lines.repeated + len(lines.units) - added,
+        blank=lines.blank,
+        too_long=lines.too_long,
+    )
+
+
+async def in_stock(shop: Shop, products: Sequence[Product]) -> dict[int, int]:
+    """How many units each stock product among these has free (unlimited ones left out)."""
+    stock_ids = [product.id for product in products if is_stock(product)]
+    counts = await shop.stock.available(stock_ids, now()) if stock_ids else {}
+    return {product_id: counts.get(product_id, 0) for product_id in stock_ids}
+
+
+def stock_label(available: int) -> str:
+    return f"{available} in stock" if available else "sold out"
+
+
+async def reserve_unit(shop: Shop, product: Product, payer_id: int, seconds: float) -> bool:
+    """Hold a unit of a stock product for this payer; False when none is free."""
+    moment = now()
+    until = moment + timedelta(seconds=seconds)
+    return await shop.stock.reserve(product.id, payer_id, moment, until)
