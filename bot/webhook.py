@@ -69,32 +69,47 @@ async def _listen(runner: web.AppRunner, settings: Settings) -> None:
 
 async def serve_webhook(dispatcher: Dispatcher, bot: Bot, settings: Settings) -> None:
     """Bind the port first, so that a port in use stops the start before Telegram hears of
-    us; then run the startup hooks (migration, setWebhook) and serve until SIGTERM or SIGINT."""
+    us; then run the startup hooks (migration, setWebhook) and serve until SIGTERM or SIGINT.
+
+    Each update is answered only once it is handled (not in the background): Telegram keeps
+    an update until we have taken it, and sends it again if we die first. On a stop, new
+    requests get 503 (Telegram keeps them too), the ones in flight finish (up to
+    SHUTDOWN_TIMEOUT), and only then do the shutdown hooks run. (aiogram answers a handler
+    still busy after 55 s anyway and lets it go on in the background: a payment has been
+    journaled long before, and the shutdown waits for it.)"""
     assert settings.webhook_secret is not None  # Settings refuses a webhook without one
     app = web.Application()
     handler = _CheckedRequestHandler(
-        dispatcher, bot, secret_token=settings.webhook_secret.get_secret_value()
+        dispatcher,
+        bot,
+        handle_in_background=False,
+        secret_token=settings.webhook_secret.get_secret_value(),
     )
     handler.register(app, path=settings.webhook_path)
-    runner = web.AppRunner(app, handle_signals=False, access_log=None)
+    runner = web.AppRunner(
+        app, handle_signals=False, access_log=None, shutdown_timeout=settings.shutdown_timeout
+    )
     await runner.setup()
+    hooks = {"app": app, "dispatcher": dispatcher, "bot": bot, **dispatcher.workflow_data}
+    started = False
     try:
         await _listen(runner, settings)
-        hooks = {"app": app, "dispatcher": dispatcher, "bot": bot, **dispatcher.workflow_data}
         await dispatcher.emit_startup(**hooks)  # a failed migration raises here
-        try:
-            handler.serving = True
-            logger.info(
-                "listening for webhook updates on {}:{}{}",
-                settings.webhook_host,
-                settings.webhook_port,
-                settings.webhook_path,
-            )
-            await _stop_requested()
-        finally:
-            await dispatcher.emit_shutdown(**hooks)
+        started = True
+        handler.serving = True
+        logger.info(
+            "listening for webhook updates on {}:{}{}",
+            settings.webhook_host,
+            settings.webhook_port,
+            settings.webhook_path,
+        )
+        await _stop_requested()
+        handler.serving = False
+        logger.info("stopping: new webhook updates get 503 while those in flight finish")
     finally:
-        await runner.cleanup()
+        await runner.cleanup()  # stops listening; the requests in flight finish first
+        if started:
+            await dispatcher.emit_shutdown(**hooks)
 
 
 async def _stop_requested() -> None:

@@ -7,10 +7,13 @@ arrives while PostgreSQL restarts (recorded once it is back)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import threading
+import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -22,7 +25,7 @@ from bot.shop.invoices import build_payload
 from tests.fakes.bot_api import FakeBotAPI
 from tests.migrations_testonly.living_shop import open_shop, shop_rows
 from tests.support.databases import ThrowawayDatabase, fetch_all
-from tests.support.processes import BotProcess, bot_env
+from tests.support.processes import BotProcess, bot_env, free_port
 from tests.support.replica import Database, ReplicaPair
 from tests.support.waiting import eventually
 
@@ -164,3 +167,52 @@ def test_a_payment_while_postgresql_restarts_is_recorded_once_it_is_back(
     assert _purchases(database) == [(CHARGE,)]
     assert len(_delivered(fake_api)) == 1
     assert "Traceback" not in bot.output
+
+
+def test_webhook_answers_a_payment_only_once_taken_and_sigterm_lets_it_finish(
+    database: ThrowawayDatabase, fake_api: FakeBotAPI, tmp_path: Path
+) -> None:
+    """Telegram keeps an update until the webhook answers 200: the answer comes after the
+    payment is recorded, even when SIGTERM arrives meanwhile."""
+    open_shop(database, shop_rows(purchases=0))
+    journal = tmp_path / "payments.journal"
+    port = free_port()
+    env = {
+        **_env(database, fake_api, journal),
+        "WEBHOOK_URL": "https://shop.example.test",
+        "WEBHOOK_SECRET": "hook-secret",
+        "WEBHOOK_HOST": "127.0.0.1",
+        "WEBHOOK_PORT": str(port),
+    }
+    payment = fake_api.payment_update(
+        BUYER,
+        currency="XTR",
+        total_amount=PRICE,
+        payload=build_payload(PRODUCT, BUYER),
+        charge_id=CHARGE,
+    )
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/telegram/webhook",
+        json.dumps({"update_id": 1, **payment}).encode(),
+        {"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": "hook-secret"},
+        method="POST",
+    )
+    with BotProcess([], env, tmp_path) as bot, ThreadPoolExecutor(1) as telegram:
+        fake_api.wait_for("setWebhook", timeout=60)
+        bot.wait_for_output("listening for webhook updates")
+        with database_busy(database):
+            posted = telegram.submit(_status_of, request)
+            _journaled(journal)
+            os.kill(bot.pid, signal.SIGTERM)
+            bot.wait_for_output("stopping: new webhook updates get 503")
+            assert not posted.done(), bot.output  # not answered while the payment waits
+        assert posted.result(timeout=60) == 200
+        assert bot.wait(90) == 0, bot.output
+
+    assert _purchases(database) == [(CHARGE,)]
+    assert len(_delivered(fake_api)) == 1
+
+
+def _status_of(request: urllib.request.Request) -> int:
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return int(response.status)
