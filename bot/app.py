@@ -27,6 +27,7 @@ from bot import migration
 from bot.config import Settings
 from bot.dao.database import create_engine, serving_session_factory
 from bot.dao.open_transactions import track_open_transactions
+from bot.dispatcher import ShopDispatcher
 from bot.errors import ConfigError, UnreachableError
 from bot.handlers import routers
 from bot.handlers.payments import (
@@ -117,7 +118,7 @@ def build_dispatcher(
         PaymentJournal(settings.payments_journal_path), transactions, settings.payment_retry_window
     )
     reservations = ReservationSweep(transactions)
-    dispatcher = Dispatcher(
+    dispatcher = ShopDispatcher(
         storage=build_storage(settings),
         settings=settings,
         engine=engine,
@@ -136,7 +137,7 @@ def build_dispatcher(
     dispatcher.startup.register(replay_payment_journal)  # after the migration, before polling
     dispatcher.startup.register(reservations.start)
     dispatcher.shutdown.register(reservations.stop)
-    dispatcher.shutdown.register(finish_payments)  # before anything is closed
+    dispatcher.shutdown.register(finish_payments)  # before the engine and the bot's session
     dispatcher.shutdown.register(on_shutdown)
     return dispatcher
 

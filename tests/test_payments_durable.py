@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
+from typing import Any
 
 import pytest
 from loguru import logger
@@ -18,13 +20,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import Settings
 from bot.dao.database import create_engine
 from bot.dao.models import Product, Purchase
-from bot.handlers.payments import DELIVERY_FOLLOWS, finish_payments, replay_payment_journal
+from bot.handlers import payments as payments_handlers
+from bot.handlers.payments import (
+    DELIVERY_FOLLOWS,
+    UNSAVED,
+    finish_payments,
+    replay_payment_journal,
+)
+from bot.handlers.payments import replay as replay_journal
 from bot.middlewares.bot_calls import TransactionAcrossBotCall
-from bot.shop.customers import Customer
 from bot.shop.intake import PaymentIntake
 from bot.shop.invoices import build_payload
 from bot.shop.money import format_amount
-from bot.shop.payments import Payment, Receipt
 from tests.support.burst import add_product
 from tests.support.databases import ThrowawayDatabase
 from tests.support.processes import free_port
@@ -88,8 +95,9 @@ def workflow(shop: ShopBot) -> tuple[Settings, PaymentIntake]:
 
 
 async def replay(shop: ShopBot) -> None:
+    """What a start does with the journal (compacted first)."""
     settings, payments = workflow(shop)
-    await replay_payment_journal(shop.bot, settings, payments)
+    await replay_journal(shop.bot, settings, payments, compact=True)
 
 
 def to_buyer(shop: ShopBot) -> list[str]:
@@ -142,24 +150,41 @@ async def test_a_payment_past_the_retry_window_is_journaled_then_replayed_once(
         assert len(sale_notices) == 1
 
 
-async def test_replaying_a_payment_that_reached_the_database_grants_it_once(
+async def test_a_payment_recorded_but_not_delivered_is_delivered_at_the_next_start(
     shop: ShopBot,
 ) -> None:
-    """As after a crash between the database write and the journal's "done" line."""
+    """As after a crash between the database's commit and the delivery: the journal holds
+    the payment as recorded, not delivered. The next start delivers it (again, if the crash
+    came after the send: at least once, never not at all), and only once however often it
+    replays; the admins heard of the sale the first time."""
     product_id = await shop.run(seed)
-    await pay(shop.chat(BUYER), product_id, "charge-twice")
+    await pay(shop.chat(BUYER), product_id, "charge-crash")
+    _, payments = workflow(shop)
+    journal = payments.journal.path
+    journal.write_text(
+        "".join(line + "\n" for line in journal.read_text().splitlines() if "delivered" not in line)
+    )
+
+    await replay(shop)
+    await replay(shop)
+
+    assert await purchases(shop) == ["charge-crash"]
+    assert len(delivered(shop)) == 2
+    notices = [line for line in texts(shop.telegram.calls) if "New purchase" in line]
+    assert len(notices) == 1
+    assert payments.journal.pending() == []
+    assert journal.read_text() == ""  # compacted at start
+
+
+async def test_a_payment_delivered_is_not_delivered_again_by_a_replay(shop: ShopBot) -> None:
+    product_id = await shop.run(seed)
+    await pay(shop.chat(BUYER), product_id, "charge-once")
     _, payments = workflow(shop)
     assert payments.journal.pending() == []
-    payment = Payment(build_payload(product_id, BUYER), PRICE, "XTR", "charge-twice", None)
-    await payments.journal.append(Receipt(7, Customer(BUYER, None, "Test", None), payment))
 
     await replay(shop)
-    await replay(shop)
 
-    assert await purchases(shop) == ["charge-twice"]
     assert len(delivered(shop)) == 1
-    assert payments.journal.pending() == []
-    assert payments.journal.path.read_text() == ""  # compacted at start
 
 
 async def test_a_product_deleted_while_its_payment_is_in_flight_is_bought_and_hidden(
@@ -197,7 +222,7 @@ async def test_stopping_waits_for_a_payment_in_flight(
         async with database_locked(database):
             paying = pay(shop.chat(BUYER), product_id, "charge-stopping")
             await asyncio.wait_for(retrying.wait(), 30)
-            stopping = asyncio.create_task(finish_payments(settings, payments))
+            stopping = asyncio.create_task(finish_payments(settings, payments, shop.dispatcher))
             await asyncio.sleep(0.1)
             assert not stopping.done()
     await stopping  # returns once the payment is recorded and delivered
@@ -233,3 +258,77 @@ async def test_a_payment_is_taken_while_the_form_storage_is_down(
         assert purchase.charge_id == "charge-no-redis"
         assert HERE_IS in texts(shop.telegram.calls_of("sendMessage"))
         assert any("taking the payment anyway" in line for line in shop.log)
+
+
+async def test_a_payment_is_journaled_before_the_form_storage_is_asked(
+    shop: ShopBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """aiogram reads the form state (a Redis round trip) before any handler runs: a stop
+    meanwhile must find the payment journaled and in flight, and wait for it."""
+    product_id = await shop.run(seed)
+    storage = shop.dispatcher.storage
+    slow = asyncio.Event()
+    asked = asyncio.Event()
+    read_state = storage.get_state
+
+    async def slow_get_state(*args: Any, **kwargs: Any) -> Any:
+        asked.set()
+        await slow.wait()
+        return await read_state(*args, **kwargs)
+
+    monkeypatch.setattr(storage, "get_state", slow_get_state)
+    settings, payments = workflow(shop)
+    paying = pay(shop.chat(BUYER), product_id, "charge-early")
+    await asyncio.wait_for(asked.wait(), 10)
+
+    assert [item.receipt.payment.charge_id for item in payments.journal.pending()] == [
+        "charge-early"
+    ]
+    stopping = asyncio.create_task(finish_payments(settings, payments, shop.dispatcher))
+    await asyncio.sleep(0.1)
+    assert not stopping.done()  # it waits for the payment
+    slow.set()
+    await paying
+    await stopping
+    assert await purchases(shop) == ["charge-early"]
+    assert len(delivered(shop)) == 1
+
+
+async def test_a_payment_neither_journal_nor_database_can_take_goes_to_the_admins(
+    database: ThrowawayDatabase, tmp_path: Path
+) -> None:
+    unwritable = tmp_path / "a-file" / "payments.journal"  # its directory is a file
+    (tmp_path / "a-file").write_text("")
+    async with running_shop(
+        database, admin_ids=str(ADMIN), payment_retry_window=0.5, payments_journal=unwritable
+    ) as shop:
+        product_id = await shop.run(seed)
+        async with database_locked(database):
+            await pay(shop.chat(BUYER), product_id, "charge-unsaved")
+
+        assert to_buyer(shop) == [UNSAVED]
+        [notice] = texts(shop.chat(ADMIN).calls_since(0))
+        assert "charge-unsaved" in notice and "deliver it by hand" in notice
+        assert f"(id {BUYER})" in notice
+
+
+async def test_a_journaled_payment_is_delivered_by_the_periodic_replay(
+    database: ThrowawayDatabase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(payments_handlers, "REPLAY_INTERVAL", 0.1)
+    async with running_shop(database, admin_ids=str(ADMIN), payment_retry_window=0.5) as shop:
+        product_id = await shop.run(seed)
+        async with database_locked(database):
+            await pay(shop.chat(BUYER), product_id, "charge-later")
+        assert to_buyer(shop) == [DELIVERY_FOLLOWS]
+        settings, payments = workflow(shop)
+
+        await replay_payment_journal(shop.bot, settings, payments, shop.dispatcher)
+        for _ in range(100):  # the periodic replay, not a start, delivers it
+            if delivered(shop):
+                break
+            await asyncio.sleep(0.1)
+        await finish_payments(settings, payments, shop.dispatcher)
+
+        assert await purchases(shop) == ["charge-later"]
+        assert len(delivered(shop)) == 1

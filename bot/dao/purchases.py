@@ -64,6 +64,12 @@ class PurchaseDAO:
         """Delete a purchase recorded in this transaction that could not be fulfilled."""
         await self.session.execute(delete(Purchase).where(Purchase.id == purchase_id))
 
+    async def of_charge(self, charge_id: str) -> tuple[int, int] | None:
+        """The purchase a charge recorded: (purchase id, product id), or None."""
+        statement = select(Purchase.id, Purchase.product_id).where(Purchase.charge_id == charge_id)
+        row = (await self.session.execute(statement)).first()
+        return (row.id, row.product_id) if row is not None else None
+
     async def ids_of(self, telegram_id: int, product_id: int) -> list[int]:
         """This buyer's purchases of this product, oldest first."""
         statement = select(Purchase.id).where(

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from html import escape
 
-from aiogram import Bot, F, Router
+from aiogram import Bot, Dispatcher, F, Router
 from aiogram.exceptions import TelegramAPIError
 from aiogram.types import (
     CallbackQuery,
@@ -17,6 +18,7 @@ from aiogram.types import (
 from loguru import logger
 
 from bot.config import Settings
+from bot.errors import ConfigError
 from bot.handlers.customers import customer_of
 from bot.handlers.delivery import deliver, notify_admins
 from bot.handlers.ui import load_or_stale
@@ -24,7 +26,7 @@ from bot.keyboards.callbacks import Buy
 from bot.shop import Shop
 from bot.shop.checkout import Checkout, review_checkout
 from bot.shop.customers import Customer
-from bot.shop.intake import Journaled, PaymentIntake
+from bot.shop.intake import REPLAY_INTERVAL, IntakeOutcome, Journaled, PaymentIntake, Unsaved
 from bot.shop.invoices import invoice_for, unpayable_reason
 from bot.shop.money import STARS, format_amount
 from bot.shop.payments import Duplicate, Payment, PaymentOutcome, Receipt, SoldOut, Unmatched
@@ -100,6 +102,30 @@ def _buyer(customer: Customer) -> str:
     return f"{link}{handle} (id {user_id})"
 
 
+UNSAVED = (
+    "Your payment arrived, but the shop could not record it right now. The shop's admins "
+    "have been told and will deliver your purchase."
+)
+
+
+def receipt_of(message: Message | None, update_id: int) -> Receipt | None:
+    """The payment a message reports, as the journal keeps it; None for any other message."""
+    payment = message.successful_payment if message is not None else None
+    if message is None or payment is None or message.from_user is None:
+        return None
+    return Receipt(
+        update_id=update_id,
+        payer=customer_of(message.from_user),
+        payment=Payment(
+            payload=payment.invoice_payload,
+            amount=payment.total_amount,
+            currency=payment.currency,
+            charge_id=payment.telegram_payment_charge_id,
+            provider_charge_id=payment.provider_payment_charge_id,
+        ),
+    )
+
+
 @router.message(F.successful_payment)
 async def successful_payment(
     message: Message, settings: Settings, bot: Bot, payments: PaymentIntake, event_update: Update
@@ -112,65 +138,94 @@ async def payment_without_storage(
 ) -> None:
     """An error handler for a payment that met the FSM storage (Redis) down before any
     handler ran: a payment needs no form state, so it is taken all the same."""
-    message = event.update.message
-    assert message is not None  # the handler's filter: a message with a successful payment
     logger.warning(
         "update {} (a payment) met the form storage down ({}); taking the payment anyway",
         event.update.update_id,
         type(event.exception).__name__,
     )
-    await take_payment(message, event.update.update_id, bot, settings, payments)
+    await take_payment(event.update.message, event.update.update_id, bot, settings, payments)
 
 
 async def take_payment(
-    message: Message, update_id: int, bot: Bot, settings: Settings, payments: PaymentIntake
+    message: Message | None,
+    update_id: int,
+    bot: Bot,
+    settings: Settings,
+    payments: PaymentIntake,
 ) -> None:
     """Journal the payment, record it (retrying a busy database), then deliver it."""
-    payment = message.successful_payment
-    buyer = message.from_user
-    if payment is None or buyer is None:
+    receipt = receipt_of(message, update_id)
+    if receipt is None:
         return
-    receipt = Receipt(
-        update_id=update_id,
-        payer=customer_of(buyer),
-        payment=Payment(
-            payload=payment.invoice_payload,
-            amount=payment.total_amount,
-            currency=payment.currency,
-            charge_id=payment.telegram_payment_charge_id,
-            provider_charge_id=payment.provider_payment_charge_id,
-        ),
-    )
     async with payments.handling(receipt):
-        outcome = await payments.receive(receipt)
-        if isinstance(outcome, Journaled):
-            await message.answer(DELIVERY_FOLLOWS)
-        else:
-            await settle(bot, settings, receipt, outcome)
+        await conclude(bot, settings, payments, receipt, await payments.receive(receipt))
+
+
+async def conclude(
+    bot: Bot,
+    settings: Settings,
+    payments: PaymentIntake,
+    receipt: Receipt,
+    outcome: IntakeOutcome,
+) -> None:
+    """Tell the buyer (and the admins) what became of a payment, and deliver it: at least
+    once, since a recorded payment the journal does not know as delivered (a crash, a commit
+    whose answer was lost) is delivered again rather than not at all."""
+    chat_id = receipt.payer.telegram_id
+    if isinstance(outcome, Journaled):
+        await _tell(bot, chat_id, DELIVERY_FOLLOWS)
+        return
+    if isinstance(outcome, Unsaved):
+        await notify_admins(bot, settings.admin_ids, _notice(receipt, UNSAVED_NOTICE))
+        await _tell(bot, chat_id, UNSAVED)
+        return
+    if isinstance(outcome, Duplicate) and not await payments.undelivered(receipt):
+        return
+    await settle(bot, settings, receipt, outcome)
+    await payments.delivered(receipt)
+
+
+UNSAVED_NOTICE = "could not be recorded (database and journal both failed): deliver it by hand."
+
+
+def _notice(receipt: Receipt, what: str) -> str:
+    payment = receipt.payment
+    paid = format_amount(payment.amount, payment.currency)
+    return (
+        f"⚠️ Payment <code>{escape(payment.charge_id)}</code> of {paid} by "
+        f"{_buyer(receipt.payer)} {what}"
+    )
+
+
+async def _tell(bot: Bot, chat_id: int, text: str) -> None:
+    """A line to the buyer that must not stop what follows if Telegram refuses it."""
+    try:
+        await bot.send_message(chat_id, text)
+    except TelegramAPIError as error:
+        logger.warning("could not tell buyer {}: {}", chat_id, error)
 
 
 async def settle(bot: Bot, settings: Settings, receipt: Receipt, outcome: PaymentOutcome) -> None:
-    """Tell the buyer and the admins what became of a recorded payment; deliver it once."""
-    if isinstance(outcome, Duplicate):
-        return
+    """Deliver a recorded payment and tell the admins; or report one that cannot be."""
     payment = receipt.payment
-    charge = escape(payment.charge_id)
     paid = format_amount(payment.amount, payment.currency)
     chat_id = receipt.payer.telegram_id
-    buyer = _buyer(receipt.payer)
     if isinstance(outcome, Unmatched):
-        await bot.send_message(chat_id, UNMATCHED)
-        notice = f"⚠️ Payment <code>{charge}</code> of {paid} by {buyer} "
-        notice += "names no known product: refund it or deliver it by hand."
-        await notify_admins(bot, settings.admin_ids, notice)
+        what = "names no known product: refund it or deliver it by hand."
+        await notify_admins(bot, settings.admin_ids, _notice(receipt, what))
+        await _tell(bot, chat_id, UNMATCHED)
         return
     if isinstance(outcome, SoldOut):
         await _refund_sold_out(bot, settings, receipt, outcome)
         return
+    if outcome.goods is None:  # recorded by a transaction still under way: it delivers
+        return
     goods = outcome.goods
     await deliver(bot, chat_id, goods)
+    if isinstance(outcome, Duplicate):  # delivered again: the admins heard of it the first time
+        return
     notice = f"💰 New purchase #{outcome.purchase_id}: <b>{escape(goods.name)}</b> for {paid} "
-    notice += f"by {buyer}."
+    notice += f"by {_buyer(receipt.payer)}."
     await notify_admins(bot, settings.admin_ids, notice)
 
 
@@ -207,17 +262,60 @@ async def _refund_stars(bot: Bot, receipt: Receipt) -> bool:
     return True
 
 
-async def replay_payment_journal(bot: Bot, settings: Settings, payments: PaymentIntake) -> None:
-    """Startup hook, after the migration: record and deliver the payments the journal holds
-    that never reached the database (a crash, or the database down past the retry window)."""
-    for receipt in await payments.pending():
-        logger.warning("recording the journaled {}", receipt.describe())
-        async with payments.handling(receipt):
-            outcome = await payments.record(receipt)
-            if not isinstance(outcome, Journaled):
-                await settle(bot, settings, receipt, outcome)
+async def replay_payment_journal(
+    bot: Bot, settings: Settings, payments: PaymentIntake, dispatcher: Dispatcher
+) -> None:
+    """Startup hook, after the migration: the journal must be writable (else exit 2); the
+    payments it holds that were never delivered (a crash, the database down past the retry
+    window) are recorded and delivered; then the same is done every REPLAY_INTERVAL seconds
+    while the bot runs."""
+    try:
+        await asyncio.to_thread(payments.journal.check_writable)
+    except OSError as error:
+        raise ConfigError(
+            f"the payment journal {payments.journal.path} cannot be written ({error}); set "
+            "PAYMENTS_JOURNAL to a writable file on a persistent volume"
+        ) from None
+    await replay(bot, settings, payments, compact=True)
+    dispatcher["payment_replay"] = asyncio.create_task(
+        _replay_every(REPLAY_INTERVAL, bot, settings, payments)
+    )
 
 
-async def finish_payments(settings: Settings, payments: PaymentIntake) -> None:
-    """Shutdown hook: let the payments in progress finish, up to SHUTDOWN_TIMEOUT."""
+async def _replay_every(
+    interval: float, bot: Bot, settings: Settings, payments: PaymentIntake
+) -> None:
+    while True:
+        await asyncio.sleep(interval)
+        await replay(bot, settings, payments, compact=False)
+
+
+async def replay(bot: Bot, settings: Settings, payments: PaymentIntake, *, compact: bool) -> None:
+    """Record (if need be) and deliver every journaled payment not yet delivered, each on
+    its own: one that fails stays in the journal for the next replay."""
+    for item in await payments.pending(compact=compact):
+        receipt = item.receipt
+        logger.warning("delivering the journaled {}", receipt.describe())
+        try:
+            async with payments.handling(receipt):
+                outcome = await payments.record(receipt)
+                if not isinstance(outcome, Journaled):
+                    await conclude(bot, settings, payments, receipt, outcome)
+        except Exception as error:
+            logger.error(
+                "could not deliver the journaled {} ({}: {}); the journal keeps it",
+                receipt.describe(),
+                type(error).__name__,
+                " ".join(str(error).split())[:300],
+            )
+
+
+async def finish_payments(
+    settings: Settings, payments: PaymentIntake, dispatcher: Dispatcher
+) -> None:
+    """Shutdown hook: no more replays; let the payments in progress finish, up to
+    SHUTDOWN_TIMEOUT."""
+    replaying: asyncio.Task[None] | None = dispatcher.workflow_data.get("payment_replay")
+    if replaying is not None:
+        replaying.cancel()
     await payments.drain(settings.shutdown_timeout)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from loguru import logger
 
 from bot.dao.failures import is_transient
-from bot.shop.journal import PaymentJournal
+from bot.shop.journal import PaymentJournal, Pending
 from bot.shop.payments import PaymentOutcome, Receipt, record_payment
 from bot.shop.services import Shop
 
@@ -33,10 +33,19 @@ _LOCK_WAIT = (0.1, 2.0)
 
 @dataclass(frozen=True)
 class Journaled:
-    """Not in the database yet: it stays in the journal and is recorded at the next start."""
+    """Not in the database yet: it stays in the journal and is recorded by the next replay
+    (every REPLAY_INTERVAL seconds, and at start)."""
 
 
-IntakeOutcome = PaymentOutcome | Journaled
+@dataclass(frozen=True)
+class Unsaved:
+    """Neither in the journal (it could not be written) nor in the database: only the log
+    and the admins' notice hold it; a person must deliver it."""
+
+
+IntakeOutcome = PaymentOutcome | Journaled | Unsaved
+# How often payments left in the journal are tried again while the bot runs.
+REPLAY_INTERVAL = 60.0
 
 
 class PaymentIntake:
@@ -46,25 +55,49 @@ class PaymentIntake:
         self.journal = journal
         self.transactions = transactions
         self.retry_window = retry_window
-        self._in_flight: dict[int, Receipt] = {}
+        self._in_flight: dict[tuple[str, int], int] = {}  # (charge, update) -> depth
+        self._receipts: dict[tuple[str, int], Receipt] = {}
         self._idle = asyncio.Event()
         self._idle.set()
+        self._journaled: set[str] = set()  # charges this process wrote to the journal
 
     @asynccontextmanager
     async def handling(self, receipt: Receipt) -> AsyncIterator[None]:
-        """Mark a payment's whole handling (recording and delivery) as in flight: `drain`
-        waits for it before the process stops."""
-        key = id(receipt)
-        self._in_flight[key] = receipt
+        """Mark a payment's whole handling (journaling, recording and delivery) as in flight:
+        `drain` waits for it before the process stops, and replays leave it alone. Nested
+        marks of the same update count once."""
+        key = (receipt.payment.charge_id, receipt.update_id)
+        self._in_flight[key] = self._in_flight.get(key, 0) + 1
+        self._receipts[key] = receipt
         self._idle.clear()
         try:
             yield
         finally:
-            del self._in_flight[key]
+            self._in_flight[key] -= 1
+            if not self._in_flight[key]:
+                del self._in_flight[key], self._receipts[key]
             if not self._in_flight:
                 self._idle.set()
 
-    async def receive(self, receipt: Receipt) -> IntakeOutcome:
+    def in_flight(self, charge_id: str, *, besides: int | None = None) -> bool:
+        """Whether a handling of this charge is under way (other than of update `besides`)."""
+        return any(charge == charge_id and update != besides for charge, update in self._in_flight)
+
+    async def undelivered(self, receipt: Receipt) -> bool:
+        """A payment recorded before: does it still need delivering? Yes when no other
+        handling of it is under way and the journal does not know it as delivered."""
+        charge = receipt.payment.charge_id
+        if self.in_flight(charge, besides=receipt.update_id):
+            return False
+        pending = await asyncio.to_thread(self.journal.pending)
+        return any(item.receipt.payment.charge_id == charge for item in pending)
+
+    async def journal_first(self, receipt: Receipt) -> bool:
+        """Write the payment to the journal (once per charge in this process); False when
+        it could not be written."""
+        charge = receipt.payment.charge_id
+        if charge in self._journaled:
+            return True
         try:
             await self.journal.append(receipt)
         except OSError as error:
@@ -74,7 +107,14 @@ class PaymentIntake:
                 self.journal.path,
                 error,
             )
-        return await self.record(receipt)
+            return False
+        self._journaled.add(charge)
+        return True
+
+    async def receive(self, receipt: Receipt) -> IntakeOutcome:
+        journaled = await self.journal_first(receipt)
+        outcome = await self.record(receipt)
+        return Unsaved() if isinstance(outcome, Journaled) and not journaled else outcome
 
     async def record(self, receipt: Receipt) -> IntakeOutcome:
         """Into the database within the retry window, then marked done in the journal."""
@@ -92,7 +132,8 @@ class PaymentIntake:
                 if not is_transient(error) or left <= 0:
                     logger.error(
                         "could not record {} in the database ({}: {}); it stays in the payment "
-                        "journal {} and is recorded at the next start",
+                        "journal {} and is recorded by the next replay (every minute, and at "
+                        "start)",
                         receipt.describe(),
                         type(error).__name__,
                         " ".join(str(error).split())[:300],
@@ -113,25 +154,37 @@ class PaymentIntake:
                 "could not mark {} done in the payment journal: {}", receipt.describe(), error
             )
 
-    async def pending(self) -> list[Receipt]:
-        """At start: compact the journal, and return what it still holds."""
-        return await asyncio.to_thread(self.journal.compact)
+    async def delivered(self, receipt: Receipt) -> None:
+        """The buyer has what the payment bought (or its refund): the journal may forget it."""
+        try:
+            await self.journal.delivered(receipt.payment.charge_id)
+        except OSError as error:  # a replay delivers it once more: harmless
+            logger.warning(
+                "could not mark {} delivered in the payment journal: {}", receipt.describe(), error
+            )
+
+    async def pending(self, *, compact: bool) -> list[Pending]:
+        """What the journal holds that was not delivered and is not being handled now; at
+        start the journal is compacted first."""
+        read = self.journal.compact if compact else self.journal.pending
+        found = await asyncio.to_thread(read)
+        return [item for item in found if not self.in_flight(item.receipt.payment.charge_id)]
 
     async def drain(self, timeout: float) -> None:
         """Wait up to `timeout` seconds for the payments in flight (on SIGTERM)."""
         if self._idle.is_set():
             return
         logger.info(
-            "waiting up to {} s for {} payment(s) in progress", timeout, len(self._in_flight)
+            "waiting up to {} s for {} payment(s) in progress", timeout, len(self._receipts)
         )
         try:
             async with asyncio.timeout(timeout):
                 await self._idle.wait()
         except TimeoutError:
-            for receipt in self._in_flight.values():
+            for receipt in self._receipts.values():
                 logger.error(
-                    "stopping before {} was handled; if it is not recorded, the payment "
-                    "journal {} has it for the next start",
+                    "stopping before {} was handled; the payment journal {} has it, and the "
+                    "next start records and delivers it",
                     receipt.describe(),
                     self.journal.path,
                 )

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from loguru import logger
 
 from bot.shop.customers import Customer, register
-from bot.shop.delivery import Goods
+from bot.shop.delivery import Goods, owned_goods
 from bot.shop.invoices import parse_payload
 from bot.shop.money import STARS, format_amount
 from bot.shop.services import Shop
@@ -55,7 +55,11 @@ class Recorded:
 
 @dataclass(frozen=True)
 class Duplicate:
-    """This charge was recorded before: nothing to deliver again."""
+    """This charge was recorded before, with these goods: delivered already, unless the
+    journal says otherwise (a crash, or a commit whose answer was lost)."""
+
+    purchase_id: int | None
+    goods: Goods | None
 
 
 @dataclass(frozen=True)
@@ -101,8 +105,7 @@ async def record_payment(shop: Shop, buyer: Customer, payment: Payment) -> Payme
         provider_charge_id=payment.provider_charge_id,
     )
     if purchase_id is None:
-        logger.info("payment {} is already recorded; not delivering it again", payment.charge_id)
-        return Duplicate()
+        return await _recorded_before(shop, buyer, payment)
     goods = Goods.of(product)
     if is_stock(product):
         unit = await shop.stock.sell(product.id, buyer.telegram_id, purchase_id, now())
@@ -128,3 +131,13 @@ async def record_payment(shop: Shop, buyer: Customer, payment: Payment) -> Payme
         buyer.telegram_id,
     )
     return Recorded(purchase_id=purchase_id, goods=goods)
+
+
+async def _recorded_before(shop: Shop, buyer: Customer, payment: Payment) -> PaymentOutcome:
+    existing = await shop.purchases.of_charge(payment.charge_id)
+    if existing is None:  # recorded by a transaction that has not committed: it delivers
+        return Duplicate(purchase_id=None, goods=None)
+    purchase_id, product_id = existing
+    logger.info("payment {} is already recorded (purchase {})", payment.charge_id, purchase_id)
+    goods = await owned_goods(shop, buyer.telegram_id, product_id, purchase_id)
+    return Duplicate(purchase_id=purchase_id, goods=goods)
