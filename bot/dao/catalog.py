@@ -100,10 +100,18 @@ class ProductDAO:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def get(self, product_id: int, *, deleted_too: bool = False) -> Product | None:
-        """The product; a deleted one only with `deleted_too` (a late payment's)."""
+    async def get(
+        self, product_id: int, *, deleted_too: bool = False, lock: bool = False
+    ) -> Product | None:
+        """The product; a deleted one only with `deleted_too` (a late payment's). `lock`
+        holds its row until the transaction ends (PostgreSQL; SQLite's transactions are one
+        at a time already): a payment and a delete of one product then take turns."""
         product = await self.session.get(
-            Product, product_id, options=[joinedload(Product.category)]
+            Product,
+            product_id,
+            options=[joinedload(Product.category)],
+            with_for_update={"of": Product} if lock else None,
+            populate_existing=lock,
         )
         if product is None or (product.deleted_at is not None and not deleted_too):
             return None

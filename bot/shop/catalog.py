@@ -15,7 +15,9 @@ class Removal(StrEnum):
 
 async def remove_product(shop: Shop, product: Product) -> Removal:
     """Delete a product nobody bought; hide one with purchases so its buyers keep access."""
-    # A payment may arrive after the count: it finds the deleted row and lists it, hidden.
+    # The row is locked first, as a payment locks it: a payment under way finishes before
+    # the count, and one that comes after finds the deleted row and lists it, hidden.
+    await shop.products.get(product.id, deleted_too=True, lock=True)
     if not await shop.products.purchase_count(product.id):
         await shop.products.delete(product)
         return Removal.DELETED

@@ -84,7 +84,11 @@ async def record_payment(shop: Shop, buyer: Customer, payment: Payment) -> Payme
     user = await register(shop, buyer)
     paid = format_amount(payment.amount, payment.currency)
     payload = parse_payload(payment.payload)
-    product = await shop.products.get(payload.product_id, deleted_too=True) if payload else None
+    product = (
+        await shop.products.get(payload.product_id, deleted_too=True, lock=True)
+        if payload
+        else None
+    )
     if product is None:
         logger.error(
             "payment {} ({}) by user {} names no known product ({!r}): refund it or deliver "
