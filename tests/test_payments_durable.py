@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,6 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
-from bot.dao.database import create_engine
 from bot.dao.models import Product, Purchase
 from bot.handlers import payments as payments_handlers
 from bot.handlers.payments import (
@@ -33,7 +32,7 @@ from bot.shop.intake import PaymentIntake
 from bot.shop.invoices import build_payload
 from bot.shop.money import format_amount
 from tests.support.burst import add_product
-from tests.support.databases import ThrowawayDatabase
+from tests.support.databases import ThrowawayDatabase, database_locked
 from tests.support.processes import free_port
 from tests.support.shop import Chat, ShopBot, running_shop, texts
 
@@ -61,22 +60,6 @@ def pay(buyer: Chat, product_id: int, charge_id: str) -> asyncio.Task[None]:
             charge_id=charge_id,
         )
     )
-
-
-@asynccontextmanager
-async def database_locked(database: ThrowawayDatabase) -> AsyncIterator[None]:
-    """Another connection holds the purchases table (SQLite: the one write lock) until the
-    block ends."""
-    engine = create_engine(database.url)
-    try:
-        async with engine.begin() as conn:
-            if database.backend == "sqlite":
-                await conn.execute(text("DELETE FROM purchases WHERE id < 0"))
-            else:
-                await conn.execute(text("LOCK TABLE purchases IN ACCESS EXCLUSIVE MODE"))
-            yield
-    finally:
-        await engine.dispose()
 
 
 @contextmanager

@@ -18,13 +18,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
 
-from bot.dao.database import create_engine
 from bot.shop.invoices import build_payload
 from tests.fakes.bot_api import FakeBotAPI
 from tests.migrations_testonly.living_shop import open_shop, shop_rows
-from tests.support.databases import ThrowawayDatabase, fetch_all
+from tests.support.databases import ThrowawayDatabase, database_locked, fetch_all
 from tests.support.processes import BotProcess, bot_env, free_port
 from tests.support.replica import Database, ReplicaPair
 from tests.support.waiting import eventually
@@ -42,17 +40,9 @@ def database_busy(database: ThrowawayDatabase) -> Iterator[None]:
     held, release = threading.Event(), threading.Event()
 
     async def hold() -> None:
-        engine = create_engine(database.url)
-        try:
-            async with engine.begin() as conn:
-                if database.backend == "sqlite":
-                    await conn.execute(text("DELETE FROM purchases WHERE id < 0"))
-                else:
-                    await conn.execute(text("LOCK TABLE purchases IN ACCESS EXCLUSIVE MODE"))
-                held.set()
-                await asyncio.to_thread(release.wait)
-        finally:
-            await engine.dispose()
+        async with database_locked(database):
+            held.set()
+            await asyncio.to_thread(release.wait)
 
     holder = threading.Thread(target=asyncio.run, args=(hold(),))
     holder.start()

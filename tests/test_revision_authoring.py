@@ -44,14 +44,20 @@ def _alembic(args: list[str], ini: Path, **env: str) -> str:
     return result.stdout
 
 
-@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
-def test_revision_generated_against_postgresql_applies_on_populated_sqlite(
-    database: ThrowawayDatabase, tmp_path: Path
-) -> None:
+def _scratch_at_head(database: ThrowawayDatabase, tmp_path: Path) -> tuple[Path, Path]:
+    """A versions directory for new revisions, its alembic.ini, and the database at head."""
     scratch = tmp_path / "versions"
     scratch.mkdir()
     ini = write_alembic_ini(tmp_path / "alembic.ini", scratch)
     _alembic(["upgrade", "head"], ini, DATABASE_URL=database.url_string)
+    return scratch, ini
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+def test_revision_generated_against_postgresql_applies_on_populated_sqlite(
+    database: ThrowawayDatabase, tmp_path: Path
+) -> None:
+    scratch, ini = _scratch_at_head(database, tmp_path)
     # The database drifts from the models: autogenerate writes the way back.
     execute(database.url, "ALTER TABLE products ALTER COLUMN on_sale SET DEFAULT false")
     execute(database.url, "ALTER TABLE users ALTER COLUMN username TYPE varchar(32)")
@@ -120,10 +126,7 @@ def test_merge_and_empty_revisions_pass_the_lint(tmp_path: Path) -> None:
 def test_autogenerate_warns_that_a_drop_and_an_add_may_be_a_rename(
     database: ThrowawayDatabase, tmp_path: Path
 ) -> None:
-    scratch = tmp_path / "versions"
-    scratch.mkdir()
-    ini = write_alembic_ini(tmp_path / "alembic.ini", scratch)
-    _alembic(["upgrade", "head"], ini, DATABASE_URL=database.url_string)
+    scratch, ini = _scratch_at_head(database, tmp_path)
     execute(database.url, "ALTER TABLE products RENAME COLUMN description TO details")
 
     result = run_alembic(

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -102,3 +102,19 @@ def fetch_all(database: ThrowawayDatabase, sql: str, **params: object) -> list[t
             await engine.dispose()
 
     return asyncio.run(run())
+
+
+@asynccontextmanager
+async def database_locked(database: ThrowawayDatabase) -> AsyncIterator[None]:
+    """Another connection holds the purchases table (SQLite: the one write lock) until the
+    block ends."""
+    engine = create_engine(database.url)
+    try:
+        async with engine.begin() as conn:
+            if database.backend == "sqlite":
+                await conn.execute(text("DELETE FROM purchases WHERE id < 0"))
+            else:
+                await conn.execute(text("LOCK TABLE purchases IN ACCESS EXCLUSIVE MODE"))
+            yield
+    finally:
+        await engine.dispose()
