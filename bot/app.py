@@ -112,7 +112,8 @@ def build_dispatcher(
 ) -> Dispatcher:
     """`shop_factory` builds the `shop` handlers get for each update's session.
     `strict_transactions` (tests) makes a Bot API call inside an open transaction raise."""
-    track_open_transactions(engine)
+    if strict_transactions:  # only the guard asks who holds a transaction
+        track_open_transactions(engine)
     transactions = shop_transactions(engine, shop_factory)
     payments = PaymentIntake(
         PaymentJournal(settings.payments_journal_path), transactions, settings.payment_retry_window
