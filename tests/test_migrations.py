@@ -96,6 +96,19 @@ SEED: dict[str, list[Row]] = {
         },
         {**_unit_row(3, state="sold"), "purchase_id": 31},
     ],
+    "c41f7e2a9d63": [
+        {
+            "__tablename__": "purchases",
+            "id": 32,
+            "user_id": 1,
+            "product_id": 15,
+            "amount": 100,
+            "currency": "XTR",
+            "provider": "telegram_stars",
+            "charge_id": "charge-refunded-1",
+            "refunded_at": datetime(2026, 1, 3, 4, 5, 6),
+        },
+    ],
 }
 
 

@@ -96,6 +96,8 @@ class Purchase(Base):
     provider: Mapped[str] = mapped_column(String(32))
     charge_id: Mapped[str] = mapped_column(String(255), unique=True)
     provider_charge_id: Mapped[str | None] = mapped_column(String(255))
+    # Set once the payment went back to the buyer: no revenue, no re-delivery.
+    refunded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     user: Mapped[User] = relationship(back_populates="purchases")
     product: Mapped[Product] = relationship(back_populates="purchases")

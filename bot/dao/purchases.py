@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import ColumnElement, delete, func, select
+from sqlalchemy import ColumnElement, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -22,6 +23,11 @@ class Spending:
 def _bought_by(telegram_id: int) -> ColumnElement[bool]:
     buyer = select(User.id).where(User.telegram_id == telegram_id).scalar_subquery()
     return Purchase.user_id == buyer
+
+
+def _kept() -> ColumnElement[bool]:
+    """Not refunded: the purchase still counts and still delivers."""
+    return Purchase.refunded_at.is_(None)
 
 
 class PurchaseDAO:
@@ -71,15 +77,15 @@ class PurchaseDAO:
         return (row.id, row.product_id) if row is not None else None
 
     async def ids_of(self, telegram_id: int, product_id: int) -> list[int]:
-        """This buyer's purchases of this product, oldest first."""
+        """This buyer's kept (not refunded) purchases of this product, oldest first."""
         statement = select(Purchase.id).where(
-            _bought_by(telegram_id), Purchase.product_id == product_id
+            _bought_by(telegram_id), Purchase.product_id == product_id, _kept()
         )
         return list(await self.session.scalars(statement.order_by(Purchase.id)))
 
     async def owns(self, telegram_id: int, product_id: int) -> bool:
         statement = select(Purchase.id).where(
-            _bought_by(telegram_id), Purchase.product_id == product_id
+            _bought_by(telegram_id), Purchase.product_id == product_id, _kept()
         )
         return await self.session.scalar(statement.limit(1)) is not None
 
@@ -96,7 +102,7 @@ class PurchaseDAO:
     async def spending_of(self, telegram_id: int) -> Spending:
         statement = (
             select(Purchase.currency, func.count(Purchase.id), func.sum(Purchase.amount))
-            .where(_bought_by(telegram_id))
+            .where(_bought_by(telegram_id), _kept())
             .group_by(Purchase.currency)
             .order_by(Purchase.currency)
         )
@@ -105,3 +111,29 @@ class PurchaseDAO:
             purchases=sum(count for _, count, _ in rows),
             totals={currency: int(total) for currency, _, total in rows},
         )
+
+    async def get(self, purchase_id: int) -> Purchase | None:
+        """A purchase with its buyer and product loaded."""
+        statement = (
+            select(Purchase)
+            .where(Purchase.id == purchase_id)
+            .options(selectinload(Purchase.user), selectinload(Purchase.product))
+        )
+        return await self.session.scalar(statement)
+
+    async def _mark_refunded(self, when: datetime, *where: ColumnElement[bool]) -> int | None:
+        """Mark the one purchase `where` picks as refunded; its id, or None if it is unknown
+        or already refunded. One conditional UPDATE, so of two concurrent marks one wins."""
+        statement = (
+            update(Purchase).where(*where, _kept()).values(refunded_at=when).returning(Purchase.id)
+        )
+        return (await self.session.execute(statement)).scalar_one_or_none()
+
+    async def refund(self, purchase_id: int, when: datetime) -> bool:
+        """Mark this purchase refunded; False if it is unknown or already refunded."""
+        return await self._mark_refunded(when, Purchase.id == purchase_id) is not None
+
+    async def refund_charge(self, charge_id: str, when: datetime) -> int | None:
+        """Mark the purchase of this charge refunded; its id, or None if there is none to
+        mark (unknown charge, or already refunded)."""
+        return await self._mark_refunded(when, Purchase.charge_id == charge_id)

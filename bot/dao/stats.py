@@ -57,7 +57,8 @@ class StatsDAO:
         return UserCounts(total=total, today=today, week=week, month=month)
 
     async def revenue(self, since: datetime | None = None) -> list[Revenue]:
-        """Purchases and their sum per currency and provider, since `since` (None: all time)."""
+        """Purchases and their sum per currency and provider, since `since` (None: all time);
+        refunded purchases are not revenue."""
         statement = (
             select(
                 Purchase.currency,
@@ -65,6 +66,7 @@ class StatsDAO:
                 func.count(Purchase.id),
                 func.sum(Purchase.amount),
             )
+            .where(Purchase.refunded_at.is_(None))
             .group_by(Purchase.currency, Purchase.provider)
             .order_by(Purchase.currency, Purchase.provider)
         )

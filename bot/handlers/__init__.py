@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from bot.handlers import admin, catalog, fallback, groups, payments, profile, start
+from bot.handlers import admin, catalog, fallback, groups, payments, profile, refunds, start
 
 
 def routers() -> list[Router]:
@@ -15,6 +15,7 @@ def routers() -> list[Router]:
         start.router,
         catalog.router,
         payments.router,
+        refunds.router,
         profile.router,
         admin.router,
         fallback.router,

@@ -33,6 +33,7 @@ async def _show_purchases(
         return
     spending = await purchases.spending_of(callback.from_user.id)
     totals = ", ".join(format_amount(amount, cur) for cur, amount in spending.totals.items())
+    totals = totals or "nothing (all refunded)"
     lines = [
         "🧾 <b>My purchases</b>",
         f"Purchases: {spending.purchases}",
@@ -42,7 +43,8 @@ async def _show_purchases(
     for purchase in page.items:
         when = purchase.created_at.strftime("%Y-%m-%d %H:%M UTC")
         price = format_amount(purchase.amount, purchase.currency)
-        lines.append(f"• {escape(purchase.product.name)} — {price} — {when}")
+        refunded = " — ↩️ refunded" if purchase.refunded_at is not None else ""
+        lines.append(f"• {escape(purchase.product.name)} — {price} — {when}{refunded}")
     lines.append("\nTap a product to get it again.")
     await show(callback, "\n".join(lines) + page_caption(page), purchases_keyboard(page))
 

@@ -15,12 +15,14 @@ from bot.keyboards.callbacks import (
     AdminCategory,
     AdminProduct,
     AdminProducts,
+    AdminPurchase,
     CategoryAction,
     FormAction,
     PickCategory,
     PickKind,
     ProductAction,
     ProductForm,
+    PurchaseAction,
 )
 from bot.keyboards.common import add_pager, button, home_button
 from bot.shop.money import format_amount
@@ -115,4 +117,21 @@ def confirm_product_keyboard() -> InlineKeyboardMarkup:
         button("✅ Save", ProductForm(action=FormAction.SAVE)),
         button("✖️ Cancel", ProductForm(action=FormAction.CANCEL)),
     )
+    return builder.as_markup()
+
+
+def purchase_keyboard(purchase_id: int, *, refundable: bool) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    if refundable:
+        refund = AdminPurchase(action=PurchaseAction.REFUND, purchase_id=purchase_id)
+        builder.row(button("↩️ Refund", refund))
+    builder.row(*_panel_button())
+    return builder.as_markup()
+
+
+def refund_confirmation(purchase_id: int) -> InlineKeyboardMarkup:
+    confirm = AdminPurchase(action=PurchaseAction.CONFIRM_REFUND, purchase_id=purchase_id)
+    back = AdminPurchase(action=PurchaseAction.VIEW, purchase_id=purchase_id)
+    builder = InlineKeyboardBuilder()
+    builder.row(button("✅ Yes, refund", confirm), button("⬅️ Back", back))
     return builder.as_markup()

@@ -80,6 +80,17 @@ class AdminProduct(CallbackData, prefix="admp"):
     product_id: RowId
 
 
+class PurchaseAction(StrEnum):
+    VIEW = "view"
+    REFUND = "refund"  # asks to confirm
+    CONFIRM_REFUND = "confirm"
+
+
+class AdminPurchase(CallbackData, prefix="admbuy"):
+    action: PurchaseAction
+    purchase_id: RowId
+
+
 class CategoryAction(StrEnum):
     VIEW = "view"
     RENAME = "rename"

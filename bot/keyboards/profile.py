@@ -1,4 +1,5 @@
-"""Keyboard of "My purchases": one button per purchase to get its content again."""
+"""Keyboard of "My purchases": one button per kept (not refunded) purchase to get its
+content again."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from bot.keyboards.common import add_pager, button, home_button
 def purchases_keyboard(page: Page[Purchase]) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     for purchase in page.items:
+        if purchase.refunded_at is not None:
+            continue
         builder.row(
             button(
                 f"📦 {purchase.product.name}",

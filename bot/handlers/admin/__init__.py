@@ -6,7 +6,15 @@ from __future__ import annotations
 from aiogram import Router
 
 from bot.filters.admin import IsAdmin
-from bot.handlers.admin import categories, menu, product_form, products, stats, units
+from bot.handlers.admin import (
+    categories,
+    menu,
+    product_form,
+    products,
+    purchases,
+    stats,
+    units,
+)
 
 router = Router(name="admin")
 router.message.filter(IsAdmin())
@@ -18,4 +26,5 @@ router.include_routers(
     products.router,
     product_form.router,
     units.router,
+    purchases.router,
 )

@@ -1,0 +1,74 @@
+"""Refunds: which purchase the bot may refund (Stars, not refunded yet), and marking one
+refunded. A refunded purchase no longer counts as revenue nor delivers again; a stock unit it
+sold stays sold, since its buyer has seen it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.dao.models import Purchase
+from bot.shop.money import format_amount
+from bot.shop.payments import PROVIDER_STARS
+from bot.shop.services import Shop
+from bot.shop.stock import now
+
+NOT_FOUND = "There is no purchase #{id}: check the number in the purchase notice."
+ALREADY_REFUNDED = "Purchase #{id} was already refunded on {when}: there is nothing to refund."
+NOT_STARS = (
+    "Purchase #{id} was paid through the payment provider: refund it in the provider's "
+    "dashboard, the bot cannot."
+)
+
+
+@dataclass(frozen=True)
+class Refundable:
+    """A Stars purchase the bot can refund; plain values, so it outlives the session."""
+
+    purchase_id: int
+    buyer_id: int  # the buyer's Telegram id
+    charge_id: str
+    paid: str  # the amount, formatted
+    product_name: str
+
+
+@dataclass(frozen=True)
+class Refused:
+    reason: str
+
+
+def refusal_for(purchase: Purchase) -> str | None:
+    """Why the bot cannot refund this purchase, or None if it can."""
+    if purchase.refunded_at is not None:
+        when = purchase.refunded_at.strftime("%Y-%m-%d %H:%M UTC")
+        return ALREADY_REFUNDED.format(id=purchase.id, when=when)
+    if purchase.provider != PROVIDER_STARS:
+        return NOT_STARS.format(id=purchase.id)
+    return None
+
+
+async def find_refundable(shop: Shop, purchase_id: int) -> Refundable | Refused:
+    purchase = await shop.purchases.get(purchase_id)
+    if purchase is None:
+        return Refused(NOT_FOUND.format(id=purchase_id))
+    reason = refusal_for(purchase)
+    if reason is not None:
+        return Refused(reason)
+    return Refundable(
+        purchase_id=purchase.id,
+        buyer_id=purchase.user.telegram_id,
+        charge_id=purchase.charge_id,
+        paid=format_amount(purchase.amount, purchase.currency),
+        product_name=purchase.product.name,
+    )
+
+
+async def mark_refunded(shop: Shop, purchase_id: int) -> bool:
+    """Mark it refunded now; False if it already was (another admin, or Telegram's
+    `refunded_payment`, got there first)."""
+    return await shop.purchases.refund(purchase_id, now())
+
+
+async def mark_charge_refunded(shop: Shop, charge_id: str) -> int | None:
+    """Mark the purchase of a charge refunded now; its id, or None if there was none to
+    mark (an unknown charge, or one already marked)."""
+    return await shop.purchases.refund_charge(charge_id, now())
