@@ -14,14 +14,16 @@ from typing import Any
 
 import pytest
 from loguru import logger
-from sqlalchemy import text
+from sqlalchemy import delete, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
+from bot.dao.catalog import ProductDAO
 from bot.dao.models import Product, Purchase
 from bot.handlers import payments as payments_handlers
 from bot.handlers.payments import (
     DELIVERY_FOLLOWS,
+    UNMATCHED,
     UNSAVED,
     finish_payments,
     replay_payment_journal,
@@ -194,6 +196,34 @@ async def test_a_product_deleted_while_its_payment_is_in_flight_is_bought_and_hi
     assert product.deleted_at is None and not product.on_sale  # listed for admins, hidden
     catalog = await buyer.tap(await buyer.send("/start"), "Catalog")
     assert "empty" in catalog.text
+
+
+async def test_a_product_hard_deleted_between_read_and_insert_is_reported_at_once(
+    shop: ShopBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first attempt reads the product as it was before an admin's delete took it out
+    (a category deleted on PostgreSQL); its insert then breaks the foreign key. Tried again
+    at once, the payment finds no product and goes to the admins, not to the journal."""
+    product_id = await shop.run(seed)
+    [as_read] = await shop.rows(Product)
+    await shop.run(lambda session: session.execute(delete(Product)))
+    real_get = ProductDAO.get
+    reads = 0
+
+    async def stale_once(self: ProductDAO, wanted: int, **options: bool) -> Product | None:
+        nonlocal reads
+        reads += 1
+        return as_read if reads == 1 else await real_get(self, wanted, **options)
+
+    monkeypatch.setattr(ProductDAO, "get", stale_once)
+
+    await pay(shop.chat(BUYER), product_id, "charge-orphaned")
+
+    assert reads == 2
+    assert to_buyer(shop) == [UNMATCHED]
+    [notice] = texts(shop.chat(ADMIN).calls_since(0))
+    assert "charge-orphaned" in notice and "names no known product" in notice
+    assert await purchases(shop) == []
 
 
 async def test_stopping_waits_for_a_payment_in_flight(

@@ -4,10 +4,14 @@ statistics; a non-admin forging the panel's buttons gets nowhere."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import event
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.dao.models import Category, Product, Purchase, User
@@ -350,6 +354,50 @@ async def test_save_tapped_twice_at_once_makes_one_product(
 
     assert await names(shop, Product) == ["Twice"]
     assert errors(shop) == []
+
+
+@contextmanager
+def first_product_commit_refused(shop: ShopBot) -> Iterator[None]:
+    """The first commit of a transaction that inserted a product fails, as a database
+    refusing it at commit would: the transaction is rolled back."""
+    engine = shop.engine.sync_engine
+    refused: list[bool] = []
+
+    def note_insert(conn: Connection, _cursor: object, statement: str, *_: object) -> None:
+        if statement.lstrip().upper().startswith("INSERT INTO PRODUCTS"):
+            conn.info["inserted_product"] = True
+
+    def refuse_once(conn: Connection) -> None:
+        if conn.info.pop("inserted_product", False) and not refused:
+            refused.append(True)
+            conn.connection.rollback()
+            raise OperationalError("COMMIT", {}, RuntimeError("the database refused the commit"))
+
+    event.listen(engine, "after_cursor_execute", note_insert)
+    event.listen(engine, "commit", refuse_once)
+    try:
+        yield
+    finally:
+        event.remove(engine, "after_cursor_execute", note_insert)
+        event.remove(engine, "commit", refuse_once)
+    assert refused, "no product insert was committed"
+
+
+async def test_a_save_whose_commit_fails_keeps_the_form_for_another_save(
+    shop: ShopBot, books: int, admin: Chat
+) -> None:
+    summary = await fill_product_form(admin, "Retried")
+
+    with first_product_commit_refused(shop):
+        await shop.feed(shop.telegram.button_update(ADMIN, summary.button("Save")))
+    assert await names(shop, Product) == []
+    [failed] = [line for line in shop.log if "refused the commit" in line]
+    shop.log.remove(failed)  # the failure this test causes, logged as it should be
+
+    saved = await admin.tap(summary, "Save")
+
+    assert "saved" in saved.text
+    assert await names(shop, Product) == ["Retried"]
 
 
 async def test_delete_tapped_twice_at_once_is_harmless(

@@ -18,6 +18,7 @@ from aiogram.types import (
 from loguru import logger
 
 from bot.config import Settings
+from bot.dao.failures import is_transient
 from bot.errors import ConfigError
 from bot.handlers.customers import customer_of
 from bot.handlers.delivery import deliver, notify_admins
@@ -26,11 +27,19 @@ from bot.keyboards.callbacks import Buy
 from bot.shop import Shop
 from bot.shop.checkout import Checkout, review_checkout
 from bot.shop.customers import Customer
-from bot.shop.intake import REPLAY_INTERVAL, IntakeOutcome, Journaled, PaymentIntake, Unsaved
+from bot.shop.intake import (
+    REPLAY_INTERVAL,
+    IntakeOutcome,
+    Journaled,
+    PaymentIntake,
+    ShopTransactions,
+    Unsaved,
+)
 from bot.shop.invoices import invoice_for, unpayable_reason
 from bot.shop.money import STARS, format_amount
 from bot.shop.payments import Duplicate, Payment, PaymentOutcome, Receipt, SoldOut, Unmatched
 from bot.shop.stock import in_stock, is_stock
+from bot.telegram.retries import answering_by
 
 router = Router(name="payments")
 
@@ -78,20 +87,56 @@ async def buy(
     await callback.answer()
 
 
+# Telegram drops a pre-checkout query not answered within 10 s of asking; the answer must
+# reach it within this many seconds of the update's arrival (the rest is the network's).
+PRE_CHECKOUT_WINDOW = 9.0
+# Of that window, the database review leaves this much for the answer and its retries.
+ANSWER_RESERVE = 3.0
+SHOP_BUSY = "Sorry, the shop is busy right now; please try again in a moment."
+
+
 @router.pre_checkout_query()
-async def pre_checkout(query: PreCheckoutQuery, shop: Shop, settings: Settings) -> None:
+async def pre_checkout(
+    query: PreCheckoutQuery, settings: Settings, payments: PaymentIntake
+) -> None:
+    """Answered within PRE_CHECKOUT_WINDOW of arriving (the update's session, begun lazily,
+    has not touched the database before this handler): a database too busy to review the
+    checkout in time refuses it with SHOP_BUSY rather than leaving it unanswered."""
+    answer_by = asyncio.get_running_loop().time() + PRE_CHECKOUT_WINDOW
     checkout = Checkout(
         payload=query.invoice_payload,
         payer_id=query.from_user.id,
         currency=query.currency,
         total_amount=query.total_amount,
     )
-    refusal = await review_checkout(shop, checkout, settings)
-    if refusal is None:
-        await query.answer(ok=True)
-        return
-    logger.info("pre-checkout {} refused: {}", query.id, refusal)
-    await query.answer(ok=False, error_message=refusal)
+    refusal = await _review_before(
+        answer_by - ANSWER_RESERVE, payments.transactions, checkout, settings
+    )
+    if refusal is not None:
+        logger.info("pre-checkout {} refused: {}", query.id, refusal)
+    try:
+        with answering_by(answer_by):
+            await query.answer(ok=refusal is None, error_message=refusal)
+    except TelegramAPIError as error:  # past the window Telegram has dropped the query
+        logger.warning("pre-checkout {} could not be answered in time: {}", query.id, error)
+
+
+async def _review_before(
+    deadline: float, transactions: ShopTransactions, checkout: Checkout, settings: Settings
+) -> str | None:
+    """`review_checkout` in a transaction of its own that waits for a lock or a connection
+    only until `deadline` (event loop time); SHOP_BUSY when the database is not free by then.
+    Its own transaction: the update's session, cut off mid-statement, could not commit
+    before the answer."""
+    lock_wait = deadline - asyncio.get_running_loop().time()
+    try:
+        async with asyncio.timeout_at(deadline), transactions(lock_wait) as shop:
+            return await review_checkout(shop, checkout, settings)
+    except Exception as error:
+        if not is_transient(error):
+            raise
+        logger.warning("pre-checkout refused: the database was busy ({})", type(error).__name__)
+        return SHOP_BUSY
 
 
 def _buyer(customer: Customer) -> str:

@@ -15,6 +15,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 
 from loguru import logger
+from sqlalchemy.exc import IntegrityError
 
 from bot.dao.failures import is_transient
 from bot.shop.journal import PaymentJournal, Pending
@@ -121,6 +122,7 @@ class PaymentIntake:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.retry_window
         backoff = _FIRST_BACKOFF
+        conflicted = False
         while True:
             lock_wait = min(max(_LOCK_WAIT[0], deadline - loop.time()), _LOCK_WAIT[1])
             try:
@@ -128,6 +130,14 @@ class PaymentIntake:
                     outcome = await record_payment(shop, receipt.payer, receipt.payment)
                 break
             except Exception as error:
+                # What it read changed before it wrote (its product hard-deleted meanwhile):
+                # read again at once, rather than leave it to the next replay.
+                if isinstance(error, IntegrityError) and not conflicted:
+                    conflicted = True
+                    logger.warning(
+                        "{} met a concurrent change; recording it again", receipt.describe()
+                    )
+                    continue
                 left = deadline - loop.time()
                 if not is_transient(error) or left <= 0:
                     logger.error(

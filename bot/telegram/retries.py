@@ -7,12 +7,16 @@ time budget and then fails as it would have: no retry starts and no wait runs pa
 Refusals (400, 403, ...) are never retried: the same request would be refused again. Nor is
 a call that sends something (a message, an invoice, a refund) once it may have reached Telegram
 (a timeout, a dropped connection): a second try could deliver it twice. Such a call is retried
-on network errors only when no connection was made.
+on network errors only when no connection was made. A call made under `answering_by` must
+reach Telegram by that moment: its retries and each attempt end there.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 from aiogram.client.session.middlewares.base import (
@@ -62,6 +66,21 @@ NOT_RETRIED: tuple[type[TelegramMethod[Any]], ...] = (
     SetWebhook,
 )
 
+# The event loop time by which the calls made now must have reached Telegram, if any.
+_answer_by: ContextVar[float | None] = ContextVar("answer_by", default=None)
+
+
+@contextmanager
+def answering_by(deadline: float) -> Iterator[None]:
+    """Bot API calls made inside are retried, and each attempt waits, only until `deadline`
+    (event loop time): for an answer Telegram takes only within a window that opened before
+    the call, such as a pre-checkout query's 10 s."""
+    token = _answer_by.set(deadline)
+    try:
+        yield
+    finally:
+        _answer_by.reset(token)
+
 
 def sends_something(method: TelegramMethod[Any]) -> bool:
     """A call that, made twice, shows or does something twice (sendMessage, sendInvoice,
@@ -93,10 +112,13 @@ class RetryMiddleware(BaseRequestMiddleware):
             return await make_request(bot, method)
         clock = asyncio.get_running_loop().time
         deadline = clock() + self.budget_of(method)
+        answer_by = _answer_by.get()
+        if answer_by is not None:
+            deadline = min(deadline, answer_by)
         backoff = FIRST_BACKOFF
         while True:
             try:
-                return await make_request(bot, method)
+                return await attempt(make_request, bot, method, answer_by)
             except TelegramAPIError as error:
                 wait = retry_wait(error, backoff)
                 if wait is None or clock() + wait > deadline:
@@ -115,6 +137,23 @@ class RetryMiddleware(BaseRequestMiddleware):
 
     def budget_of(self, method: TelegramMethod[TelegramType]) -> float:
         return min(self.budget, SHORT_BUDGETS.get(type(method), self.budget))
+
+
+async def attempt(
+    make_request: NextRequestMiddlewareType[TelegramType],
+    bot: Bot,
+    method: TelegramMethod[TelegramType],
+    deadline: float | None,
+) -> Response[TelegramType]:
+    """One request; with a deadline it is given up there, failing as a timed out request
+    does (a network error)."""
+    if deadline is None:
+        return await make_request(bot, method)
+    try:
+        async with asyncio.timeout_at(deadline):
+            return await make_request(bot, method)
+    except TimeoutError:
+        raise TelegramNetworkError(method=method, message="Request timeout error") from None
 
 
 def is_transient(error: TelegramAPIError) -> bool:

@@ -105,16 +105,18 @@ def fetch_all(database: ThrowawayDatabase, sql: str, **params: object) -> list[t
 
 
 @asynccontextmanager
-async def database_locked(database: ThrowawayDatabase) -> AsyncIterator[None]:
-    """Another connection holds the purchases table (SQLite: the one write lock) until the
-    block ends."""
+async def database_locked(
+    database: ThrowawayDatabase, table: str = "purchases"
+) -> AsyncIterator[None]:
+    """Another connection holds `table` (SQLite: the one write lock, whatever the table)
+    until the block ends."""
     engine = create_engine(database.url)
     try:
         async with engine.begin() as conn:
             if database.backend == "sqlite":
-                await conn.execute(text("DELETE FROM purchases WHERE id < 0"))
+                await conn.execute(text(f"DELETE FROM {table} WHERE id < 0"))
             else:
-                await conn.execute(text("LOCK TABLE purchases IN ACCESS EXCLUSIVE MODE"))
+                await conn.execute(text(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE"))
             yield
     finally:
         await engine.dispose()

@@ -208,11 +208,13 @@ async def save(callback: CallbackQuery, state: FSMContext, shop: Shop) -> None:
         hidden_content=data["content"],
         kind=data.get("kind", KIND_UNLIMITED),
     )
-    await state.clear()
     text = f"✅ “{escape(product.name)}” saved (#{product.id}) and on sale."
     if product.kind == KIND_STOCK:
         text += " Add its units from 📦 Products: until then it shows as sold out."
     await show(callback, text, back_to_panel())
+    # Only now, as the product is committed (before the call above): a failed commit keeps
+    # the form, and Save again makes the product once (its form token).
+    await state.clear()
 
 
 @router.callback_query(AddProduct.confirm, ProductForm.filter(F.action == FormAction.CANCEL))
