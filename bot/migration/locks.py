@@ -7,6 +7,7 @@ Both are taken by polling with backoff, and the waiter says who holds the lock.
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
 import os
 import socket
@@ -36,6 +37,9 @@ _BACKOFF = Backoff(first=0.05, cap=0.25)
 _NAME_LIMIT = 63
 # What a migrator announces while a revision runs (see HeldLock).
 _APPLYING = "applying"
+# How long a waiter gives a new SQLite lock holder to write its name: 20 x 5 ms.
+_ANNOUNCE_READS = 20
+_ANNOUNCE_PAUSE = 0.005
 
 
 def advisory_key(version_table: str) -> int:
@@ -193,7 +197,32 @@ def lock_file_for(database: Path) -> Path:
     return database.with_name(database.name + ".migrate.lock")
 
 
-def sqlite_holder(database: Path) -> str | None:
+def _first_line(path: Path) -> str:
+    return path.read_text().partition("\n")[0].strip()
+
+
+async def _announced_in(path: Path) -> str:
+    """What the holder of the lock file wrote in it. It writes its name just after taking the
+    lock, so an empty file means "a moment ago": look again briefly before calling it
+    anonymous. A holder rewrites the file in place (`_write_announcement`), so the first line
+    is always one whole announcement."""
+    for _ in range(_ANNOUNCE_READS):
+        announced = _first_line(path)
+        if announced:
+            return announced
+        await asyncio.sleep(_ANNOUNCE_PAUSE)
+    return "another process"
+
+
+def _write_announcement(fd: int, announcement: str) -> None:
+    """New text first, then cut off what is left of the old: a reader never sees an empty
+    file or two announcements run together on the first line."""
+    data = f"{announcement}\n".encode()
+    os.pwrite(fd, data, 0)
+    os.ftruncate(fd, len(data))
+
+
+async def sqlite_holder(database: Path) -> str | None:
     """Who holds the lock file and what it announced; None when nobody holds it."""
     path = lock_file_for(database)
     try:
@@ -203,7 +232,7 @@ def sqlite_holder(database: Path) -> str | None:
     try:
         fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
     except BlockingIOError:
-        return path.read_text().strip() or "another process"
+        return await _announced_in(path)
     finally:
         os.close(fd)  # closing also lets go of a shared lock we got
     return None
@@ -215,24 +244,20 @@ async def sqlite_lock(database: Path, *, timeout: float, name: str) -> AsyncIter
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
 
-    def write(text: str) -> None:
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, text.encode(), 0)
-
     async def try_acquire() -> bool:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             return False
-        write(name)  # for the waiters' messages
+        _write_announcement(fd, name)  # for the waiters' messages
         return True
 
     async def describe_holder() -> str | None:
-        return path.read_text().strip() or "another process"
+        return await _announced_in(path)
 
     def announce(_sync_conn: Connection, revision: str, description: str) -> None:
         since = datetime.now(UTC).strftime("%H:%M:%S UTC")
-        write(f"{name} {_applying(revision)} ({description}) since {since}")
+        _write_announcement(fd, f"{name} {_applying(revision)} ({description}) since {since}")
 
     try:
         waited = await _poll(try_acquire, describe_holder, timeout=timeout, what=str(path))
@@ -272,4 +297,4 @@ async def lock_holder(conn: AsyncConnection, version_table: str) -> str | None:
     if url.get_backend_name() == "postgresql":
         return await postgres_holder(conn, version_table)
     database = sqlite_path(url)
-    return sqlite_holder(database) if database is not None else None
+    return await sqlite_holder(database) if database is not None else None
