@@ -130,6 +130,9 @@ class Settings(DatabaseSettings):
     payments_journal: Path | None = None
     payment_retry_window: float = Field(15.0, ge=0)
     shutdown_timeout: float = Field(20.0, ge=0)
+    # How long an instance holds an outbox row it sends; one that dies leaves its rows to
+    # others (or its next start) after this.
+    delivery_lease: float = Field(60.0, ge=5, le=3600)
     # Seconds a unit of a stock product stays reserved for a payer after pre-checkout.
     stock_reservation_seconds: float = Field(900.0, ge=1, le=86_400)
 

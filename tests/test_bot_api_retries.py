@@ -1,8 +1,7 @@
 """Bot API calls retried by the session's one middleware, in-process through the real
 dispatcher: flood control (429 with retry_after) and Telegram's server errors (5xx) are
 retried and the message arrives once; a refusal (403) never is; a wait longer than the call's
-budget is not waited; a delivery that still fails tells the buyer how to get it again, and the
-purchase stays recorded."""
+budget is not waited (what a delivery then does is the outbox's: tests/test_outbox.py)."""
 
 from __future__ import annotations
 
@@ -20,13 +19,10 @@ from aiohttp.client_reqrep import ConnectionKey
 from bot.dao.models import Purchase
 from bot.shop.invoices import build_payload
 from bot.telegram.retries import RetryMiddleware
-from tests.support.databases import ThrowawayDatabase, throwaway_database
+from tests.support.books import ADMIN, BUYER, add_book, pay_for_book
+from tests.support.databases import throwaway_database
 from tests.support.processes import TEST_TOKEN
 from tests.support.shop import ShopBot, running_shop, texts
-
-BUYER, ADMIN = 5001, 9001
-CONTENT = "secret-key-42"
-TOLD_AGAIN = "did not reach you in full: open /start → 🧾 My purchases and tap it to get it again"
 
 
 @pytest.fixture
@@ -36,26 +32,6 @@ async def shop(tmp_path: Path) -> AsyncIterator[ShopBot]:
         async with running_shop(database, admin_ids=str(ADMIN)) as running:
             yield running
         assert not [entry for entry in running.log if TEST_TOKEN in entry]
-
-
-async def add_book(shop: ShopBot) -> int:
-    """Python Tricks, 150 Stars, with its content and a file."""
-    return await shop.add_product(
-        "E-books",
-        name="Python Tricks",
-        price=150,
-        currency="XTR",
-        file_id="FILE-PY",
-        hidden_content=CONTENT,
-    )
-
-
-async def pay_for_book(shop: ShopBot) -> int:
-    """The buyer pays for Python Tricks; the call-log mark before the payment."""
-    payload = build_payload(await add_book(shop), BUYER)
-    mark = shop.telegram.mark()
-    await shop.chat(BUYER).pay(currency="XTR", total_amount=150, payload=payload, charge_id="c-1")
-    return mark
 
 
 def retries(shop: ShopBot) -> list[str]:
@@ -135,24 +111,6 @@ async def test_a_wait_beyond_the_budget_is_not_waited(
 
     assert len(shop.telegram.calls_of(method)) == 1
     assert retries(shop) == []
-
-
-async def test_a_delivery_failing_beyond_the_budget_tells_the_buyer_how_to_get_it_again(
-    database: ThrowawayDatabase,
-) -> None:
-    async with running_shop(database, admin_ids=str(ADMIN), bot_api_retry_timeout=1) as shop:
-        shop.telegram.set_server_error("sendDocument", times=50)  # down for longer than 1 s
-
-        mark = await pay_for_book(shop)
-
-        buyer_calls = shop.chat(BUYER).calls_since(mark)
-        assert len([call for call in buyer_calls if call.method == "sendDocument"]) >= 2
-        said = texts(buyer_calls)
-        assert said[:2] == ["📦 Here is <b>Python Tricks</b>:", CONTENT]
-        assert TOLD_AGAIN in said[2]
-        [purchase] = await shop.rows(Purchase)
-        assert (purchase.charge_id, purchase.amount) == ("c-1", 150)
-        assert "Python Tricks" in texts(shop.chat(ADMIN).calls_since(mark))[0]
 
 
 def _network_error(method: TelegramMethod[Any], cause: BaseException) -> TelegramNetworkError:

@@ -39,6 +39,9 @@ FOREIGN_KEYS = {
     ("purchases", "fk_purchases_user_id_users"),
     ("stock_units", "fk_stock_units_product_id_products"),
     ("stock_units", "fk_stock_units_purchase_id_purchases"),
+    ("outbox", "fk_outbox_product_id_products"),
+    ("outbox", "fk_outbox_purchase_id_purchases"),
+    ("restock_subscriptions", "fk_restock_subscriptions_product_id_products"),
 }
 
 

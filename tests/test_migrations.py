@@ -66,6 +66,17 @@ def _unit_row(unit_id: int, *, state: str) -> Row:
     }
 
 
+def _outbox_row(row_id: int, *, kind: str, state: str) -> Row:
+    return {
+        "__tablename__": "outbox",
+        "id": row_id,
+        "kind": kind,
+        "chat_id": 7_000_001,
+        "state": state,
+        "due_at": datetime(2026, 1, 4, 5, 6, 7),
+    }
+
+
 # The rows pytest-alembic inserts when each revision is reached, in that revision's shape. A new
 # revision adds its id here (test_every_revision_has_seed_rows asks for it) with rows that use
 # what it adds, ids after those already used; [] only when it adds nothing rows could show.
@@ -107,6 +118,34 @@ SEED: dict[str, list[Row]] = {
             "provider": "telegram_stars",
             "charge_id": "charge-refunded-1",
             "refunded_at": datetime(2026, 1, 3, 4, 5, 6),
+        },
+    ],
+    "c7d061978b68": [
+        {
+            **_outbox_row(1, kind="goods", state="sent"),
+            "purchase_id": 31,
+            "product_id": 15,
+            "parts_sent": 2,
+            "sent_at": datetime(2026, 1, 4, 5, 6, 7),
+        },
+        {
+            **_outbox_row(2, kind="text", state="pending"),
+            "purchase_id": 31,
+            "text": "💰 New purchase #31",
+            "claimed_by": "host pid=1 abcd0123",
+            "claimed_until": datetime(2026, 1, 4, 5, 7, 7),
+        },
+        {
+            **_outbox_row(3, kind="restock", state="failed"),
+            "product_id": 15,
+            "attempts": 1,
+            "error": "TelegramForbiddenError: Forbidden: bot was blocked by the user",
+        },
+        {
+            "__tablename__": "restock_subscriptions",
+            "id": 1,
+            "product_id": 15,
+            "telegram_id": 7_000_002,
         },
     ],
 }

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.dao.catalog import ProductDAO
-from bot.dao.models import Product, Purchase
+from bot.dao.models import OutboxMessage, Product, Purchase
 from bot.handlers import payments as payments_handlers
 from bot.handlers.payments import (
     DELIVERY_FOLLOWS,
@@ -82,7 +82,7 @@ def workflow(shop: ShopBot) -> tuple[Settings, PaymentIntake]:
 async def replay(shop: ShopBot) -> None:
     """What a start does with the journal (compacted first)."""
     settings, payments = workflow(shop)
-    await replay_journal(shop.bot, settings, payments, compact=True)
+    await replay_journal(shop.bot, settings, payments, shop.dispatcher["outbox"], compact=True)
 
 
 def to_buyer(shop: ShopBot) -> list[str]:
@@ -135,30 +135,55 @@ async def test_a_payment_past_the_retry_window_is_journaled_then_replayed_once(
         assert len(sale_notices) == 1
 
 
-async def test_a_payment_recorded_but_not_delivered_is_delivered_at_the_next_start(
-    shop: ShopBot,
-) -> None:
-    """As after a crash between the database's commit and the delivery: the journal holds
-    the payment as recorded, not delivered. The next start delivers it (again, if the crash
-    came after the send: at least once, never not at all), and only once however often it
-    replays; the admins heard of the sale the first time."""
-    product_id = await shop.run(seed)
-    await pay(shop.chat(BUYER), product_id, "charge-crash")
-    _, payments = workflow(shop)
+def forget_delivered_marks(payments: PaymentIntake) -> None:
+    """The journal as a crash between the database's commit and the journal's `delivered`
+    mark leaves it: the payment recorded, not delivered."""
     journal = payments.journal.path
     journal.write_text(
         "".join(line + "\n" for line in journal.read_text().splitlines() if "delivered" not in line)
     )
 
+
+async def test_a_payment_recorded_with_its_outbox_is_not_delivered_again_by_a_replay(
+    shop: ShopBot,
+) -> None:
+    """A crash after the commit: the purchase and what it sends are in the database
+    together, so the outbox (not the journal) delivers it, once."""
+    product_id = await shop.run(seed)
+    await pay(shop.chat(BUYER), product_id, "charge-crash")
+    _, payments = workflow(shop)
+    forget_delivered_marks(payments)
+
     await replay(shop)
     await replay(shop)
 
     assert await purchases(shop) == ["charge-crash"]
+    assert len(delivered(shop)) == 1
+    assert payments.journal.pending() == []
+    assert payments.journal.path.read_text() == ""  # compacted at start
+
+
+async def test_a_payment_an_older_release_recorded_but_did_not_deliver_is_delivered_once(
+    shop: ShopBot,
+) -> None:
+    """Taken by a release without the outbox, which crashed before delivering: the journal
+    says recorded, not delivered, and the outbox has nothing. The next start writes the goods
+    to the outbox and delivers them (again, if that release's send had gone out: at least
+    once), and only once however often it replays; the admins heard of the sale already."""
+    product_id = await shop.run(seed)
+    await pay(shop.chat(BUYER), product_id, "charge-old")
+    _, payments = workflow(shop)
+    forget_delivered_marks(payments)
+    await shop.run(lambda session: session.execute(delete(OutboxMessage)))
+
+    await replay(shop)
+    await replay(shop)
+
+    assert await purchases(shop) == ["charge-old"]
     assert len(delivered(shop)) == 2
     notices = [line for line in texts(shop.telegram.calls) if "New purchase" in line]
     assert len(notices) == 1
     assert payments.journal.pending() == []
-    assert journal.read_text() == ""  # compacted at start
 
 
 async def test_a_payment_delivered_is_not_delivered_again_by_a_replay(shop: ShopBot) -> None:
@@ -336,7 +361,8 @@ async def test_a_journaled_payment_is_delivered_by_the_periodic_replay(
         assert to_buyer(shop) == [DELIVERY_FOLLOWS]
         settings, payments = workflow(shop)
 
-        await replay_payment_journal(shop.bot, settings, payments, shop.dispatcher)
+        outbox = shop.dispatcher["outbox"]
+        await replay_payment_journal(shop.bot, settings, payments, outbox, shop.dispatcher)
         for _ in range(100):  # the periodic replay, not a start, delivers it
             if delivered(shop):
                 break

@@ -1,8 +1,9 @@
 """What only a process shows about a payment in flight, on a real SQLite file and real
 PostgreSQL: SIGTERM while the payment waits on a busy database (the process waits for it, then
 exits 0 with it recorded and delivered), SIGKILL after the payment was journaled but before
-the database took it (the next start records and delivers it, once), and a payment that
-arrives while PostgreSQL restarts (recorded once it is back)."""
+the database took it (the next start records and delivers it, once), SIGKILL after the
+purchase was committed but before its goods were sent (the next start's outbox sends them),
+and a payment that arrives while PostgreSQL restarts (recorded once it is back)."""
 
 from __future__ import annotations
 
@@ -132,6 +133,34 @@ def test_a_payment_killed_before_the_database_took_it_is_recorded_at_the_next_st
         assert restarted.stop() == 0, restarted.output
 
     assert _purchases(database) == [(CHARGE,)]
+    assert len(_delivered(fake_api)) == 1
+    assert "Traceback" not in restarted.output
+
+
+def test_a_purchase_killed_after_its_commit_is_delivered_after_the_restart(
+    database: ThrowawayDatabase, fake_api: FakeBotAPI, tmp_path: Path
+) -> None:
+    """SIGKILL while the goods are on their way: the purchase and its outbox row are
+    committed, the first message hangs in Telegram. The next start sends them once the
+    killed process's claim has run out (DELIVERY_LEASE)."""
+    open_shop(database, shop_rows(purchases=0))
+    env = {**_env(database, fake_api, tmp_path / "payments.journal"), "DELIVERY_LEASE": "5"}
+    with BotProcess([], env, tmp_path) as killed:
+        fake_api.wait_for("getUpdates", timeout=60)
+        fake_api.set_latency(120, "sendMessage")
+        _pay(fake_api)
+        fake_api.wait_for("sendMessage", lambda call: int(call.params["chat_id"]) == BUYER)
+        assert killed.stop(signal.SIGKILL) == -signal.SIGKILL
+    fake_api.set_latency(0, "sendMessage")
+    assert _purchases(database) == [(CHARGE,)]
+    assert _delivered(fake_api) == []
+
+    with BotProcess([], env, tmp_path) as restarted:
+        fake_api.wait_for(
+            "sendMessage", lambda call: DELIVERED in str(call.params.get("text")), timeout=60
+        )
+        assert restarted.stop() == 0, restarted.output
+
     assert len(_delivered(fake_api)) == 1
     assert "Traceback" not in restarted.output
 

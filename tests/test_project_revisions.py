@@ -6,6 +6,7 @@ SQLite and PostgreSQL: every row kept, foreign keys intact, both ways."""
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -83,3 +84,35 @@ def test_a_populated_shop_goes_to_head_by_main_and_back_by_alembic(
     assert version(database) == [first]
     assert _kept(database) == before
     _foreign_keys_hold(database)
+
+
+def test_a_downgrade_past_the_outbox_refuses_while_goods_wait_to_be_sent(
+    database: ThrowawayDatabase, tmp_path: Path
+) -> None:
+    """The older code would never send them: the downgrade stops with one line, and the
+    database stays at head with every row."""
+    env = clean_env(DATABASE_URL=database.url_string)
+    assert run_main(["--migrate-only"], env, tmp_path).returncode == 0
+    head = version(database)
+    rows = shop_rows(purchases=3)
+    purchase = rows["purchases"][0]
+    waiting = {
+        "id": 1,
+        "kind": "goods",
+        "chat_id": 7_000_001,
+        "purchase_id": purchase["id"],
+        "product_id": purchase["product_id"],
+        "state": "pending",
+        "due_at": datetime(2026, 1, 4, 5, 6, 7),
+    }
+    _insert(database, {**rows, "outbox": [waiting]})
+
+    downgraded = run_alembic(["downgrade", "c41f7e2a9d63"], env)
+
+    assert downgraded.returncode != 0
+    assert "1 purchase(s) not delivered yet" in downgraded.stdout + downgraded.stderr, (
+        downgraded.stdout
+    )
+    assert "Traceback" not in downgraded.stderr
+    assert version(database) == head
+    assert fetch_all(database, "SELECT state FROM outbox") == [("pending",)]

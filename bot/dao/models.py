@@ -10,6 +10,7 @@ from sqlalchemy import (
     CheckConstraint,
     ForeignKey,
     Index,
+    Integer,
     String,
     Text,
     UniqueConstraint,
@@ -32,6 +33,15 @@ KIND_STOCK = "stock"
 UNIT_AVAILABLE = "available"
 UNIT_RESERVED = "reserved"
 UNIT_SOLD = "sold"
+# outbox.kind: what a row sends. Goods and restock notices are rendered when sent (the unit's
+# text never sits in the outbox; a refunded purchase is not sent); text is written up front.
+OUTBOX_GOODS = "goods"
+OUTBOX_RESTOCK = "restock"
+OUTBOX_TEXT = "text"
+# outbox.state. Failed: refused for good (the user blocked the bot) or nothing left to send.
+OUTBOX_PENDING = "pending"
+OUTBOX_SENT = "sent"
+OUTBOX_FAILED = "failed"
 
 
 class User(Base):
@@ -128,3 +138,46 @@ class StockUnit(Base):
 
 # What the sale looks for: a product's units in one state.
 Index("ix_stock_units_product_id_state", StockUnit.product_id, StockUnit.state)
+
+
+class OutboxMessage(Base):
+    """Something the bot must send, written in the transaction that decided it (a purchase's
+    goods and sale notices, a restock notice) and sent after the commit, with retries.
+
+    A sender claims a row (`claimed_by` until `claimed_until`) before sending, so two
+    instances never send one row at once. A row that fails part-way records how many of its
+    messages went out (`parts_sent`), so its retry goes on from there."""
+
+    __tablename__ = "outbox"
+    # One goods delivery per purchase and one sale notice per purchase and admin.
+    __table_args__ = (UniqueConstraint("kind", "chat_id", "purchase_id"),)
+
+    kind: Mapped[str] = mapped_column(String(16))
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    purchase_id: Mapped[int | None] = mapped_column(ForeignKey("purchases.id"))
+    product_id: Mapped[int | None] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"))
+    text: Mapped[str | None] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(
+        String(16), server_default=OUTBOX_PENDING, default=OUTBOX_PENDING
+    )
+    parts_sent: Mapped[int] = mapped_column(Integer, server_default="0", default=0)
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0", default=0)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    error: Mapped[str | None] = mapped_column(String(255))
+
+
+# What a sender looks for: pending rows that are due.
+Index("ix_outbox_state_due_at", OutboxMessage.state, OutboxMessage.due_at)
+
+
+class RestockSubscription(Base):
+    """A customer waiting for a sold-out stock product: told once, when units are added."""
+
+    __tablename__ = "restock_subscriptions"
+    __table_args__ = (UniqueConstraint("product_id", "telegram_id"),)
+
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"))
+    telegram_id: Mapped[int] = mapped_column(BigInteger)

@@ -1,4 +1,5 @@
-"""Sending a bought product to its buyer, and telling the admins about sales."""
+"""What a purchase sends its buyer, what the outbox's rows turn into, and the admins' notices
+that cannot wait for the database."""
 
 from __future__ import annotations
 
@@ -9,50 +10,48 @@ from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
 from loguru import logger
 
-from bot.shop.delivery import Goods
-from bot.telegram.retries import is_transient
+from bot.dao.outbox import Outgoing
+from bot.shop.delivery import Goods, owned_goods
+from bot.shop.services import Shop
+from bot.telegram.outgoing import Part
 
 
-async def deliver(bot: Bot, chat_id: int, goods: Goods) -> bool:
-    """Send the content (its own message: it may be up to 4000 characters) and the file.
+def goods_parts(goods: Goods) -> list[Part]:
+    """The content has its own message (it may be up to 4000 characters); then the file."""
+    parts = [Part(f"📦 Here is <b>{escape(goods.name)}</b>:"), Part(escape(goods.content))]
+    if goods.file_id:
+        parts.append(Part(escape(goods.name), document=goods.file_id))
+    return parts
 
-    A Telegram error (after the session's retries) is logged, not raised: the purchase is
-    recorded. When Telegram was only unavailable (not refusing: a blocked bot, a bad file),
-    the buyer is told to get the product again from "My purchases".
-    """
+
+async def goods_delivery(shop: Shop, row: Outgoing) -> list[Part] | None:
+    """The outbox's goods row: the goods of its purchase; None once refunded."""
+    if row.purchase_id is None or row.product_id is None:
+        return None
+    goods = await owned_goods(shop, row.chat_id, row.product_id, row.purchase_id)
+    return goods_parts(goods) if goods is not None else None
+
+
+async def text_message(_shop: Shop, row: Outgoing) -> list[Part] | None:
+    """The outbox's text row: the message written with it."""
+    return [Part(row.text)] if row.text else None
+
+
+async def deliver(bot: Bot, chat_id: int, goods: Goods) -> None:
+    """Send goods again, at the buyer's request (🧾 My purchases); a failure is logged, and
+    the buyer can ask again."""
     try:
-        await bot.send_message(chat_id, f"📦 Here is <b>{escape(goods.name)}</b>:")
-        await bot.send_message(chat_id, escape(goods.content))
-        if goods.file_id:
-            await bot.send_document(chat_id, goods.file_id, caption=escape(goods.name))
+        for part in goods_parts(goods):
+            await part.send(bot, chat_id)
     except TelegramAPIError as error:
         logger.warning(
             "could not deliver product {} to chat {}: {}", goods.product_id, chat_id, error
         )
-        if is_transient(error):
-            await _tell_how_to_get_it_again(bot, chat_id, goods)
-        return False
-    return True
-
-
-async def _tell_how_to_get_it_again(bot: Bot, chat_id: int, goods: Goods) -> None:
-    text = (
-        f"⚠️ <b>{escape(goods.name)}</b> did not reach you in full: open /start → "
-        "🧾 My purchases and tap it to get it again."
-    )
-    try:
-        await bot.send_message(chat_id, text)
-    except TelegramAPIError as error:
-        logger.warning(
-            "could not tell chat {} how to get product {} again: {}",
-            chat_id,
-            goods.product_id,
-            error,
-        )
 
 
 async def notify_admins(bot: Bot, admin_ids: Iterable[int], text: str) -> None:
-    """Tell every admin; one admin who blocked the bot does not stop the others."""
+    """Tell every admin at once, without the database (it is what failed); one admin who
+    blocked the bot does not stop the others."""
     for admin_id in sorted(admin_ids):
         try:
             await bot.send_message(admin_id, text)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from html import escape
 
 from aiogram import Bot, Dispatcher, F, Router
@@ -19,11 +20,14 @@ from loguru import logger
 
 from bot.config import Settings
 from bot.dao.failures import is_transient
+from bot.dao.models import OUTBOX_GOODS, OUTBOX_TEXT
+from bot.dao.outbox import NewMessage, Outgoing
 from bot.errors import ConfigError
 from bot.handlers.customers import customer_of
-from bot.handlers.delivery import deliver, notify_admins
+from bot.handlers.delivery import notify_admins
 from bot.handlers.ui import load_or_stale
 from bot.keyboards.callbacks import Buy
+from bot.outbox import Outbox
 from bot.shop import Shop
 from bot.shop.checkout import Checkout, review_checkout
 from bot.shop.customers import Customer
@@ -31,13 +35,22 @@ from bot.shop.intake import (
     REPLAY_INTERVAL,
     IntakeOutcome,
     Journaled,
+    OutboxWriter,
     PaymentIntake,
     ShopTransactions,
     Unsaved,
 )
 from bot.shop.invoices import invoice_for, unpayable_reason
 from bot.shop.money import STARS, format_amount
-from bot.shop.payments import Duplicate, Payment, PaymentOutcome, Receipt, SoldOut, Unmatched
+from bot.shop.payments import (
+    Duplicate,
+    Payment,
+    PaymentOutcome,
+    Receipt,
+    Recorded,
+    SoldOut,
+    Unmatched,
+)
 from bot.shop.stock import in_stock, is_stock
 from bot.telegram.retries import answering_by
 
@@ -173,13 +186,18 @@ def receipt_of(message: Message | None, update_id: int) -> Receipt | None:
 
 @router.message(F.successful_payment)
 async def successful_payment(
-    message: Message, settings: Settings, bot: Bot, payments: PaymentIntake, event_update: Update
+    message: Message,
+    settings: Settings,
+    bot: Bot,
+    payments: PaymentIntake,
+    outbox: Outbox,
+    event_update: Update,
 ) -> None:
-    await take_payment(message, event_update.update_id, bot, settings, payments)
+    await take_payment(message, event_update.update_id, bot, settings, payments, outbox)
 
 
 async def payment_without_storage(
-    event: ErrorEvent, settings: Settings, bot: Bot, payments: PaymentIntake
+    event: ErrorEvent, settings: Settings, bot: Bot, payments: PaymentIntake, outbox: Outbox
 ) -> None:
     """An error handler for a payment that met the FSM storage (Redis) down before any
     handler ran: a payment needs no form state, so it is taken all the same."""
@@ -188,7 +206,8 @@ async def payment_without_storage(
         event.update.update_id,
         type(event.exception).__name__,
     )
-    await take_payment(event.update.message, event.update.update_id, bot, settings, payments)
+    update = event.update
+    await take_payment(update.message, update.update_id, bot, settings, payments, outbox)
 
 
 async def take_payment(
@@ -197,25 +216,28 @@ async def take_payment(
     bot: Bot,
     settings: Settings,
     payments: PaymentIntake,
+    outbox: Outbox,
 ) -> None:
-    """Journal the payment, record it (retrying a busy database), then deliver it."""
+    """Journal the payment, record it (retrying a busy database), then send what it bought."""
     receipt = receipt_of(message, update_id)
     if receipt is None:
         return
     async with payments.handling(receipt):
-        await conclude(bot, settings, payments, receipt, await payments.receive(receipt))
+        outcome = await payments.receive(receipt)
+        await conclude(bot, settings, payments, outbox, receipt, outcome)
 
 
 async def conclude(
     bot: Bot,
     settings: Settings,
     payments: PaymentIntake,
+    outbox: Outbox,
     receipt: Receipt,
     outcome: IntakeOutcome,
 ) -> None:
-    """Tell the buyer (and the admins) what became of a payment, and deliver it: at least
-    once, since a recorded payment the journal does not know as delivered (a crash, a commit
-    whose answer was lost) is delivered again rather than not at all."""
+    """Tell the buyer (and the admins) what became of a payment. A recorded one has what it
+    must send in the outbox, written with the purchase: the journal may forget it, and the
+    outbox sends it now (or, failing that, later, after a restart too)."""
     chat_id = receipt.payer.telegram_id
     if isinstance(outcome, Journaled):
         await _tell(bot, chat_id, DELIVERY_FOLLOWS)
@@ -224,10 +246,59 @@ async def conclude(
         await notify_admins(bot, settings.admin_ids, _notice(receipt, UNSAVED_NOTICE))
         await _tell(bot, chat_id, UNSAVED)
         return
-    if isinstance(outcome, Duplicate) and not await payments.undelivered(receipt):
-        return
-    await settle(bot, settings, receipt, outcome)
+    if isinstance(outcome.outcome, SoldOut):
+        await _refund_sold_out(bot, settings, outbox, receipt, outcome.outcome)
     await payments.delivered(receipt)
+    await outbox.send_now(bot, outcome.outgoing)
+
+
+def payment_outbox(outbox: Outbox, admin_ids: Iterable[int]) -> OutboxWriter:
+    """What a recorded payment sends, written in its transaction: the goods and the admins'
+    sale notice; the buyer's and the admins' line about a payment naming no product. A
+    payment recorded before sends its goods only if it never had them in the outbox (one
+    taken by an older release); a sold-out one sends after its refund (`conclude`)."""
+    admins = sorted(admin_ids)
+
+    async def write(shop: Shop, receipt: Receipt, outcome: PaymentOutcome) -> list[Outgoing]:
+        chat_id = receipt.payer.telegram_id
+        messages: list[NewMessage] = []
+        if isinstance(outcome, Recorded | Duplicate) and outcome.goods is not None:
+            goods = outcome.goods
+            messages.append(
+                NewMessage(
+                    OUTBOX_GOODS,
+                    chat_id,
+                    purchase_id=outcome.purchase_id,
+                    product_id=goods.product_id,
+                )
+            )
+        if isinstance(outcome, Recorded):
+            notice = _sale_notice(receipt, outcome)
+            messages += [
+                NewMessage(OUTBOX_TEXT, admin, purchase_id=outcome.purchase_id, text=notice)
+                for admin in admins
+            ]
+        if isinstance(outcome, Unmatched):
+            what = "names no known product: refund it or deliver it by hand."
+            messages.append(NewMessage(OUTBOX_TEXT, chat_id, text=UNMATCHED))
+            messages += _to_admins(admins, _notice(receipt, what))
+        return await outbox.write(shop, messages)
+
+    return write
+
+
+def _to_admins(admins: Iterable[int], text: str) -> list[NewMessage]:
+    return [NewMessage(OUTBOX_TEXT, admin, text=text) for admin in admins]
+
+
+def _sale_notice(receipt: Receipt, recorded: Recorded) -> str:
+    payment = receipt.payment
+    paid = format_amount(payment.amount, payment.currency)
+    name = escape(recorded.goods.name)
+    return (
+        f"💰 New purchase #{recorded.purchase_id}: <b>{name}</b> for {paid} "
+        f"by {_buyer(receipt.payer)}."
+    )
 
 
 UNSAVED_NOTICE = "could not be recorded (database and journal both failed): deliver it by hand."
@@ -250,48 +321,35 @@ async def _tell(bot: Bot, chat_id: int, text: str) -> None:
         logger.warning("could not tell buyer {}: {}", chat_id, error)
 
 
-async def settle(bot: Bot, settings: Settings, receipt: Receipt, outcome: PaymentOutcome) -> None:
-    """Deliver a recorded payment and tell the admins; or report one that cannot be."""
-    payment = receipt.payment
-    paid = format_amount(payment.amount, payment.currency)
-    chat_id = receipt.payer.telegram_id
-    if isinstance(outcome, Unmatched):
-        what = "names no known product: refund it or deliver it by hand."
-        await notify_admins(bot, settings.admin_ids, _notice(receipt, what))
-        await _tell(bot, chat_id, UNMATCHED)
-        return
-    if isinstance(outcome, SoldOut):
-        await _refund_sold_out(bot, settings, receipt, outcome)
-        return
-    if outcome.goods is None:  # recorded by a transaction still under way: it delivers
-        return
-    goods = outcome.goods
-    await deliver(bot, chat_id, goods)
-    if isinstance(outcome, Duplicate):  # delivered again: the admins heard of it the first time
-        return
-    notice = f"💰 New purchase #{outcome.purchase_id}: <b>{escape(goods.name)}</b> for {paid} "
-    notice += f"by {_buyer(receipt.payer)}."
-    await notify_admins(bot, settings.admin_ids, notice)
-
-
 async def _refund_sold_out(
-    bot: Bot, settings: Settings, receipt: Receipt, outcome: SoldOut
+    bot: Bot, settings: Settings, outbox: Outbox, receipt: Receipt, outcome: SoldOut
 ) -> None:
     """Stars go back at once (refundStarPayment); a provider payment is left to the admins,
-    who are told either way."""
+    who are told either way (through the outbox)."""
     payment = receipt.payment
     paid = format_amount(payment.amount, payment.currency)
-    chat_id = receipt.payer.telegram_id
-    name = escape(outcome.product_name)
+    name = f"<b>{escape(outcome.product_name)}</b>"
     notice = f"⚠️ Payment <code>{escape(payment.charge_id)}</code> of {paid} by "
-    notice += f"{_buyer(receipt.payer)} for <b>{name}</b> found the stock empty: "
+    notice += f"{_buyer(receipt.payer)} for {name} found the stock empty: "
     if payment.currency == STARS and await _refund_stars(bot, receipt):
-        await bot.send_message(chat_id, REFUNDED.format(name=f"<b>{name}</b>", paid=paid))
+        line = REFUNDED.format(name=name, paid=paid)
         notice += "it was refunded."
     else:
-        await bot.send_message(chat_id, REFUND_FOLLOWS.format(name=f"<b>{name}</b>"))
+        line = REFUND_FOLLOWS.format(name=name)
         notice += "refund it by hand."
-    await notify_admins(bot, settings.admin_ids, notice)
+    chat_id = receipt.payer.telegram_id
+    messages = [NewMessage(OUTBOX_TEXT, chat_id, text=line)]
+    messages += _to_admins(settings.admin_ids, notice)
+    try:
+        await outbox.post(bot, messages)
+    except Exception as error:  # the database gone since: the log has the refund
+        logger.error(
+            "could not tell {} of its refund through the outbox ({}: {}): {}",
+            receipt.describe(),
+            type(error).__name__,
+            error,
+            notice,
+        )
 
 
 async def _refund_stars(bot: Bot, receipt: Receipt) -> bool:
@@ -308,7 +366,7 @@ async def _refund_stars(bot: Bot, receipt: Receipt) -> bool:
 
 
 async def replay_payment_journal(
-    bot: Bot, settings: Settings, payments: PaymentIntake, dispatcher: Dispatcher
+    bot: Bot, settings: Settings, payments: PaymentIntake, outbox: Outbox, dispatcher: Dispatcher
 ) -> None:
     """Startup hook, after the migration: the journal must be writable (else exit 2); the
     payments it holds that were never delivered (a crash, the database down past the retry
@@ -321,21 +379,23 @@ async def replay_payment_journal(
             f"the payment journal {payments.journal.path} cannot be written ({error}); set "
             "PAYMENTS_JOURNAL to a writable file on a persistent volume"
         ) from None
-    await replay(bot, settings, payments, compact=True)
+    await replay(bot, settings, payments, outbox, compact=True)
     dispatcher["payment_replay"] = asyncio.create_task(
-        _replay_every(REPLAY_INTERVAL, bot, settings, payments)
+        _replay_every(REPLAY_INTERVAL, bot, settings, payments, outbox)
     )
 
 
 async def _replay_every(
-    interval: float, bot: Bot, settings: Settings, payments: PaymentIntake
+    interval: float, bot: Bot, settings: Settings, payments: PaymentIntake, outbox: Outbox
 ) -> None:
     while True:
         await asyncio.sleep(interval)
-        await replay(bot, settings, payments, compact=False)
+        await replay(bot, settings, payments, outbox, compact=False)
 
 
-async def replay(bot: Bot, settings: Settings, payments: PaymentIntake, *, compact: bool) -> None:
+async def replay(
+    bot: Bot, settings: Settings, payments: PaymentIntake, outbox: Outbox, *, compact: bool
+) -> None:
     """Record (if need be) and deliver every journaled payment not yet delivered, each on
     its own: one that fails stays in the journal for the next replay."""
     for item in await payments.pending(compact=compact):
@@ -345,7 +405,7 @@ async def replay(bot: Bot, settings: Settings, payments: PaymentIntake, *, compa
             async with payments.handling(receipt):
                 outcome = await payments.record(receipt)
                 if not isinstance(outcome, Journaled):
-                    await conclude(bot, settings, payments, receipt, outcome)
+                    await conclude(bot, settings, payments, outbox, receipt, outcome)
         except Exception as error:
             logger.error(
                 "could not deliver the journaled {} ({}: {}); the journal keeps it",

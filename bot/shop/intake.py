@@ -2,15 +2,16 @@
 
 Write-ahead: the payment goes to the journal file first, then into the database, retried
 with backoff while the database is briefly unavailable (locked, restarting, out of
-connections) for at most `retry_window` seconds, then it is marked done in the journal. What
-cannot be stored stays journaled and is recorded by `replay` at the next start. Every failure
+connections) for at most `retry_window` seconds, together with what it must send (the
+outbox), then it is marked done in the journal. What cannot be stored stays journaled and is
+recorded by `replay` (every REPLAY_INTERVAL, and at the next start). Every failure
 path logs the charge id, the amount and the payer at ERROR, so admins can reconcile.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 
@@ -18,6 +19,7 @@ from loguru import logger
 from sqlalchemy.exc import IntegrityError
 
 from bot.dao.failures import is_transient
+from bot.dao.outbox import Outgoing
 from bot.shop.journal import PaymentJournal, Pending
 from bot.shop.payments import PaymentOutcome, Receipt, record_payment
 from bot.shop.services import Shop
@@ -44,17 +46,32 @@ class Unsaved:
     and the admins' notice hold it; a person must deliver it."""
 
 
-IntakeOutcome = PaymentOutcome | Journaled | Unsaved
+@dataclass(frozen=True)
+class Taken:
+    """In the database, with what it must send (claimed by this instance) in the outbox."""
+
+    outcome: PaymentOutcome
+    outgoing: list[Outgoing]
+
+
+IntakeOutcome = Taken | Journaled | Unsaved
+# What a recorded payment must send, written in its transaction (bot.handlers.payments).
+OutboxWriter = Callable[[Shop, Receipt, PaymentOutcome], Awaitable[list[Outgoing]]]
 # How often payments left in the journal are tried again while the bot runs.
 REPLAY_INTERVAL = 60.0
 
 
 class PaymentIntake:
     def __init__(
-        self, journal: PaymentJournal, transactions: ShopTransactions, retry_window: float
+        self,
+        journal: PaymentJournal,
+        transactions: ShopTransactions,
+        retry_window: float,
+        write_outbox: OutboxWriter,
     ) -> None:
         self.journal = journal
         self.transactions = transactions
+        self.write_outbox = write_outbox
         self.retry_window = retry_window
         self._in_flight: dict[tuple[str, int], int] = {}  # (charge, update) -> depth
         self._receipts: dict[tuple[str, int], Receipt] = {}
@@ -80,18 +97,9 @@ class PaymentIntake:
             if not self._in_flight:
                 self._idle.set()
 
-    def in_flight(self, charge_id: str, *, besides: int | None = None) -> bool:
-        """Whether a handling of this charge is under way (other than of update `besides`)."""
-        return any(charge == charge_id and update != besides for charge, update in self._in_flight)
-
-    async def undelivered(self, receipt: Receipt) -> bool:
-        """A payment recorded before: does it still need delivering? Yes when no other
-        handling of it is under way and the journal does not know it as delivered."""
-        charge = receipt.payment.charge_id
-        if self.in_flight(charge, besides=receipt.update_id):
-            return False
-        pending = await asyncio.to_thread(self.journal.pending)
-        return any(item.receipt.payment.charge_id == charge for item in pending)
+    def in_flight(self, charge_id: str) -> bool:
+        """Whether a handling of this charge is under way."""
+        return any(charge == charge_id for charge, _update in self._in_flight)
 
     async def journal_first(self, receipt: Receipt) -> bool:
         """Write the payment to the journal (once per charge in this process); False when
@@ -128,6 +136,7 @@ class PaymentIntake:
             try:
                 async with self.transactions(lock_wait) as shop:
                     outcome = await record_payment(shop, receipt.payer, receipt.payment)
+                    outgoing = await self.write_outbox(shop, receipt, outcome)
                 break
             except Exception as error:
                 # What it read changed before it wrote (its product hard-deleted meanwhile):
@@ -154,7 +163,7 @@ class PaymentIntake:
                 await asyncio.sleep(min(backoff, left))
                 backoff = min(backoff * 2, _MAX_BACKOFF)
         await self._done(receipt)
-        return outcome
+        return Taken(outcome, outgoing)
 
     async def _done(self, receipt: Receipt) -> None:
         try:
@@ -165,7 +174,8 @@ class PaymentIntake:
             )
 
     async def delivered(self, receipt: Receipt) -> None:
-        """The buyer has what the payment bought (or its refund): the journal may forget it."""
+        """What the payment must send is in the outbox (or its refund is done): the journal
+        may forget it."""
         try:
             await self.journal.delivered(receipt.payment.charge_id)
         except OSError as error:  # a replay delivers it once more: harmless

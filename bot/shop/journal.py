@@ -1,11 +1,12 @@
 """The payment journal: an append-only file of JSON lines, each fsynced before it is trusted.
 
 A payment is written here before anything else is tried, marked `done` once it is in the
-database and `delivered` once the buyer has been sent what it bought; whatever is not
-delivered when the bot starts (or when the periodic replay looks) is recorded, if need be, and
-delivered then. A line cut short by a crash is skipped: its payment had not been acknowledged
-to anyone yet. A line this release cannot read (one written by another release) is kept as it
-is for a person to look at, never dropped.
+database and `delivered` once what it must send is in the outbox (in the same transaction as
+the purchase, so both marks follow one commit; a refund of a sold-out payment comes between
+them); whatever is not delivered when the bot starts (or when the periodic replay looks) is
+recorded, if need be, and handed to the outbox then. A line cut short by a crash is skipped:
+its payment had not been acknowledged to anyone yet. A line this release cannot read (one
+written by another release) is kept as it is for a person to look at, never dropped.
 
 Several processes may share the file (instances on one SQLite database during a rolling
 deploy): every append and every compaction holds an exclusive `flock` on `<journal>.lock`.

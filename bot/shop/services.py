@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.dao.catalog import CategoryDAO, ProductDAO
+from bot.dao.outbox import OutboxDAO
 from bot.dao.purchases import PurchaseDAO
+from bot.dao.restock import RestockDAO
 from bot.dao.stats import StatsDAO
 from bot.dao.stock import StockDAO
 from bot.dao.users import UserDAO
@@ -30,6 +32,17 @@ class Shop:
         """Units of stock products, on the products' session (a canned `Shop` without stock
         products never reaches it)."""
         return StockDAO(self.products.session)
+
+    @property
+    def outbox(self) -> OutboxDAO:
+        """What the bot must send, on the products' session (as `stock`)."""
+        return OutboxDAO(self.products.session)
+
+    @property
+    def restock(self) -> RestockDAO:
+        """Customers waiting for sold-out stock products, on the products' session (as
+        `stock`)."""
+        return RestockDAO(self.products.session)
 
     @classmethod
     def on(cls, session: AsyncSession) -> Shop:

@@ -132,6 +132,7 @@ class FakeTelegram:
         self._handlers: dict[str, MethodHandler] = {}
         self._files: dict[str, bytes] = {}  # documents users sent, by file id
         self._refunded: set[str] = set()  # Stars charge ids refunded
+        self._blocked_by: set[int] = set()  # users who blocked the bot
         for name, handler in self._method_handlers().items():
             self.handle(name, handler)
 
@@ -146,7 +147,7 @@ class FakeTelegram:
         if delay:
             await asyncio.sleep(delay)
         try:
-            failure = self._take_failure(method)
+            failure = self._take_failure(method) or self._refusal_of(method, params)
             if failure is not None:
                 raise failure
             handler = self._handlers.get(method.lower())
@@ -279,6 +280,24 @@ class FakeTelegram:
         self.set_failure(
             method, error_code=error_code, description="Internal Server Error", times=times
         )
+
+    def block(self, user_id: int, *, blocked: bool = True) -> None:
+        """The user blocks the bot (or, with ``blocked=False``, unblocks it): every send to
+        their chat is refused with 403, as Telegram does."""
+        with self._cond:
+            (self._blocked_by.add if blocked else self._blocked_by.discard)(user_id)
+
+    def _refusal_of(self, method: str, params: JSONDict) -> BotAPIError | None:
+        with self._cond:  # over HTTP the chat id may come as text
+            blocked = str(params.get("chat_id")) in {str(user) for user in self._blocked_by}
+        if blocked and method.lower().startswith("send"):
+            return BotAPIError(403, "Forbidden: bot was blocked by the user")
+        return None
+
+    def clear_failures(self, method: str) -> None:
+        """Telegram is well again for ``method``: its failures not yet met are dropped."""
+        with self._cond:
+            self._failures.pop(method.lower(), None)
 
     def set_latency(self, seconds: float, method: str | None = None) -> None:
         """Answer every call (or only ``method``'s) ``seconds`` late; 0 removes the delay."""
