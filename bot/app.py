@@ -26,17 +26,22 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot import migration
 from bot.config import Settings
 from bot.dao.database import create_engine, serving_session_factory
+from bot.dao.models import OUTBOX_GOODS, OUTBOX_RESTOCK, OUTBOX_TEXT
 from bot.dao.open_transactions import track_open_transactions
 from bot.dispatcher import ShopDispatcher
 from bot.errors import ConfigError, UnreachableError
 from bot.handlers import routers
+from bot.handlers.delivery import goods_delivery, text_message
 from bot.handlers.payments import (
     finish_payments,
+    payment_outbox,
     payment_without_storage,
     replay_payment_journal,
 )
+from bot.handlers.restock import restock_notice
 from bot.middlewares.bot_calls import CommitBeforeBotCalls
 from bot.middlewares.database import DatabaseSessionMiddleware, ShopFactory, shop_transactions
+from bot.outbox import Outbox, Renderer
 from bot.shop import Shop
 from bot.shop.intake import PaymentIntake
 from bot.shop.journal import PaymentJournal
@@ -52,6 +57,13 @@ from bot.storage import (
 )
 from bot.telegram.retries import RetryMiddleware
 from bot.webhook import serve_webhook
+
+# How each kind of outbox row turns into messages when it is sent.
+OUTBOX_RENDERERS: dict[str, Renderer] = {
+    OUTBOX_GOODS: goods_delivery,
+    OUTBOX_RESTOCK: restock_notice,
+    OUTBOX_TEXT: text_message,
+}
 
 COMMANDS = [
     BotCommand(command="start", description="Main menu"),
@@ -115,8 +127,12 @@ def build_dispatcher(
     if strict_transactions:  # only the guard asks who holds a transaction
         track_open_transactions(engine)
     transactions = shop_transactions(engine, shop_factory)
+    outbox = Outbox(transactions, OUTBOX_RENDERERS, lease=settings.delivery_lease)
     payments = PaymentIntake(
-        PaymentJournal(settings.payments_journal_path), transactions, settings.payment_retry_window
+        PaymentJournal(settings.payments_journal_path),
+        transactions,
+        settings.payment_retry_window,
+        payment_outbox(outbox, settings.admin_ids),
     )
     reservations = ReservationSweep(transactions)
     dispatcher = ShopDispatcher(
@@ -125,6 +141,7 @@ def build_dispatcher(
         engine=engine,
         schema_mode=mode,
         payments=payments,
+        outbox=outbox,
     )
     sessions = DatabaseSessionMiddleware(
         serving_session_factory(engine),
@@ -137,8 +154,10 @@ def build_dispatcher(
     dispatcher.startup.register(on_startup)
     dispatcher.startup.register(replay_payment_journal)  # after the migration, before polling
     dispatcher.startup.register(reservations.start)
+    dispatcher.startup.register(outbox.start)
     dispatcher.shutdown.register(reservations.stop)
     dispatcher.shutdown.register(finish_payments)  # before the engine and the bot's session
+    dispatcher.shutdown.register(outbox.stop)  # after the payments, which send through it
     dispatcher.shutdown.register(on_shutdown)
     return dispatcher
 

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from bot.handlers import admin, catalog, fallback, groups, payments, profile, refunds, start
+from bot.handlers import (
+    admin,
+    catalog,
+    fallback,
+    groups,
+    payments,
+    profile,
+    refunds,
+    restock,
+    start,
+)
 
 
 def routers() -> list[Router]:
@@ -14,6 +24,7 @@ def routers() -> list[Router]:
         groups.router,
         start.router,
         catalog.router,
+        restock.router,
         payments.router,
         refunds.router,
         profile.router,

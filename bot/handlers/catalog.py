@@ -8,6 +8,7 @@ from aiogram import F, Router
 from aiogram.types import CallbackQuery
 
 from bot.config import Settings
+from bot.dao.models import Product
 from bot.handlers.ui import load_or_stale, show, stale
 from bot.keyboards.callbacks import CategoryPage, Menu, MenuAction, ProductCard
 from bot.keyboards.catalog import categories_keyboard, product_keyboard, products_keyboard
@@ -54,12 +55,23 @@ async def product_card(callback: CallbackQuery, callback_data: ProductCard, shop
     product = await load_or_stale(callback, shop.products.on_sale(callback_data.product_id))
     if product is None:
         return
-    text = f"<b>{escape(product.name)}</b>\n"
+    await show_card(callback, shop, product, callback_data.page)
+
+
+async def show_card(
+    callback: CallbackQuery, shop: Shop, product: Product, page: int, note: str = ""
+) -> None:
+    """The product's card for the customer who pressed; `page`: the category page Back
+    returns to. A sold-out stock product offers waiting for its restock instead of Buy."""
+    text = f"{note}<b>{escape(product.name)}</b>\n"
     if product.description:
         text += f"\n{escape(product.description)}\n"
     text += f"\nCategory: {escape(product.category.name)}"
     text += f"\nPrice: <b>{format_amount(product.price, product.currency)}</b>"
     stock = await in_stock(shop, [product])
+    waiting = None
     if product.id in stock:
         text += f"\nStock: {stock_label(stock[product.id])}"
-    await show(callback, text, product_keyboard(product, callback_data.page))
+        if not stock[product.id]:
+            waiting = await shop.restock.is_subscribed(product.id, callback.from_user.id)
+    await show(callback, text, product_keyboard(product, page, waiting))

@@ -42,6 +42,13 @@ class Buy(CallbackData, prefix="buy"):
     product_id: RowId
 
 
+class Restock(CallbackData, prefix="rst"):
+    """🔔/🔕 on a sold-out stock product's card: start or stop waiting for its restock."""
+
+    product_id: RowId
+    page: PageNumber = 0  # the category page the card goes back to
+
+
 class PurchasesPage(CallbackData, prefix="mine"):
     page: PageNumber
 

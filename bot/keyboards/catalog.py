@@ -9,7 +9,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.dao.models import Category, Product
 from bot.dao.paging import Page
-from bot.keyboards.callbacks import Buy, CategoryPage, Menu, MenuAction, ProductCard
+from bot.keyboards.callbacks import Buy, CategoryPage, Menu, MenuAction, ProductCard, Restock
 from bot.keyboards.common import add_pager, button, home_button
 from bot.shop.money import format_amount
 from bot.shop.stock import stock_label
@@ -38,9 +38,23 @@ def products_keyboard(
     return builder.as_markup()
 
 
-def product_keyboard(product: Product, page: int) -> InlineKeyboardMarkup:
-    price = format_amount(product.price, product.currency)
+def product_keyboard(
+    product: Product, page: int, waiting: bool | None = None
+) -> InlineKeyboardMarkup:
+    """`waiting`: None when the product can be bought; for a sold-out one, whether this
+    customer already waits for its restock."""
     builder = InlineKeyboardBuilder()
-    builder.row(button(f"💳 Buy for {price}", Buy(product_id=product.id)))
+    if waiting is None:
+        price = format_amount(product.price, product.currency)
+        builder.row(button(f"💳 Buy for {price}", Buy(product_id=product.id)))
+    else:
+        label = "🔕 Stop waiting" if waiting else "🔔 Tell me when it is back"
+        builder.row(button(label, Restock(product_id=product.id, page=page)))
     builder.row(button("⬅️ Back", CategoryPage(category_id=product.category_id, page=page)))
+    return builder.as_markup()
+
+
+def restock_notice_keyboard(product: Product) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.row(button(f"🛍 {product.name}", ProductCard(product_id=product.id)))
     return builder.as_markup()

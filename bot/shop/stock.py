@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from bot.dao.models import KIND_STOCK, UNIT_TEXT_MAX, Product
+from bot.shop.restock import notify_restock
 from bot.shop.services import Shop
 
 # Admins send units as a .txt or .csv document (one per line); a bigger file is refused.
@@ -37,9 +38,10 @@ class StockLoad:
     duplicates: int  # repeated in the text, or already in the product
     blank: int
     too_long: int
+    told: int = 0  # customers who waited for the product, each sent a restock notice
 
     def describe(self) -> str:
-        """One line, e.g. "added 998, skipped 2 duplicates"."""
+        """One line, e.g. "added 998, skipped 2 duplicates; 3 customers will be told"."""
         parts = [f"added {self.added}"]
         if self.duplicates:
             parts.append(f"skipped {self.duplicates} duplicate{_plural(self.duplicates)}")
@@ -50,7 +52,8 @@ class StockLoad:
                 f"skipped {self.too_long} line{_plural(self.too_long)} over "
                 f"{UNIT_TEXT_MAX} characters"
             )
-        return ", ".join(parts)
+        told = f"; {self.told} customer{_plural(self.told)} will be told" if self.told else ""
+        return ", ".join(parts) + told
 
 
 def _plural(count: int) -> str:
@@ -96,14 +99,20 @@ def decode_document(data: bytes) -> str:
 
 
 async def load_units(shop: Shop, product_id: int, text: str) -> StockLoad:
-    """Add the units in `text` to the product; a unit it already has is skipped."""
+    """Add the units in `text` to the product (a unit it already has is skipped), and tell
+    the customers waiting for it that it is back."""
     lines = split_units(text)
+    # Locked before the units go in, as a payment locks it: the restock notices need the
+    # lock, and asking for it after the inserts (which hold a key-share lock on the row)
+    # could deadlock with a payment or another load waiting for it meanwhile.
+    await shop.products.get(product_id, deleted_too=True, lock=True)
     added = await shop.stock.add(product_id, lines.units)
     return StockLoad(
         added=added,
         duplicates=lines.repeated + len(lines.units) - added,
         blank=lines.blank,
         too_long=lines.too_long,
+        told=await notify_restock(shop, product_id) if added else 0,
     )
 
 

@@ -10,6 +10,7 @@ from aiogram.types import CallbackQuery
 
 from bot.config import Settings
 from bot.dao.models import Product
+from bot.handlers.admin.units import units_line
 from bot.handlers.ui import load_or_stale, show, stale
 from bot.keyboards.admin import product_keyboard, products_keyboard
 from bot.keyboards.callbacks import AdminProduct, AdminProducts, ProductAction
@@ -17,6 +18,7 @@ from bot.keyboards.common import page_caption
 from bot.shop import Shop
 from bot.shop.catalog import Removal, remove_product
 from bot.shop.money import format_amount
+from bot.shop.restock import notify_restock
 from bot.shop.stock import is_stock, now
 from bot.states import AddUnits
 
@@ -51,11 +53,21 @@ async def _show_product(
         f"Purchases: {await shop.products.purchase_count(product.id)}",
     ]
     if is_stock(product):
-        counts = await shop.stock.counts(product.id, now())
-        lines.append(
-            f"Units: {counts.available} available, {counts.reserved} reserved, {counts.sold} sold"
-        )
+        lines.append(await units_line(shop, product.id))
     await show(callback, "\n".join(lines), product_keyboard(product))
+
+
+async def _toggle_on_sale(shop: Shop, product: Product) -> str:
+    """Hide the product, or put it back on sale: then the customers waiting for a stock one
+    that has units (added while it was hidden) are told, as a load tells them."""
+    if product.on_sale:
+        await shop.products.set_on_sale(product, False)
+        return "🙈 Hidden from the catalog.\n\n"
+    await shop.products.get(product.id, lock=True)  # before the change, as a load locks it
+    await shop.products.set_on_sale(product, True)
+    told = await notify_restock(shop, product.id) if is_stock(product) else 0
+    waiting = f" {told} waiting customer{'' if told == 1 else 's'} will be told." if told else ""
+    return f"✅ Back on sale.{waiting}\n\n"
 
 
 @router.callback_query(AdminProducts.filter())
@@ -86,9 +98,7 @@ async def product_action(
         removed = await shop.stock.remove_unsold(product.id, now())
         await _show_product(callback, shop, product, f"🧹 Removed {removed} unsold units.\n\n")
     elif callback_data.action is ProductAction.TOGGLE:
-        await shop.products.set_on_sale(product, not product.on_sale)
-        note = "✅ Back on sale.\n\n" if product.on_sale else "🙈 Hidden from the catalog.\n\n"
-        await _show_product(callback, shop, product, note)
+        await _show_product(callback, shop, product, await _toggle_on_sale(shop, product))
     elif await remove_product(shop, product) is Removal.DELETED:
         await _show_list(callback, shop, settings, 0, f"🗑 “{escape(product.name)}” deleted.\n\n")
     else:

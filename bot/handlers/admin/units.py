@@ -32,12 +32,20 @@ async def _load(message: Message, state: FSMContext, shop: Shop, text: str) -> N
         await message.answer("That product was deleted meanwhile: nothing was added.")
         return
     load = await load_units(shop, product.id, text)
-    counts = await shop.stock.counts(product.id, now())
     await message.answer(
-        f"✅ <b>{escape(product.name)}</b>: {load.describe()}. Units: {counts.available} "
-        f"available, {counts.reserved} reserved, {counts.sold} sold.",
+        f"✅ <b>{escape(product.name)}</b>: {load.describe()}. "
+        f"{await units_line(shop, product.id)}.",
         reply_markup=product_keyboard(product),
     )
+
+
+async def units_line(shop: Shop, product_id: int) -> str:
+    """A stock product's counts, e.g. "Units: 3 available, 0 reserved, 5 sold, 2 waiting
+    for a restock" (customers still waiting: it is sold out, or hidden)."""
+    counts = await shop.stock.counts(product_id, now())
+    line = f"Units: {counts.available} available, {counts.reserved} reserved, {counts.sold} sold"
+    waiting = await shop.restock.waiting(product_id)
+    return f"{line}, {waiting} waiting for a restock" if waiting else line
 
 
 @router.message(AddUnits.lines, F.text.as_("text"))
