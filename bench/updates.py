@@ -53,6 +53,7 @@ from bot.config import Settings
 from bot.dao.database import create_engine, create_session_factory
 from bot.dao.models import Category, Product, User
 from bot.dao.paging import Page
+from bot.i18n.users import LanguageCache, UserLanguageMiddleware
 from bot.keyboards.callbacks import CategoryPage, Menu, MenuAction, ProductCard
 from bot.middlewares.database import DatabaseSessionMiddleware
 from bot.migration import MigrationOptions
@@ -64,6 +65,10 @@ PRODUCTS_PER_CATEGORY = 20
 USERS = 200
 CONCURRENCY = {"sequential": 1, "8 in flight": 8}
 NO_DB = "no DB"
+# The cost of speaking the user's language: the no-DB dispatcher with Russian users (every
+# text looked up in the Russian catalog) against the same without the language middleware.
+NO_DB_RUSSIAN = "no DB, Russian users"
+NO_DB_NO_I18N = "no DB, no i18n"
 # name: (backend, create_engine options). The what-if row is not the bot's configuration: it
 # shows what SQLite's per-update connection (NullPool) costs.
 DATABASES: dict[str, tuple[str, dict[str, Any]]] = {
@@ -157,6 +162,9 @@ class CannedUsers:
     async def register(self, telegram_id: int, **names: str | None) -> User:
         return User(id=telegram_id, telegram_id=telegram_id, **names)
 
+    async def language_of(self, telegram_id: int) -> str | None:
+        return None
+
 
 class NullSession:
     """The middleware's session when no DAO touches it: opening and committing do nothing."""
@@ -180,14 +188,20 @@ class NullSession:
 # ---------------------------------------------------------------------------- the updates
 
 
-def update_mix(bot: Bot, count: int, first_id: int) -> list[Update]:
-    """Per user in turn: /start, the catalog, a page of a category, a product card."""
+def update_mix(bot: Bot, count: int, first_id: int, language: str) -> list[Update]:
+    """Per user in turn: /start, the catalog, a page of a category, a product card, from
+    Telegram clients in `language`."""
     raw: list[dict[str, Any]] = []
     for index in range(count):
         user_id = 10_000 + (index // 4) % USERS
         category = 1 + (index // 4) % CATEGORIES
         page = (index // 4) % 4
-        sender = {"id": user_id, "is_bot": False, "first_name": f"User{user_id}"}
+        sender = {
+            "id": user_id,
+            "is_bot": False,
+            "first_name": f"User{user_id}",
+            "language_code": language,
+        }
         chat = {"id": user_id, "type": "private", "first_name": sender["first_name"]}
         date = int(time.time())
         step = index % 4
@@ -254,23 +268,37 @@ class Variant:
     name: str
     sessions: Callable[[], object]
     canned: CannedCatalog | None = None
+    client_language: str = "en"
+    i18n: bool = True  # the language middleware in place
 
 
 @dataclass
 class Bench:
     dispatcher: Dispatcher
     middleware: DatabaseSessionMiddleware
+    languages: UserLanguageMiddleware
     bot: Bot
     telegram: FakeTelegram
     next_id: int = 1
 
     async def run(self, variant: Variant, count: int, in_flight: int) -> Batch:
-        updates = update_mix(self.bot, count, self.next_id)
+        updates = update_mix(self.bot, count, self.next_id, variant.client_language)
         self.next_id += count
+        shop_factory = variant.canned.shop if variant.canned else Shop.on
         self.middleware.session_factory = variant.sessions  # type: ignore[assignment]
-        self.middleware.shop_factory = variant.canned.shop if variant.canned else Shop.on
+        self.middleware.shop_factory = shop_factory
+        self.languages.sessions = variant.sessions  # type: ignore[assignment]
+        self.languages.shop_factory = shop_factory
+        self.languages.cache = LanguageCache()  # each batch finds its users anew
+        outer = self.dispatcher.update.outer_middleware
+        if not variant.i18n:
+            outer.unregister(self.languages)
         mark = self.telegram.mark()
-        batch = await feed(self.dispatcher, self.bot, updates, in_flight)
+        try:
+            batch = await feed(self.dispatcher, self.bot, updates, in_flight)
+        finally:
+            if not variant.i18n:
+                outer.register(self.languages)
         # Every /start answers once, every button edits its screen (a stale one would not).
         made = Counter(call.method for call in self.telegram.calls[mark:])
         screens = count - count // 4
@@ -292,13 +320,12 @@ def build_bench() -> Bench:
     url = "sqlite+aiosqlite://"
     engine = create_engine(make_url(url))
     dispatcher = build_dispatcher(settings_for(url), engine, SchemaMode.MIGRATE)
-    middleware = next(
-        m for m in dispatcher.update.outer_middleware if isinstance(m, DatabaseSessionMiddleware)
-    )
+    outer = list(dispatcher.update.outer_middleware)
+    middleware = next(m for m in outer if isinstance(m, DatabaseSessionMiddleware))
+    languages = next(m for m in outer if isinstance(m, UserLanguageMiddleware))
     telegram = FakeTelegram()
-    return Bench(
-        dispatcher, middleware, Bot(token=TEST_TOKEN, session=RecordingSession(telegram)), telegram
-    )
+    bot = Bot(token=TEST_TOKEN, session=RecordingSession(telegram))
+    return Bench(dispatcher, middleware, languages, bot, telegram)
 
 
 @asynccontextmanager
@@ -329,7 +356,12 @@ async def measure(
             await stack.enter_async_context(database_variant(name, url, options))
             for name, (url, options) in databases.items()
         ]
-        variants.append(Variant(NO_DB, NullSession, CannedCatalog()))
+        canned = CannedCatalog()
+        variants += [
+            Variant(NO_DB, NullSession, canned),
+            Variant(NO_DB_RUSSIAN, NullSession, canned, client_language="ru"),
+            Variant(NO_DB_NO_I18N, NullSession, canned, i18n=False),
+        ]
         for variant in variants:  # warm-up: pools, caches, each statement's first compile
             await bench.run(variant, min(count, WARM_UP_UPDATES), 8)
         for _ in range(repeat):
@@ -390,6 +422,16 @@ def main() -> None:
             ]
         )
     print_table(["database", "mode", "updates/s", "vs no DB", "p50 ms", "p99 ms", "errors"], rows)
+    translated = [
+        [
+            mode,
+            f"{rate(results[NO_DB_RUSSIAN, mode]):.0f}",
+            f"{rate(results[NO_DB_NO_I18N, mode]):.0f}",
+            times(rate(results[NO_DB_RUSSIAN, mode]), rate(results[NO_DB_NO_I18N, mode])),
+        ]
+        for mode in CONCURRENCY
+    ]
+    print_table(["mode", "Russian users/s", "no i18n/s", "translated vs not"], translated)
 
 
 if __name__ == "__main__":

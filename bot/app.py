@@ -20,12 +20,13 @@ from aiogram.fsm.storage.base import BaseStorage
 from aiogram.fsm.storage.memory import MemoryStorage
 from aiogram.fsm.storage.redis import RedisStorage
 from aiogram.types import BotCommand
+from aiogram.utils.i18n import I18n
 from loguru import logger
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot import migration
 from bot.config import Settings
-from bot.dao.database import create_engine, serving_session_factory
+from bot.dao.database import create_engine, create_session_factory, serving_session_factory
 from bot.dao.models import OUTBOX_GOODS, OUTBOX_RESTOCK, OUTBOX_TEXT
 from bot.dao.open_transactions import track_open_transactions
 from bot.dispatcher import ShopDispatcher
@@ -39,6 +40,10 @@ from bot.handlers.payments import (
     replay_payment_journal,
 )
 from bot.handlers.restock import restock_notice
+from bot.i18n import _
+from bot.i18n.catalogs import LOCALES, ShopI18n
+from bot.i18n.languages import ENGLISH, RUSSIAN, RUSSIAN_CLIENTS
+from bot.i18n.users import LanguageCache, UserLanguageMiddleware, speaking
 from bot.middlewares.bot_calls import CommitBeforeBotCalls
 from bot.middlewares.database import DatabaseSessionMiddleware, ShopFactory, shop_transactions
 from bot.outbox import Outbox, Renderer
@@ -65,10 +70,20 @@ OUTBOX_RENDERERS: dict[str, Renderer] = {
     OUTBOX_TEXT: text_message,
 }
 
-COMMANDS = [
-    BotCommand(command="start", description="Main menu"),
-    BotCommand(command="cancel", description="Cancel the current action"),
-]
+
+def commands() -> list[BotCommand]:
+    """The bot's command list, in the current language."""
+    return [
+        BotCommand(command="start", description=_("Main menu")),
+        BotCommand(command="cancel", description=_("Cancel the current action")),
+    ]
+
+
+def command_languages(default: str) -> list[tuple[str | None, str]]:
+    """(client language, bot language) pairs to set the command list for: the default list
+    (None) in DEFAULT_LANGUAGE, then each client language the bot answers in another one."""
+    clients = [("en", ENGLISH), *((code, RUSSIAN) for code in RUSSIAN_CLIENTS)]
+    return [(None, default), *((code, bot) for code, bot in clients if bot != default)]
 
 
 class SchemaMode(StrEnum):
@@ -127,6 +142,9 @@ def build_dispatcher(
     if strict_transactions:  # only the guard asks who holds a transaction
         track_open_transactions(engine)
     transactions = shop_transactions(engine, shop_factory)
+    i18n = ShopI18n(path=LOCALES, default_locale=settings.default_language)
+    I18n.set_current(i18n)  # for what is written outside updates: start-up, the outbox
+    languages = LanguageCache()
     outbox = Outbox(transactions, OUTBOX_RENDERERS, lease=settings.delivery_lease)
     payments = PaymentIntake(
         PaymentJournal(settings.payments_journal_path),
@@ -142,6 +160,7 @@ def build_dispatcher(
         schema_mode=mode,
         payments=payments,
         outbox=outbox,
+        languages=languages,
     )
     sessions = DatabaseSessionMiddleware(
         serving_session_factory(engine),
@@ -149,6 +168,9 @@ def build_dispatcher(
         CommitBeforeBotCalls(strict=strict_transactions),
     )
     dispatcher.update.outer_middleware(sessions)
+    dispatcher.update.outer_middleware(
+        UserLanguageMiddleware(i18n, create_session_factory(engine), shop_factory, languages)
+    )
     dispatcher.include_routers(*routers())
     watch_storage(dispatcher, settings)
     dispatcher.startup.register(on_startup)
@@ -183,7 +205,9 @@ async def on_startup(
         assert isinstance(dispatcher.storage, RedisStorage)
         await wait_for_redis(dispatcher.storage.redis, health.where, settings.db_connect_timeout)
     await prepare_schema(engine, settings, schema_mode)
-    await bot.set_my_commands(COMMANDS)
+    for client_language, language in command_languages(settings.default_language):
+        with speaking(language):
+            await bot.set_my_commands(commands(), language_code=client_language)
     endpoint = settings.webhook_endpoint
     if endpoint is None:
         # Telegram refuses getUpdates while a webhook is set (e.g. by an earlier deployment).

@@ -122,6 +122,8 @@ class Settings(DatabaseSettings):
     payments_provider_token: SecretStr | None = None
     payments_currency: str = "RUB"
     catalog_page_size: int = Field(5, ge=1, le=20)
+    # The language of users whose Telegram client is in neither of the bot's languages.
+    default_language: Literal["en", "ru"] = "en"
     webhook_url: str | None = None
     webhook_path: str = "/telegram/webhook"
     webhook_secret: SecretStr | None = None

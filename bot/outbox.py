@@ -28,6 +28,7 @@ from aiogram.exceptions import TelegramAPIError, TelegramRetryAfter
 from loguru import logger
 
 from bot.dao.outbox import NewMessage, OutboxDAO, Outgoing
+from bot.i18n.users import default_language, speaking
 from bot.shop import Shop
 from bot.shop.intake import ShopTransactions
 from bot.shop.stock import now
@@ -124,14 +125,16 @@ class Outbox:
         moment = now()
         until = moment + timedelta(seconds=self.lease)
         rows = await shop.outbox.add(messages, moment, claimed_by=self.owner, until=until)
-        for row in rows:
-            self._rendered[row] = await self.renderers[row.kind](shop, row)
+        self._rendered.update(await self._render_in(shop, rows))
         return rows
 
-    async def post(self, bot: Bot, messages: Sequence[NewMessage]) -> None:
-        """Write messages in a transaction of their own and send them."""
+    async def post(
+        self, bot: Bot, compose: Callable[[Shop], Awaitable[Sequence[NewMessage]]]
+    ) -> None:
+        """Compose messages (they may read the database, e.g. their recipients' languages)
+        and write them in a transaction of their own, then send them."""
         async with self.transactions(_LOCK_WAIT) as shop:
-            rows = await self.write(shop, messages)
+            rows = await self.write(shop, await compose(shop))
         await self.send_now(bot, rows)
 
     async def send_now(self, bot: Bot, rows: Sequence[Outgoing]) -> None:
@@ -184,12 +187,22 @@ class Outbox:
     async def _render(self, rows: Sequence[Outgoing]) -> list[tuple[Outgoing, list[Part] | None]]:
         """Each row's messages: as `write` rendered them, else read in a transaction now."""
         prepared = {row: self._rendered.pop(row) for row in rows if row in self._rendered}
-        if len(prepared) < len(rows):
+        left = [row for row in rows if row not in prepared]
+        if left:
             async with self.transactions(_LOCK_WAIT) as shop:
-                for row in rows:
-                    if row not in prepared:
-                        prepared[row] = await self.renderers[row.kind](shop, row)
+                prepared.update(await self._render_in(shop, left))
         return [(row, prepared[row]) for row in rows]
+
+    async def _render_in(
+        self, shop: Shop, rows: Sequence[Outgoing]
+    ) -> dict[Outgoing, list[Part] | None]:
+        """The rows' messages, each in the language of the chat it goes to."""
+        languages = await shop.users.languages_of({row.chat_id for row in rows})
+        rendered: dict[Outgoing, list[Part] | None] = {}
+        for row in rows:
+            with speaking(languages.get(row.chat_id, default_language())):
+                rendered[row] = await self.renderers[row.kind](shop, row)
+        return rendered
 
     async def _send_chat(
         self,

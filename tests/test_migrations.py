@@ -148,6 +148,10 @@ SEED: dict[str, list[Row]] = {
             "telegram_id": 7_000_002,
         },
     ],
+    "dbfb336710c9": [
+        {"__tablename__": "users", "id": 1001, "telegram_id": 7_100_001, "language": "ru"},
+        {"__tablename__": "users", "id": 1002, "telegram_id": 7_100_002, "language": None},
+    ],
 }
 
 

@@ -12,7 +12,7 @@ from tests.support.databases import ThrowawayDatabase
 from tests.support.shop import Chat, Screen, ShopBot, running_shop
 
 ADMIN, BUYER = 9001, 5001
-RUB_RANGE = "from 100.00 RUB to 500 000.00 RUB"
+RUB_RANGE = "from 100.00 RUB to 500,000.00 RUB"
 
 
 @pytest.fixture

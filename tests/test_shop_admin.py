@@ -287,16 +287,17 @@ async def test_statistics_count_users_and_revenue_per_period(
     stats = await admin.tap(await panel(admin), "Statistics")
 
     assert "since 00:00 UTC" in stats.text
-    assert "3 in total; new: 2 today, 2 this week, 2 this month" in stats.text
+    users = "👥 <b>3 users</b> in total\n  • 2 new today\n  • 2 new this week\n  • 2 new this month"
+    assert users in stats.text
     today, week, month, ever = stats.text.split("💰 <b>Purchases and revenue</b>\n")[1].split(
         "\n<b>"
     )
-    assert today == "<b>Today</b>: 1 purchases\n  • 150 ⭐ — 1 via Telegram Stars"
-    assert week == "Week</b>: 1 purchases\n  • 150 ⭐ — 1 via Telegram Stars"
+    assert today == "<b>Today</b>: 1 purchase\n  • 150 ⭐ — 1 purchase via Telegram Stars"
+    assert week == "Week</b>: 1 purchase\n  • 150 ⭐ — 1 purchase via Telegram Stars"
     assert month.startswith("Month</b>: 2 purchases\n")
-    assert "  • 199.99 RUB — 1 via payment provider" in month
+    assert "  • 199.99 RUB — 1 purchase via payment provider" in month
     assert ever.startswith("All time</b>: 3 purchases\n")
-    assert "  • 450 ⭐ — 2 via Telegram Stars" in ever
+    assert "  • 450 ⭐ — 2 purchases via Telegram Stars" in ever
 
 
 # ---------------------------------------------------------------------------- a non-admin

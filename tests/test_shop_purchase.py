@@ -109,7 +109,7 @@ async def test_start_greets_by_the_escaped_name_with_the_main_menu(buyer: Chat) 
     menu = await buyer.send("/start")
 
     assert "Ann &lt;b&gt;" in menu.text
-    assert menu.labels == ["🛍 Catalog", "🧾 My purchases", "ℹ️ About"]
+    assert menu.labels == ["🛍 Catalog", "🧾 My purchases", "ℹ️ About", "🌐 Language"]
 
 
 async def test_start_registers_the_user(shop: ShopBot, buyer: Chat) -> None:
@@ -272,7 +272,7 @@ async def my_purchases(buyer: Chat) -> Screen:
 async def test_my_purchases_shows_the_count_the_total_and_the_list(paid: str, buyer: Chat) -> None:
     profile = await my_purchases(buyer)
 
-    assert "Purchases: 1" in profile.text
+    assert "\n1 purchase\n" in profile.text
     assert "Total spent: 150 ⭐" in profile.text
     assert "Python Tricks — 150 ⭐" in profile.text
 

@@ -73,13 +73,13 @@ def test_prices_are_read_in_minor_units(text: str, currency: str, minor: int) ->
         ("1000000.01", "RUB", "too much"),
         ("9" * 40 + ".5", "RUB", "too much"),
         # What Telegram refuses for card payments, with the range it accepts.
-        ("0.01", "RUB", r"too little: Telegram accepts prices from 100\.00 RUB to 500 000\.00 RUB"),
+        ("0.01", "RUB", r"too little: Telegram accepts prices from 100\.00 RUB to 500,000\.00 RUB"),
         ("99.99", "RUB", "too little"),
         ("500000.01", "RUB", "too much"),
         (
             "2000000",
             "RUB",
-            r"too much: Telegram accepts prices from 100\.00 RUB to 500 000\.00 RUB",
+            r"too much: Telegram accepts prices from 100\.00 RUB to 500,000\.00 RUB",
         ),
         ("0.99", "USD", "too little"),
         ("10000.01", "USD", "too much"),
@@ -99,7 +99,7 @@ def test_bad_prices_are_refused_with_a_reason(text: str | None, currency: str, w
 def test_amounts_are_shown_with_their_currency() -> None:
     assert format_amount(150, "XTR") == "150 ⭐"
     assert format_amount(19999, "RUB") == "199.99 RUB"
-    assert format_amount(100_000_000, "USD") == "1 000 000.00 USD"
+    assert format_amount(100_000_000, "USD") == "1,000,000.00 USD"
     assert format_amount(5, "JPY") == "5 JPY"
 
 
@@ -183,7 +183,7 @@ def test_price_ranges_are_in_minor_units_and_say_what_telegram_accepts() -> None
     assert price_range("XTR") == PriceRange("XTR", 1, 10_000)
     assert price_range("JPY") == PriceRange("JPY", 1, 10_000)  # no minor units
     assert price_range("GBP") == PriceRange("GBP", 100, 1_000_000)  # any other currency
-    assert str(price_range("USD")) == "from 1.00 USD to 10 000.00 USD"
+    assert str(price_range("USD")) == "from 1.00 USD to 10,000.00 USD"
     assert 10_000 in price_range("RUB") and 9_999 not in price_range("RUB")
 
 

@@ -51,6 +51,9 @@ class User(Base):
     username: Mapped[str | None] = mapped_column(String(64))
     first_name: Mapped[str | None] = mapped_column(String(128))
     last_name: Mapped[str | None] = mapped_column(String(128))
+    # What the bot speaks to them: from their client's language at first contact, or chosen
+    # with 🌐; None until then (users from before languages: set at their next /start).
+    language: Mapped[str | None] = mapped_column(String(8))
 
     purchases: Mapped[list[Purchase]] = relationship(back_populates="user")
 

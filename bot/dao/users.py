@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from collections.abc import Iterable
+
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.dao.models import User
@@ -20,21 +22,53 @@ class UserDAO:
         username: str | None,
         first_name: str | None,
         last_name: str | None,
+        language: str | None = None,
     ) -> User:
-        """Insert the user or refresh their names; one statement, safe under concurrency."""
+        """Insert the user or refresh their names; one statement, safe under concurrency.
+        `language` is stored only if they have none yet (a choice made with 🌐 stays)."""
         values = {"username": username, "first_name": first_name, "last_name": last_name}
-        statement = (
-            dialect_insert(self.session)(User)
-            .values(telegram_id=telegram_id, **values)
-            .on_conflict_do_update(
-                index_elements=[User.telegram_id], set_={**values, "updated_at": func.now()}
-            )
-            .returning(User.id)
+        insert = dialect_insert(self.session)(User).values(
+            telegram_id=telegram_id, language=language, **values
         )
+        statement = insert.on_conflict_do_update(
+            index_elements=[User.telegram_id],
+            set_={
+                **values,
+                "language": func.coalesce(User.language, insert.excluded.language),
+                "updated_at": func.now(),
+            },
+        ).returning(User.id)
         user_id = (await self.session.execute(statement)).scalar_one()
         user = await self.session.get(User, user_id, populate_existing=True)
         assert user is not None
         return user
+
+    async def language_of(self, telegram_id: int) -> str | None:
+        """Their stored language; None for someone unknown or from before languages."""
+        statement = select(User.language).where(User.telegram_id == telegram_id)
+        return await self.session.scalar(statement)
+
+    async def languages_of(self, telegram_ids: Iterable[int]) -> dict[int, str]:
+        """The stored languages of these users (those with none are left out)."""
+        statement = select(User.telegram_id, User.language).where(
+            User.telegram_id.in_(list(telegram_ids)), User.language.is_not(None)
+        )
+        found: dict[int, str] = {}
+        for telegram_id, language in await self.session.execute(statement):
+            if language is not None:
+                found[telegram_id] = language
+        return found
+
+    async def set_language(self, telegram_id: int, language: str) -> bool:
+        """Their choice from 🌐; False if they are not registered."""
+        statement = (
+            update(User)
+            .where(User.telegram_id == telegram_id)
+            .values(language=language, updated_at=func.now())
+            .returning(User.id)
+            .execution_options(synchronize_session=False)
+        )
+        return (await self.session.execute(statement)).first() is not None
 
     async def by_telegram_id(self, telegram_id: int) -> User | None:
         return await self.session.scalar(select(User).where(User.telegram_id == telegram_id))

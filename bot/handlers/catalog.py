@@ -10,6 +10,7 @@ from aiogram.types import CallbackQuery
 from bot.config import Settings
 from bot.dao.models import Product
 from bot.handlers.ui import load_or_stale, show, stale
+from bot.i18n import _
 from bot.keyboards.callbacks import CategoryPage, Menu, MenuAction, ProductCard
 from bot.keyboards.catalog import categories_keyboard, product_keyboard, products_keyboard
 from bot.keyboards.common import page_caption
@@ -25,9 +26,9 @@ router = Router(name="catalog")
 async def categories(callback: CallbackQuery, shop: Shop) -> None:
     listed = await shop.categories.on_sale()
     if not listed:
-        await show(callback, "🛍 The catalog is empty for now. Come back soon!", back_home())
+        await show(callback, _("🛍 The catalog is empty for now. Come back soon!"), back_home())
         return
-    await show(callback, "🛍 <b>Catalog</b>\n\nChoose a category:", categories_keyboard(listed))
+    await show(callback, _("🛍 <b>Catalog</b>\n\nChoose a category:"), categories_keyboard(listed))
 
 
 @router.callback_query(CategoryPage.filter())
@@ -62,16 +63,19 @@ async def show_card(
     callback: CallbackQuery, shop: Shop, product: Product, page: int, note: str = ""
 ) -> None:
     """The product's card for the customer who pressed; `page`: the category page Back
-    returns to. A sold-out stock product offers waiting for its restock instead of Buy."""
-    text = f"{note}<b>{escape(product.name)}</b>\n"
+    returns to; `note`: a line above it. A sold-out stock product offers waiting for its
+    restock instead of Buy."""
+    lines = [f"<b>{escape(product.name)}</b>", ""]
     if product.description:
-        text += f"\n{escape(product.description)}\n"
-    text += f"\nCategory: {escape(product.category.name)}"
-    text += f"\nPrice: <b>{format_amount(product.price, product.currency)}</b>"
+        lines += [escape(product.description), ""]
+    lines.append(_("Category: {category}").format(category=escape(product.category.name)))
+    price = format_amount(product.price, product.currency)
+    lines.append(_("Price: <b>{price}</b>").format(price=price))
     stock = await in_stock(shop, [product])
     waiting = None
     if product.id in stock:
-        text += f"\nStock: {stock_label(stock[product.id])}"
+        lines.append(_("Stock: {stock}").format(stock=stock_label(stock[product.id])))
         if not stock[product.id]:
             waiting = await shop.restock.is_subscribed(product.id, callback.from_user.id)
+    text = "\n".join(lines if not note else [note, "", *lines])
     await show(callback, text, product_keyboard(product, page, waiting))

@@ -11,6 +11,7 @@ from aiogram.exceptions import TelegramAPIError
 from loguru import logger
 
 from bot.dao.outbox import Outgoing
+from bot.i18n import _
 from bot.shop.delivery import Goods, owned_goods
 from bot.shop.services import Shop
 from bot.telegram.outgoing import Part
@@ -18,7 +19,8 @@ from bot.telegram.outgoing import Part
 
 def goods_parts(goods: Goods) -> list[Part]:
     """The content has its own message (it may be up to 4000 characters); then the file."""
-    parts = [Part(f"📦 Here is <b>{escape(goods.name)}</b>:"), Part(escape(goods.content))]
+    header = _("📦 Here is <b>{name}</b>:").format(name=escape(goods.name))
+    parts = [Part(header), Part(escape(goods.content))]
     if goods.file_id:
         parts.append(Part(escape(goods.name), document=goods.file_id))
     return parts

@@ -10,6 +10,8 @@ from aiogram.types import CallbackQuery, ErrorEvent
 from loguru import logger
 
 from bot.handlers.ui import stale
+from bot.i18n import _
+from bot.i18n.users import LanguageCache, default_language, speaking
 
 router = Router(name="fallback")
 
@@ -23,12 +25,16 @@ async def unknown_button(callback: CallbackQuery) -> None:
 
 
 @router.errors()
-async def handler_failed(event: ErrorEvent) -> None:
-    """Log the failure once, with its traceback, and stop the button's spinner."""
+async def handler_failed(event: ErrorEvent, languages: LanguageCache | None = None) -> None:
+    """Log the failure once, with its traceback, and stop the button's spinner. The update's
+    language is no longer current here (errors are caught outside the language middleware):
+    the user's is taken from the cache that middleware has just filled."""
     logger.opt(exception=event.exception).error(
         "update {} failed: {!r}", event.update.update_id, event.exception
     )
     callback = event.update.callback_query
-    if callback is not None:
-        with suppress(TelegramAPIError):
-            await callback.answer("Something went wrong. Please try again.")
+    if callback is None:
+        return
+    known = languages.get(callback.from_user.id) if languages is not None else None
+    with suppress(TelegramAPIError), speaking(known or default_language()):
+        await callback.answer(_("Something went wrong. Please try again."))

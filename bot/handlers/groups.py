@@ -12,20 +12,23 @@ from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 from aiogram.utils.deep_linking import create_start_link
 
 from bot.filters.chats import AddressedToBot, OutsidePrivateChat
+from bot.i18n import _
 
 router = Router(name="groups")
 router.message.filter(OutsidePrivateChat())
 router.callback_query.filter(OutsidePrivateChat())
 
-INVITATION = "🛍 The shop works in a private chat with me: tap the button below to open it."
 START_PAYLOAD = "shop"
 
 
 @router.message(AddressedToBot())
 async def invite(message: Message, bot: Bot) -> None:
     link = await create_start_link(bot, START_PAYLOAD)
-    button = InlineKeyboardButton(text="Open the shop", url=link)
-    await message.answer(INVITATION, reply_markup=InlineKeyboardMarkup(inline_keyboard=[[button]]))
+    button = InlineKeyboardButton(text=_("Open the shop"), url=link)
+    await message.answer(
+        _("🛍 The shop works in a private chat with me: tap the button below to open it."),
+        reply_markup=InlineKeyboardMarkup(inline_keyboard=[[button]]),
+    )
 
 
 @router.message()
@@ -36,5 +39,7 @@ async def not_for_the_bot(message: Message) -> None:
 @router.callback_query()
 async def private_only(callback: CallbackQuery, bot: Bot) -> None:
     me = await bot.me()
-    text = f"The shop works only in a private chat: open @{me.username} and press Start."
+    text = _("The shop works only in a private chat: open @{username} and press Start.").format(
+        username=me.username
+    )
     await callback.answer(text, show_alert=True)

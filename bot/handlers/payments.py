@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from functools import partial
 from html import escape
 
 from aiogram import Bot, Dispatcher, F, Router
@@ -26,6 +27,8 @@ from bot.errors import ConfigError
 from bot.handlers.customers import customer_of
 from bot.handlers.delivery import notify_admins
 from bot.handlers.ui import load_or_stale
+from bot.i18n import _, __
+from bot.i18n.users import default_language, speaking
 from bot.keyboards.callbacks import Buy
 from bot.outbox import Outbox
 from bot.shop import Shop
@@ -56,21 +59,14 @@ from bot.telegram.retries import answering_by
 
 router = Router(name="payments")
 
-DELIVERY_FOLLOWS = (
+# Lines to the buyer, lazy (translated when used, in the buyer's language): str() them.
+DELIVERY_FOLLOWS = __(
     "Your payment arrived. The shop is busy right now: your purchase will be delivered "
     "here automatically, so there is nothing you need to do."
 )
-UNMATCHED = (
+UNMATCHED = __(
     "Your payment arrived but we could not match it to a product. "
     "The shop's admins have been told and will sort it out."
-)
-SOLD_OUT_BUY = "Sorry, this product is sold out; please look again later."
-REFUNDED = (
-    "Sorry, the last unit of {name} was sold while you were paying: your {paid} have been refunded."
-)
-REFUND_FOLLOWS = (
-    "Sorry, the last unit of {name} was sold while you were paying: the shop's admins have "
-    "been told and will refund you."
 )
 
 
@@ -82,7 +78,9 @@ async def buy(
     if product is None:
         return
     if is_stock(product) and not (await in_stock(shop, [product]))[product.id]:
-        await callback.answer(SOLD_OUT_BUY, show_alert=True)
+        await callback.answer(
+            _("Sorry, this product is sold out; please look again later."), show_alert=True
+        )
         return
     invoice = invoice_for(product, callback.from_user.id, settings)
     if invoice is None:
@@ -105,7 +103,7 @@ async def buy(
 PRE_CHECKOUT_WINDOW = 9.0
 # Of that window, the database review leaves this much for the answer and its retries.
 ANSWER_RESERVE = 3.0
-SHOP_BUSY = "Sorry, the shop is busy right now; please try again in a moment."
+SHOP_BUSY = __("Sorry, the shop is busy right now; please try again in a moment.")
 
 
 @router.pre_checkout_query()
@@ -149,7 +147,7 @@ async def _review_before(
         if not is_transient(error):
             raise
         logger.warning("pre-checkout refused: the database was busy ({})", type(error).__name__)
-        return SHOP_BUSY
+        return str(SHOP_BUSY)
 
 
 def _buyer(customer: Customer) -> str:
@@ -160,7 +158,7 @@ def _buyer(customer: Customer) -> str:
     return f"{link}{handle} (id {user_id})"
 
 
-UNSAVED = (
+UNSAVED = __(
     "Your payment arrived, but the shop could not record it right now. The shop's admins "
     "have been told and will deliver your purchase."
 )
@@ -240,11 +238,13 @@ async def conclude(
     outbox sends it now (or, failing that, later, after a restart too)."""
     chat_id = receipt.payer.telegram_id
     if isinstance(outcome, Journaled):
-        await _tell(bot, chat_id, DELIVERY_FOLLOWS)
+        await _tell(bot, chat_id, str(DELIVERY_FOLLOWS))
         return
-    if isinstance(outcome, Unsaved):
-        await notify_admins(bot, settings.admin_ids, _notice(receipt, UNSAVED_NOTICE))
-        await _tell(bot, chat_id, UNSAVED)
+    if isinstance(outcome, Unsaved):  # the database is what failed: no admin's language known
+        with speaking(default_language()):
+            notice = _unsaved_notice(receipt)
+        await notify_admins(bot, settings.admin_ids, notice)
+        await _tell(bot, chat_id, str(UNSAVED))
         return
     if isinstance(outcome.outcome, SoldOut):
         await _refund_sold_out(bot, settings, outbox, receipt, outcome.outcome)
@@ -256,7 +256,8 @@ def payment_outbox(outbox: Outbox, admin_ids: Iterable[int]) -> OutboxWriter:
     """What a recorded payment sends, written in its transaction: the goods and the admins'
     sale notice; the buyer's and the admins' line about a payment naming no product. A
     payment recorded before sends its goods only if it never had them in the outbox (one
-    taken by an older release); a sold-out one sends after its refund (`conclude`)."""
+    taken by an older release); a sold-out one sends after its refund (`conclude`). Each
+    admin's notice is composed in that admin's language (`_in_languages_of`)."""
     admins = sorted(admin_ids)
 
     async def write(shop: Shop, receipt: Receipt, outcome: PaymentOutcome) -> list[Outgoing]:
@@ -273,43 +274,85 @@ def payment_outbox(outbox: Outbox, admin_ids: Iterable[int]) -> OutboxWriter:
                 )
             )
         if isinstance(outcome, Recorded):
-            notice = _sale_notice(receipt, outcome)
-            messages += [
-                NewMessage(OUTBOX_TEXT, admin, purchase_id=outcome.purchase_id, text=notice)
-                for admin in admins
-            ]
+            recorded = outcome
+            messages += await _in_languages_of(
+                shop, admins, lambda: _sale_notice(receipt, recorded), recorded.purchase_id
+            )
         if isinstance(outcome, Unmatched):
-            what = "names no known product: refund it or deliver it by hand."
-            messages.append(NewMessage(OUTBOX_TEXT, chat_id, text=UNMATCHED))
-            messages += _to_admins(admins, _notice(receipt, what))
+            messages += await _in_languages_of(shop, [chat_id], lambda: str(UNMATCHED))
+            messages += await _in_languages_of(shop, admins, lambda: _unmatched_notice(receipt))
         return await outbox.write(shop, messages)
 
     return write
 
 
-def _to_admins(admins: Iterable[int], text: str) -> list[NewMessage]:
-    return [NewMessage(OUTBOX_TEXT, admin, text=text) for admin in admins]
+async def _in_languages_of(
+    shop: Shop, chat_ids: Iterable[int], compose: Callable[[], str], purchase_id: int | None = None
+) -> list[NewMessage]:
+    """A text message to each chat, composed in that chat's language (DEFAULT_LANGUAGE for
+    an admin who never wrote to the bot)."""
+    chats = list(chat_ids)
+    languages = await shop.users.languages_of(chats)
+    messages = []
+    for chat_id in chats:
+        with speaking(languages.get(chat_id, default_language())):
+            text = compose()
+        messages.append(NewMessage(OUTBOX_TEXT, chat_id, purchase_id=purchase_id, text=text))
+    return messages
 
 
 def _sale_notice(receipt: Receipt, recorded: Recorded) -> str:
     payment = receipt.payment
-    paid = format_amount(payment.amount, payment.currency)
-    name = escape(recorded.goods.name)
-    return (
-        f"💰 New purchase #{recorded.purchase_id}: <b>{name}</b> for {paid} "
-        f"by {_buyer(receipt.payer)}."
+    return _("💰 New purchase #{id}: <b>{name}</b> for {paid} by {buyer}.").format(
+        id=recorded.purchase_id,
+        name=escape(recorded.goods.name),
+        paid=format_amount(payment.amount, payment.currency),
+        buyer=_buyer(receipt.payer),
     )
 
 
-UNSAVED_NOTICE = "could not be recorded (database and journal both failed): deliver it by hand."
+def _unmatched_notice(receipt: Receipt) -> str:
+    return _notice(
+        receipt,
+        _(
+            "⚠️ Payment <code>{charge}</code> of {paid} by {buyer} names no known product: "
+            "refund it or deliver it by hand."
+        ),
+    )
 
 
-def _notice(receipt: Receipt, what: str) -> str:
+def _unsaved_notice(receipt: Receipt) -> str:
+    return _notice(
+        receipt,
+        _(
+            "⚠️ Payment <code>{charge}</code> of {paid} by {buyer} could not be recorded "
+            "(database and journal both failed): deliver it by hand."
+        ),
+    )
+
+
+def _sold_out_notice(receipt: Receipt, product_name: str, refunded: bool) -> str:
+    if refunded:
+        template = _(
+            "⚠️ Payment <code>{charge}</code> of {paid} by {buyer} for <b>{name}</b> found "
+            "the stock empty: it was refunded."
+        )
+    else:
+        template = _(
+            "⚠️ Payment <code>{charge}</code> of {paid} by {buyer} for <b>{name}</b> found "
+            "the stock empty: refund it by hand."
+        )
+    return _notice(receipt, template, name=escape(product_name))
+
+
+def _notice(receipt: Receipt, template: str, **more: str) -> str:
+    """A translated notice about a payment: `template` names its {charge}, {paid} and {buyer}."""
     payment = receipt.payment
-    paid = format_amount(payment.amount, payment.currency)
-    return (
-        f"⚠️ Payment <code>{escape(payment.charge_id)}</code> of {paid} by "
-        f"{_buyer(receipt.payer)} {what}"
+    return template.format(
+        charge=escape(payment.charge_id),
+        paid=format_amount(payment.amount, payment.currency),
+        buyer=_buyer(receipt.payer),
+        **more,
     )
 
 
@@ -326,20 +369,15 @@ async def _refund_sold_out(
 ) -> None:
     """Stars go back at once (refundStarPayment); a provider payment is left to the admins,
     who are told either way (through the outbox)."""
-    payment = receipt.payment
-    paid = format_amount(payment.amount, payment.currency)
-    name = f"<b>{escape(outcome.product_name)}</b>"
-    notice = f"⚠️ Payment <code>{escape(payment.charge_id)}</code> of {paid} by "
-    notice += f"{_buyer(receipt.payer)} for {name} found the stock empty: "
-    if payment.currency == STARS and await _refund_stars(bot, receipt):
-        line = REFUNDED.format(name=name, paid=paid)
-        notice += "it was refunded."
-    else:
-        line = REFUND_FOLLOWS.format(name=name)
-        notice += "refund it by hand."
-    chat_id = receipt.payer.telegram_id
-    messages = [NewMessage(OUTBOX_TEXT, chat_id, text=line)]
-    messages += _to_admins(settings.admin_ids, notice)
+    refunded = receipt.payment.currency == STARS and await _refund_stars(bot, receipt)
+    name = outcome.product_name
+
+    async def messages(shop: Shop) -> list[NewMessage]:
+        buyer = [receipt.payer.telegram_id]
+        line = await _in_languages_of(shop, buyer, partial(_sold_out_line, receipt, name, refunded))
+        notice = partial(_sold_out_notice, receipt, name, refunded)
+        return line + await _in_languages_of(shop, settings.admin_ids, notice)
+
     try:
         await outbox.post(bot, messages)
     except Exception as error:  # the database gone since: the log has the refund
@@ -348,8 +386,24 @@ async def _refund_sold_out(
             receipt.describe(),
             type(error).__name__,
             error,
-            notice,
+            "it was refunded" if refunded else "refund it by hand",
         )
+
+
+def _sold_out_line(receipt: Receipt, product_name: str, refunded: bool) -> str:
+    """The buyer's line about a payment that found the stock empty."""
+    name = escape(product_name)
+    if refunded:
+        payment = receipt.payment
+        paid = format_amount(payment.amount, payment.currency)
+        return _(
+            "Sorry, the last unit of <b>{name}</b> was sold while you were paying: "
+            "your {paid} have been refunded."
+        ).format(name=name, paid=paid)
+    return _(
+        "Sorry, the last unit of <b>{name}</b> was sold while you were paying: the shop's "
+        "admins have been told and will refund you."
+    ).format(name=name)
 
 
 async def _refund_stars(bot: Bot, receipt: Receipt) -> bool:

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from html import escape
 
 from aiogram import Bot, F, Router
 from aiogram.types import CallbackQuery
 
 from bot.config import Settings
+from bot.dao.models import Purchase
 from bot.handlers.delivery import deliver
 from bot.handlers.ui import load_or_stale, show, stale
+from bot.i18n import _, ngettext
+from bot.i18n.formats import moment
 from bot.keyboards.callbacks import Menu, MenuAction, PurchasesPage, Redeliver
 from bot.keyboards.common import page_caption
 from bot.keyboards.profile import no_purchases_keyboard, purchases_keyboard
@@ -26,27 +30,43 @@ async def _show_purchases(
     purchases = shop.purchases
     page = await purchases.page_of(callback.from_user.id, number, settings.catalog_page_size)
     if not page.total:
-        await show(callback, "🧾 You have no purchases yet.", no_purchases_keyboard())
+        await show(callback, _("🧾 You have no purchases yet."), no_purchases_keyboard())
         return
     if not page.exists:
         await stale(callback)
         return
     spending = await purchases.spending_of(callback.from_user.id)
-    totals = ", ".join(format_amount(amount, cur) for cur, amount in spending.totals.items())
-    totals = totals or "nothing (all refunded)"
     lines = [
-        "🧾 <b>My purchases</b>",
-        f"Purchases: {spending.purchases}",
-        f"Total spent: {totals}",
+        _("🧾 <b>My purchases</b>"),
+        ngettext("{count} purchase", "{count} purchases", spending.purchases).format(
+            count=spending.purchases
+        ),
+        _spent_line(spending.totals),
         "",
+        *(_purchase_line(purchase) for purchase in page.items),
+        "",
+        _("Tap a product to get it again."),
     ]
-    for purchase in page.items:
-        when = purchase.created_at.strftime("%Y-%m-%d %H:%M UTC")
-        price = format_amount(purchase.amount, purchase.currency)
-        refunded = " — ↩️ refunded" if purchase.refunded_at is not None else ""
-        lines.append(f"• {escape(purchase.product.name)} — {price} — {when}{refunded}")
-    lines.append("\nTap a product to get it again.")
     await show(callback, "\n".join(lines) + page_caption(page), purchases_keyboard(page))
+
+
+def _spent_line(totals: Mapping[str, int]) -> str:
+    """`totals`: the amount kept per currency (refunded purchases left out)."""
+    if not totals:
+        return _("Total spent: nothing (all refunded)")
+    amounts = ", ".join(format_amount(amount, currency) for currency, amount in totals.items())
+    return _("Total spent: {amounts}").format(amounts=amounts)
+
+
+def _purchase_line(purchase: Purchase) -> str:
+    values = {
+        "name": escape(purchase.product.name),
+        "price": format_amount(purchase.amount, purchase.currency),
+        "when": moment(purchase.created_at),
+    }
+    if purchase.refunded_at is not None:
+        return _("• {name} — {price} — {when} — ↩️ refunded").format(**values)
+    return _("• {name} — {price} — {when}").format(**values)
 
 
 @router.callback_query(Menu.filter(F.action == MenuAction.PURCHASES))

@@ -11,6 +11,7 @@ from aiogram.types import CallbackQuery
 from bot.dao.outbox import Outgoing
 from bot.handlers.catalog import show_card
 from bot.handlers.ui import load_or_stale
+from bot.i18n import _
 from bot.keyboards.callbacks import Restock
 from bot.keyboards.catalog import restock_notice_keyboard
 from bot.shop import Shop
@@ -20,12 +21,15 @@ from bot.telegram.outgoing import Part
 
 router = Router(name="restock")
 
-# Shown above the card once pressing changed something; a product back in stock needs no word.
-NOTES = {
-    Waiting.STARTED: "🔔 We will tell you once it is back.\n\n",
-    Waiting.STOPPED: "🔕 You will not be told.\n\n",
-    Waiting.IN_STOCK: "",
-}
+
+def _note(waiting: Waiting) -> str:
+    """Shown above the card once pressing changed something; a product back in stock needs
+    no word."""
+    if waiting == Waiting.STARTED:
+        return _("🔔 We will tell you once it is back.")
+    if waiting == Waiting.STOPPED:
+        return _("🔕 You will not be told.")
+    return ""
 
 
 @router.callback_query(Restock.filter())
@@ -34,7 +38,7 @@ async def toggle(callback: CallbackQuery, callback_data: Restock, shop: Shop) ->
     if product is None:
         return
     waiting = await toggle_waiting(shop, product, callback.from_user.id)
-    await show_card(callback, shop, product, callback_data.page, NOTES[waiting])
+    await show_card(callback, shop, product, callback_data.page, _note(waiting))
 
 
 async def restock_notice(shop: Shop, row: Outgoing) -> list[Part] | None:
@@ -47,5 +51,7 @@ async def restock_notice(shop: Shop, row: Outgoing) -> list[Part] | None:
     if not available:
         await wait_again(shop, product.id, row.chat_id)
         return None
-    text = f"🔔 <b>{escape(product.name)}</b> is back: {stock_label(available)}."
+    text = _("🔔 <b>{name}</b> is back: {stock}.").format(
+        name=escape(product.name), stock=stock_label(available)
+    )
     return [Part(text, markup=restock_notice_keyboard(product))]

@@ -12,6 +12,7 @@ from aiogram.types import CallbackQuery, Message
 from bot.config import Settings
 from bot.handlers.customers import customer_of
 from bot.handlers.ui import show
+from bot.i18n import _
 from bot.keyboards.callbacks import Menu, MenuAction
 from bot.keyboards.menu import back_home, main_menu
 from bot.shop import Shop
@@ -20,8 +21,6 @@ from bot.shop.invoices import shop_currency
 from bot.shop.money import STARS
 
 router = Router(name="start")
-
-HOME_TEXT = "Welcome to the shop. Choose what to do:"
 
 
 @router.message(CommandStart())
@@ -32,7 +31,9 @@ async def start(message: Message, shop: Shop, settings: Settings, state: FSMCont
     await state.clear()
     await register(shop, customer_of(sender))
     await message.answer(
-        f"Hello, {escape(sender.first_name)}! {HOME_TEXT}",
+        _("Hello, {name}! Welcome to the shop. Choose what to do:").format(
+            name=escape(sender.first_name)
+        ),
         reply_markup=main_menu(is_admin=sender.id in settings.admin_ids),
     )
 
@@ -40,27 +41,34 @@ async def start(message: Message, shop: Shop, settings: Settings, state: FSMCont
 @router.message(Command("cancel"))
 async def cancel(message: Message, state: FSMContext, settings: Settings) -> None:
     if await state.get_state() is None:
-        await message.answer("Nothing to cancel.")
+        await message.answer(_("Nothing to cancel."))
         return
     await state.clear()
     is_admin = message.from_user is not None and message.from_user.id in settings.admin_ids
-    await message.answer("Cancelled.", reply_markup=main_menu(is_admin=is_admin))
+    await message.answer(_("Cancelled."), reply_markup=main_menu(is_admin=is_admin))
 
 
 @router.callback_query(Menu.filter(F.action == MenuAction.HOME))
 async def home(callback: CallbackQuery, settings: Settings) -> None:
-    await show(callback, HOME_TEXT, main_menu(is_admin=callback.from_user.id in settings.admin_ids))
+    await show(
+        callback,
+        _("Welcome to the shop. Choose what to do:"),
+        main_menu(is_admin=callback.from_user.id in settings.admin_ids),
+    )
 
 
 @router.callback_query(Menu.filter(F.action == MenuAction.ABOUT))
 async def about(callback: CallbackQuery, settings: Settings) -> None:
-    currency = shop_currency(settings)
-    paid_with = "Telegram Stars ⭐" if currency == STARS else f"card, in {currency}"
-    await show(
-        callback,
+    shop_text = _(
         "ℹ️ <b>About</b>\n\n"
         "A shop of digital goods. Pick a product in the catalog, pay in Telegram and get it "
         "here at once: the content and the file. Everything you bought stays in "
-        f"“My purchases”, where you can get it again at any time.\n\nPayments: {paid_with}.",
-        back_home(),
+        "“My purchases”, where you can get it again at any time."
     )
+    await show(callback, f"{shop_text}\n\n{_payments_line(shop_currency(settings))}", back_home())
+
+
+def _payments_line(currency: str) -> str:
+    if currency == STARS:
+        return _("Payments: Telegram Stars ⭐.")
+    return _("Payments: card, in {currency}.").format(currency=currency)

@@ -8,7 +8,10 @@ from typing import TypeVar
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
-STALE = "This button is out of date."
+from bot.i18n import __
+
+# A lazy text: str() it in the language of the moment.
+STALE = __("This button is out of date.")
 
 T = TypeVar("T")
 
@@ -31,7 +34,7 @@ async def show(
 
 
 async def stale(callback: CallbackQuery) -> None:
-    await callback.answer(STALE)
+    await callback.answer(str(STALE))
 
 
 async def load_or_stale(callback: CallbackQuery, lookup: Awaitable[T | None]) -> T | None:

@@ -9,6 +9,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.dao.models import KIND_STOCK, Category, Product
 from bot.dao.paging import Page
+from bot.i18n import _
 from bot.keyboards.callbacks import (
     Admin,
     AdminAction,
@@ -29,15 +30,15 @@ from bot.shop.money import format_amount
 
 
 def _panel_button() -> list[InlineKeyboardButton]:
-    return [button("⬅️ Admin panel", Admin(action=AdminAction.PANEL))]
+    return [button(_("⬅️ Admin panel"), Admin(action=AdminAction.PANEL))]
 
 
 def admin_panel() -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
-    builder.row(button("📊 Statistics", Admin(action=AdminAction.STATS)))
-    builder.row(button("➕ Add product", Admin(action=AdminAction.ADD_PRODUCT)))
-    builder.row(button("📦 Products", AdminProducts(page=0)))
-    builder.row(button("🗂 Categories", Admin(action=AdminAction.CATEGORIES)))
+    builder.row(button(_("📊 Statistics"), Admin(action=AdminAction.STATS)))
+    builder.row(button(_("➕ Add product"), Admin(action=AdminAction.ADD_PRODUCT)))
+    builder.row(button(_("📦 Products"), AdminProducts(page=0)))
+    builder.row(button(_("🗂 Categories"), Admin(action=AdminAction.CATEGORIES)))
     builder.row(home_button())
     return builder.as_markup()
 
@@ -58,23 +59,24 @@ def products_keyboard(page: Page[Product]) -> InlineKeyboardMarkup:
 
 
 def product_keyboard(product: Product) -> InlineKeyboardMarkup:
-    toggle = "🙈 Hide" if product.on_sale else "👁 Put on sale"
+    toggle = _("🙈 Hide") if product.on_sale else _("👁 Put on sale")
     builder = InlineKeyboardBuilder()
     if product.kind == KIND_STOCK:
         builder.row(
             button(
-                "➕ Add units", AdminProduct(action=ProductAction.ADD_UNITS, product_id=product.id)
+                _("➕ Add units"),
+                AdminProduct(action=ProductAction.ADD_UNITS, product_id=product.id),
             ),
             button(
-                "🧹 Remove unsold",
+                _("🧹 Remove unsold"),
                 AdminProduct(action=ProductAction.REMOVE_UNSOLD, product_id=product.id),
             ),
         )
     builder.row(
         button(toggle, AdminProduct(action=ProductAction.TOGGLE, product_id=product.id)),
-        button("🗑 Delete", AdminProduct(action=ProductAction.DELETE, product_id=product.id)),
+        button(_("🗑 Delete"), AdminProduct(action=ProductAction.DELETE, product_id=product.id)),
     )
-    builder.row(button("⬅️ Products", AdminProducts(page=0)))
+    builder.row(button(_("⬅️ Products"), AdminProducts(page=0)))
     return builder.as_markup()
 
 
@@ -83,7 +85,7 @@ def categories_keyboard(categories: Sequence[tuple[Category, int]]) -> InlineKey
     for category, products in categories:
         data = AdminCategory(action=CategoryAction.VIEW, category_id=category.id)
         builder.row(button(f"{category.name} ({products})", data))
-    builder.row(button("➕ Add category", Admin(action=AdminAction.ADD_CATEGORY)))
+    builder.row(button(_("➕ Add category"), Admin(action=AdminAction.ADD_CATEGORY)))
     builder.row(*_panel_button())
     return builder.as_markup()
 
@@ -91,31 +93,31 @@ def categories_keyboard(categories: Sequence[tuple[Category, int]]) -> InlineKey
 def category_keyboard(category: Category) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     builder.row(
-        button("✏️ Rename", AdminCategory(action=CategoryAction.RENAME, category_id=category.id)),
-        button("🗑 Delete", AdminCategory(action=CategoryAction.DELETE, category_id=category.id)),
+        button(_("✏️ Rename"), AdminCategory(action=CategoryAction.RENAME, category_id=category.id)),
+        button(_("🗑 Delete"), AdminCategory(action=CategoryAction.DELETE, category_id=category.id)),
     )
-    builder.row(button("⬅️ Categories", Admin(action=AdminAction.CATEGORIES)))
+    builder.row(button(_("⬅️ Categories"), Admin(action=AdminAction.CATEGORIES)))
     return builder.as_markup()
 
 
 def pick_category_keyboard(categories: Sequence[tuple[Category, int]]) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
-    for category, _ in categories:
+    for category, _products in categories:
         builder.row(button(category.name, PickCategory(category_id=category.id)))
     return builder.as_markup()
 
 
 def pick_kind_keyboard() -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
-    builder.row(button("📦 Stock product", PickKind(stock=True)))
+    builder.row(button(_("📦 Stock product"), PickKind(stock=True)))
     return builder.as_markup()
 
 
 def confirm_product_keyboard() -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     builder.row(
-        button("✅ Save", ProductForm(action=FormAction.SAVE)),
-        button("✖️ Cancel", ProductForm(action=FormAction.CANCEL)),
+        button(_("✅ Save"), ProductForm(action=FormAction.SAVE)),
+        button(_("✖️ Cancel"), ProductForm(action=FormAction.CANCEL)),
     )
     return builder.as_markup()
 
@@ -124,7 +126,7 @@ def purchase_keyboard(purchase_id: int, *, refundable: bool) -> InlineKeyboardMa
     builder = InlineKeyboardBuilder()
     if refundable:
         refund = AdminPurchase(action=PurchaseAction.REFUND, purchase_id=purchase_id)
-        builder.row(button("↩️ Refund", refund))
+        builder.row(button(_("↩️ Refund"), refund))
     builder.row(*_panel_button())
     return builder.as_markup()
 
@@ -133,5 +135,5 @@ def refund_confirmation(purchase_id: int) -> InlineKeyboardMarkup:
     confirm = AdminPurchase(action=PurchaseAction.CONFIRM_REFUND, purchase_id=purchase_id)
     back = AdminPurchase(action=PurchaseAction.VIEW, purchase_id=purchase_id)
     builder = InlineKeyboardBuilder()
-    builder.row(button("✅ Yes, refund", confirm), button("⬅️ Back", back))
+    builder.row(button(_("✅ Yes, refund"), confirm), button(_("⬅️ Back"), back))
     return builder.as_markup()

@@ -22,10 +22,17 @@ class MenuAction(StrEnum):
     ABOUT = "about"
     ADMIN = "admin"
     HOME = "home"
+    LANGUAGE = "language"  # 🌐: the language picker
 
 
 class Menu(CallbackData, prefix="menu"):
     action: MenuAction
+
+
+class PickLanguage(CallbackData, prefix="lang"):
+    """A language on the 🌐 picker; its code is checked against the languages the bot has."""
+
+    code: Annotated[str, Field(min_length=2, max_length=8)]
 
 
 class CategoryPage(CallbackData, prefix="cat"):

@@ -9,6 +9,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.dao.models import Category, Product
 from bot.dao.paging import Page
+from bot.i18n import _
 from bot.keyboards.callbacks import Buy, CategoryPage, Menu, MenuAction, ProductCard, Restock
 from bot.keyboards.common import add_pager, button, home_button
 from bot.shop.money import format_amount
@@ -34,7 +35,7 @@ def products_keyboard(
             label += f" ({stock_label(stock[product.id])})"
         builder.row(button(label, ProductCard(product_id=product.id, page=page.number)))
     add_pager(builder, page, lambda number: CategoryPage(category_id=category_id, page=number))
-    builder.row(button("⬅️ Categories", Menu(action=MenuAction.CATALOG)))
+    builder.row(button(_("⬅️ Categories"), Menu(action=MenuAction.CATALOG)))
     return builder.as_markup()
 
 
@@ -46,11 +47,11 @@ def product_keyboard(
     builder = InlineKeyboardBuilder()
     if waiting is None:
         price = format_amount(product.price, product.currency)
-        builder.row(button(f"💳 Buy for {price}", Buy(product_id=product.id)))
+        builder.row(button(_("💳 Buy for {price}").format(price=price), Buy(product_id=product.id)))
     else:
-        label = "🔕 Stop waiting" if waiting else "🔔 Tell me when it is back"
+        label = _("🔕 Stop waiting") if waiting else _("🔔 Tell me when it is back")
         builder.row(button(label, Restock(product_id=product.id, page=page)))
-    builder.row(button("⬅️ Back", CategoryPage(category_id=product.category_id, page=page)))
+    builder.row(button(_("⬅️ Back"), CategoryPage(category_id=product.category_id, page=page)))
     return builder.as_markup()
 
 

@@ -9,6 +9,7 @@ from aiogram.types import InlineKeyboardButton
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.dao.paging import Page
+from bot.i18n import _
 from bot.keyboards.callbacks import Menu, MenuAction
 
 
@@ -17,7 +18,7 @@ def button(text: str, data: CallbackData) -> InlineKeyboardButton:
 
 
 def home_button() -> InlineKeyboardButton:
-    return button("🏠 Main menu", Menu(action=MenuAction.HOME))
+    return button(_("🏠 Main menu"), Menu(action=MenuAction.HOME))
 
 
 def add_pager(
@@ -26,12 +27,15 @@ def add_pager(
     """A row with ◀️/▶️ when the list has more than one page."""
     row = []
     if page.has_previous:
-        row.append(button("◀️ Previous", page_data(page.number - 1)))
+        row.append(button(_("◀️ Previous"), page_data(page.number - 1)))
     if page.has_next:
-        row.append(button("Next ▶️", page_data(page.number + 1)))
+        row.append(button(_("Next ▶️"), page_data(page.number + 1)))
     if row:
         builder.row(*row)
 
 
 def page_caption(page: Page[object]) -> str:
-    return f"\n\nPage {page.number + 1} of {page.pages}" if page.pages > 1 else ""
+    """The line under a paged list ("Page 2 of 5"), after a blank line; none for one page."""
+    if page.pages <= 1:
+        return ""
+    return "\n\n" + _("Page {number} of {pages}").format(number=page.number + 1, pages=page.pages)

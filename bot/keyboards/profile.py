@@ -8,6 +8,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.dao.models import Purchase
 from bot.dao.paging import Page
+from bot.i18n import _
 from bot.keyboards.callbacks import Menu, MenuAction, PurchasesPage, Redeliver
 from bot.keyboards.common import add_pager, button, home_button
 
@@ -30,6 +31,6 @@ def purchases_keyboard(page: Page[Purchase]) -> InlineKeyboardMarkup:
 
 def no_purchases_keyboard() -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
-    builder.row(button("🛍 Catalog", Menu(action=MenuAction.CATALOG)))
+    builder.row(button(_("🛍 Catalog"), Menu(action=MenuAction.CATALOG)))
     builder.row(home_button())
     return builder.as_markup()

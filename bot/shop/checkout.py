@@ -6,11 +6,10 @@ from dataclasses import dataclass
 
 from bot.config import Settings
 from bot.dao.models import Product
+from bot.i18n import _
 from bot.shop.invoices import parse_payload, payable
 from bot.shop.services import Shop
 from bot.shop.stock import is_stock, reserve_unit
-
-SOLD_OUT = "Sorry, this product has just sold out; please look again later."
 
 
 @dataclass(frozen=True)
@@ -25,15 +24,15 @@ def checkout_refusal(checkout: Checkout, product: Product | None, settings: Sett
     """Why this checkout must be refused, in words for the payer; None when it may go ahead."""
     payload = parse_payload(checkout.payload)
     if payload is None:
-        return "This invoice is not valid. Please open the product again and press Buy."
+        return _("This invoice is not valid. Please open the product again and press Buy.")
     if payload.telegram_id != checkout.payer_id:
-        return "This invoice was issued to someone else. Please open the product and press Buy."
+        return _("This invoice was issued to someone else. Please open the product and press Buy.")
     if product is None or product.id != payload.product_id or not product.on_sale:
-        return "Sorry, this product is no longer on sale."
+        return _("Sorry, this product is no longer on sale.")
     if not payable(product, settings):
-        return "Sorry, this product cannot be paid for right now."
+        return _("Sorry, this product cannot be paid for right now.")
     if (checkout.currency, checkout.total_amount) != (product.currency, product.price):
-        return (
+        return _(
             "The price of this product has changed. Please open it again and buy at the new price."
         )
     return None
@@ -48,4 +47,6 @@ async def review_checkout(shop: Shop, checkout: Checkout, settings: Settings) ->
     if refusal is not None or product is None or not is_stock(product):
         return refusal
     seconds = settings.stock_reservation_seconds
-    return None if await reserve_unit(shop, product, checkout.payer_id, seconds) else SOLD_OUT
+    if await reserve_unit(shop, product, checkout.payer_id, seconds):
+        return None
+    return _("Sorry, this product has just sold out; please look again later.")

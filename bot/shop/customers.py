@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.dao.models import User
+from bot.i18n.formats import current_language
 from bot.shop.services import Shop
 
 
@@ -17,9 +18,12 @@ class Customer:
 
 
 async def register(shop: Shop, customer: Customer) -> User:
+    """In an update, the language it is handled in is stored for a user who has none yet:
+    their client's, at first contact."""
     return await shop.users.register(
         customer.telegram_id,
         username=customer.username,
         first_name=customer.first_name,
         last_name=customer.last_name,
+        language=current_language(),
     )

@@ -11,7 +11,8 @@ from loguru import logger
 
 from bot.config import Settings
 from bot.dao.models import Product
-from bot.shop.money import STARS, format_amount, price_range
+from bot.i18n import _
+from bot.shop.money import STARS, logged_amount, price_range
 
 _PAYLOAD = re.compile(r"p:([1-9][0-9]{0,9}):u:([1-9][0-9]{0,18})")
 _MAX_PRODUCT_ID = 2**31 - 1
@@ -82,11 +83,13 @@ def invoice_for(product: Product, buyer_id: int, settings: Settings) -> Invoice 
     allowed = price_range(product.currency)
     if product.price not in allowed:
         # Telegram would refuse the invoice; saved before the shop checked prices, or by hand.
+        # (The range in the log's words, not in the buyer's: str(allowed) is translated.)
         logger.warning(
-            "product {} costs {}, outside what Telegram accepts ({}); change its price",
+            "product {} costs {}, outside what Telegram accepts (from {} to {}); change its price",
             product.id,
-            format_amount(product.price, product.currency),
-            allowed,
+            logged_amount(product.price, product.currency),
+            logged_amount(allowed.lowest, allowed.currency),
+            logged_amount(allowed.highest, allowed.currency),
         )
         return None
     return Invoice(
@@ -102,8 +105,8 @@ def invoice_for(product: Product, buyer_id: int, settings: Settings) -> Invoice 
 def unpayable_reason(product: Product, settings: Settings) -> str:
     """Why `invoice_for` made no invoice, in one line for the buyer."""
     if payable(product, settings):
-        return (
+        return _(
             "Sorry, Telegram does not accept this product's price; "
             "please try again once the shop has corrected it."
         )
-    return "Sorry, this product cannot be paid for right now."
+    return _("Sorry, this product cannot be paid for right now.")

@@ -11,6 +11,9 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 
+from bot.i18n import _, ngettext
+from bot.i18n.formats import SOURCE_LANGUAGE, number
+
 STARS = "XTR"
 _ZERO_DECIMAL = frozenset(
     {STARS, "BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "VND"}
@@ -40,13 +43,18 @@ def exponent(currency: str) -> int:
     return 0 if currency in _ZERO_DECIMAL else 2
 
 
-def format_amount(amount: int, currency: str) -> str:
-    """`150 ⭐` for Stars, `199.99 RUB` for a currency with cents."""
+def format_amount(amount: int, currency: str, language: str | None = None) -> str:
+    """`150 ⭐` for Stars, `1,199.99 RUB` for a currency with cents, as `language` (or the
+    current one) writes numbers (`1 199,99 RUB` in Russian)."""
     if currency == STARS:
-        return f"{amount} ⭐"
+        return f"{number(amount, language=language)} ⭐"
     digits = exponent(currency)
-    major = Decimal(amount).scaleb(-digits)
-    return f"{major:,.{digits}f} {currency}".replace(",", " ")
+    return f"{number(Decimal(amount).scaleb(-digits), digits, language)} {currency}"
+
+
+def logged_amount(amount: int, currency: str) -> str:
+    """An amount as the log writes it whatever the user's language: what an admin greps for."""
+    return format_amount(amount, currency, SOURCE_LANGUAGE)
 
 
 @dataclass(frozen=True)
@@ -61,8 +69,10 @@ class PriceRange:
         return self.lowest <= amount <= self.highest
 
     def __str__(self) -> str:
-        lowest = format_amount(self.lowest, self.currency)
-        return f"from {lowest} to {format_amount(self.highest, self.currency)}"
+        return _("from {lowest} to {highest}").format(
+            lowest=format_amount(self.lowest, self.currency),
+            highest=format_amount(self.highest, self.currency),
+        )
 
 
 def price_range(currency: str) -> PriceRange:
@@ -74,27 +84,41 @@ def price_range(currency: str) -> PriceRange:
 
 
 def price_hint(currency: str) -> str:
+    """What to type for a price, a noun phrase: "an amount in RUB, from … to …"."""
+    allowed = price_range(currency)
     if currency == STARS:
-        return f"a whole number of Stars {price_range(currency)}, e.g. 150"
-    kind = "a whole number" if exponent(currency) == 0 else "an amount"
-    return f"{kind} in {currency}, {price_range(currency)}"
+        return _("a whole number of Stars {range}, e.g. 150").format(range=allowed)
+    if exponent(currency) == 0:
+        return _("a whole number in {currency}, {range}").format(currency=currency, range=allowed)
+    return _("an amount in {currency}, {range}").format(currency=currency, range=allowed)
 
 
 def parse_price(text: str | None, currency: str) -> int:
     """A price typed by a person, in minor units; ValueError with a message for that person."""
     raw = (text or "").strip().replace(" ", "")
     if not _NUMBER.fullmatch(raw):
-        raise ValueError(f"That is not a price. Send {price_hint(currency)}.")
+        raise ValueError(_("That is not a price. Send {hint}.").format(hint=price_hint(currency)))
     digits = exponent(currency)
     minor = Decimal(raw.replace(",", ".")).scaleb(digits)
     if minor != minor.to_integral_value():
-        detail = "whole numbers only" if digits == 0 else f"at most {digits} decimal places"
-        raise ValueError(f"Too precise for {currency}: {detail}.")
+        raise ValueError(_too_precise(currency, digits))
     allowed = price_range(currency)
     if minor <= 0:
-        raise ValueError(f"The price must be greater than zero: Telegram accepts prices {allowed}.")
-    if minor < allowed.lowest:
-        raise ValueError(f"That is too little: Telegram accepts prices {allowed}.")
-    if minor > allowed.highest:
-        raise ValueError(f"That is too much: Telegram accepts prices {allowed}.")
-    return int(minor)
+        refusal = _("The price must be greater than zero: Telegram accepts prices {range}.")
+    elif minor < allowed.lowest:
+        refusal = _("That is too little: Telegram accepts prices {range}.")
+    elif minor > allowed.highest:
+        refusal = _("That is too much: Telegram accepts prices {range}.")
+    else:
+        return int(minor)
+    raise ValueError(refusal.format(range=allowed))
+
+
+def _too_precise(currency: str, digits: int) -> str:
+    if digits == 0:
+        return _("Too precise for {currency}: whole numbers only.").format(currency=currency)
+    return ngettext(
+        "Too precise for {currency}: at most {count} decimal place.",
+        "Too precise for {currency}: at most {count} decimal places.",
+        digits,
+    ).format(currency=currency, count=digits)

@@ -9,7 +9,7 @@ from loguru import logger
 from bot.shop.customers import Customer, register
 from bot.shop.delivery import Goods, owned_goods
 from bot.shop.invoices import parse_payload
-from bot.shop.money import STARS, format_amount
+from bot.shop.money import STARS, logged_amount
 from bot.shop.services import Shop
 from bot.shop.stock import is_stock, now
 
@@ -41,7 +41,7 @@ class Receipt:
 
     def describe(self) -> str:
         """Charge id, amount and payer: what an admin needs to reconcile it."""
-        paid = format_amount(self.payment.amount, self.payment.currency)
+        paid = logged_amount(self.payment.amount, self.payment.currency)
         return f"charge {self.payment.charge_id} of {paid} by user {self.payer.telegram_id}"
 
 
@@ -82,7 +82,7 @@ async def record_payment(shop: Shop, buyer: Customer, payment: Payment) -> Payme
     # The upsert comes first: on SQLite a transaction that starts with a write waits for a
     # concurrent duplicate's lock instead of failing on a stale read snapshot.
     user = await register(shop, buyer)
-    paid = format_amount(payment.amount, payment.currency)
+    paid = logged_amount(payment.amount, payment.currency)
     payload = parse_payload(payment.payload)
     product = (
         await shop.products.get(payload.product_id, deleted_too=True, lock=True)

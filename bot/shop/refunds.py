@@ -7,17 +7,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.dao.models import Purchase
+from bot.i18n import _
+from bot.i18n.formats import moment
 from bot.shop.money import format_amount
 from bot.shop.payments import PROVIDER_STARS
 from bot.shop.services import Shop
 from bot.shop.stock import now
 
-NOT_FOUND = "There is no purchase #{id}: check the number in the purchase notice."
-ALREADY_REFUNDED = "Purchase #{id} was already refunded on {when}: there is nothing to refund."
-NOT_STARS = (
-    "Purchase #{id} was paid through the payment provider: refund it in the provider's "
-    "dashboard, the bot cannot."
-)
+
+def not_found(purchase_id: int) -> str:
+    return _("There is no purchase #{id}: check the number in the purchase notice.").format(
+        id=purchase_id
+    )
 
 
 @dataclass(frozen=True)
@@ -26,9 +27,16 @@ class Refundable:
 
     purchase_id: int
     buyer_id: int  # the buyer's Telegram id
+    buyer_language: str | None  # None: they have none stored yet
     charge_id: str
-    paid: str  # the amount, formatted
+    amount: int
+    currency: str
     product_name: str
+
+    @property
+    def paid(self) -> str:
+        """The amount, as the current language writes it."""
+        return format_amount(self.amount, self.currency)
 
 
 @dataclass(frozen=True)
@@ -39,25 +47,31 @@ class Refused:
 def refusal_for(purchase: Purchase) -> str | None:
     """Why the bot cannot refund this purchase, or None if it can."""
     if purchase.refunded_at is not None:
-        when = purchase.refunded_at.strftime("%Y-%m-%d %H:%M UTC")
-        return ALREADY_REFUNDED.format(id=purchase.id, when=when)
+        return _(
+            "Purchase #{id} was already refunded on {when}: there is nothing to refund."
+        ).format(id=purchase.id, when=moment(purchase.refunded_at))
     if purchase.provider != PROVIDER_STARS:
-        return NOT_STARS.format(id=purchase.id)
+        return _(
+            "Purchase #{id} was paid through the payment provider: refund it in the provider's "
+            "dashboard, the bot cannot."
+        ).format(id=purchase.id)
     return None
 
 
 async def find_refundable(shop: Shop, purchase_id: int) -> Refundable | Refused:
     purchase = await shop.purchases.get(purchase_id)
     if purchase is None:
-        return Refused(NOT_FOUND.format(id=purchase_id))
+        return Refused(not_found(purchase_id))
     reason = refusal_for(purchase)
     if reason is not None:
         return Refused(reason)
     return Refundable(
         purchase_id=purchase.id,
         buyer_id=purchase.user.telegram_id,
+        buyer_language=purchase.user.language,
         charge_id=purchase.charge_id,
-        paid=format_amount(purchase.amount, purchase.currency),
+        amount=purchase.amount,
+        currency=purchase.currency,
         product_name=purchase.product.name,
     )
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from bot.dao.models import KIND_STOCK, UNIT_TEXT_MAX, Product
+from bot.i18n import _, ngettext
 from bot.shop.restock import notify_restock
 from bot.shop.services import Shop
 
@@ -41,23 +42,33 @@ class StockLoad:
     told: int = 0  # customers who waited for the product, each sent a restock notice
 
     def describe(self) -> str:
-        """One line, e.g. "added 998, skipped 2 duplicates; 3 customers will be told"."""
-        parts = [f"added {self.added}"]
+        """One line, e.g. "added 998, skipped 2 duplicates; 3 customers will be told", in the
+        current language (English on the command line)."""
+        parts = [ngettext("added {count}", "added {count}", self.added).format(count=self.added)]
         if self.duplicates:
-            parts.append(f"skipped {self.duplicates} duplicate{_plural(self.duplicates)}")
-        if self.blank:
-            parts.append(f"skipped {self.blank} blank line{_plural(self.blank)}")
-        if self.too_long:
-            parts.append(
-                f"skipped {self.too_long} line{_plural(self.too_long)} over "
-                f"{UNIT_TEXT_MAX} characters"
+            skipped = ngettext(
+                "skipped {count} duplicate", "skipped {count} duplicates", self.duplicates
             )
-        told = f"; {self.told} customer{_plural(self.told)} will be told" if self.told else ""
-        return ", ".join(parts) + told
-
-
-def _plural(count: int) -> str:
-    return "" if count == 1 else "s"
+            parts.append(skipped.format(count=self.duplicates))
+        if self.blank:
+            skipped = ngettext(
+                "skipped {count} blank line", "skipped {count} blank lines", self.blank
+            )
+            parts.append(skipped.format(count=self.blank))
+        if self.too_long:
+            skipped = ngettext(
+                "skipped {count} line over {limit} characters",
+                "skipped {count} lines over {limit} characters",
+                self.too_long,
+            )
+            parts.append(skipped.format(count=self.too_long, limit=UNIT_TEXT_MAX))
+        text = ", ".join(parts)
+        if not self.told:
+            return text
+        told = ngettext(
+            "{count} customer will be told", "{count} customers will be told", self.told
+        )
+        return f"{text}; {told.format(count=self.told)}"
 
 
 def now() -> datetime:
@@ -89,12 +100,13 @@ def split_units(text: str) -> UnitLines:
 
 
 def decode_document(data: bytes) -> str:
-    """A document's text (UTF-8, with or without a BOM), or ValueError saying what to send."""
+    """A document's text (UTF-8, with or without a BOM), or ValueError saying what to send (in
+    the admin's language: it is shown to them)."""
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise ValueError(
-            "This file is not UTF-8 text: send a .txt or .csv file, one unit per line."
+            _("This file is not UTF-8 text: send a .txt or .csv file, one unit per line.")
         ) from None
 
 
@@ -124,7 +136,10 @@ async def in_stock(shop: Shop, products: Sequence[Product]) -> dict[int, int]:
 
 
 def stock_label(available: int) -> str:
-    return f"{available} in stock" if available else "sold out"
+    """How many free units the catalog shows: "3 in stock", or "sold out"."""
+    if not available:
+        return _("sold out")
+    return ngettext("{count} in stock", "{count} in stock", available).format(count=available)
 
 
 async def reserve_unit(shop: Shop, product: Product, payer_id: int, seconds: float) -> bool:

@@ -330,9 +330,12 @@ class FakeTelegram:
         """
         with self._cond:
             profile: JSONDict = {"id": user_id, "is_bot": False, "first_name": first_name}
-            known_username = username or self._users.get(user_id, {}).get("username")
+            known = self._users.get(user_id, {})
+            known_username = username or known.get("username")
             if known_username:
                 profile["username"] = known_username
+            if "language_code" in known:
+                profile["language_code"] = known["language_code"]
             self._users[user_id] = profile
         return {"message": self._text_message(user_id, user_id, text)}
 
@@ -415,6 +418,16 @@ class FakeTelegram:
         size = {} if content is None else {"file_size": len(content)}
         document = _document(file_id, file_name=file_name, **size)
         return {"message": self._user_message(user_id, document=document)}
+
+    def set_client_language(self, user_id: int, language_code: str | None) -> None:
+        """The language of the user's Telegram client (``language_code``, absent when None)
+        in their later updates."""
+        with self._cond:
+            profile = dict(self._users.get(user_id, self._user(user_id)))
+            profile.pop("language_code", None)
+            if language_code is not None:
+                profile["language_code"] = language_code
+            self._users[user_id] = profile
 
     def _user(self, user_id: int) -> JSONDict:
         with self._cond:

@@ -10,6 +10,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 
 from bot.handlers.ui import load_or_stale, show
+from bot.i18n import _, ngettext
 from bot.keyboards.admin import categories_keyboard, category_keyboard
 from bot.keyboards.callbacks import Admin, AdminAction, AdminCategory, CategoryAction
 from bot.shop import Shop
@@ -19,19 +20,28 @@ from bot.states import CategoryForm
 
 router = Router(name="admin-categories")
 
-LIST_TEXT = "🗂 <b>Categories</b> (number of products in brackets):"
-NAME_PROMPT = f"Send the category's name (1–{CATEGORY_NAME_MAX} characters), or /cancel."
+
+def _list_text() -> str:
+    return _("🗂 <b>Categories</b> (number of products in brackets):")
+
+
+def _name_prompt() -> str:
+    return ngettext(
+        "Send the category's name (1–{count} character), or /cancel.",
+        "Send the category's name (1–{count} characters), or /cancel.",
+        CATEGORY_NAME_MAX,
+    ).format(count=CATEGORY_NAME_MAX)
 
 
 @router.callback_query(Admin.filter(F.action == AdminAction.CATEGORIES))
 async def categories(callback: CallbackQuery, shop: Shop) -> None:
-    await show(callback, LIST_TEXT, categories_keyboard(await shop.categories.all()))
+    await show(callback, _list_text(), categories_keyboard(await shop.categories.all()))
 
 
 @router.callback_query(Admin.filter(F.action == AdminAction.ADD_CATEGORY))
 async def add_category(callback: CallbackQuery, state: FSMContext) -> None:
     await state.set_state(CategoryForm.create)
-    await show(callback, f"➕ <b>New category</b>\n\n{NAME_PROMPT}")
+    await show(callback, _("➕ <b>New category</b>\n\n{prompt}").format(prompt=_name_prompt()))
 
 
 @router.callback_query(AdminCategory.filter())
@@ -44,20 +54,22 @@ async def category_action(
     name = escape(category.name)
     if callback_data.action is CategoryAction.VIEW:
         products = await shop.categories.product_count(category.id)
-        await show(
-            callback, f"🗂 <b>{name}</b>\n\nProducts: {products}", category_keyboard(category)
-        )
+        text = _("🗂 <b>{name}</b>\n\nProducts: {count}").format(name=name, count=products)
+        await show(callback, text, category_keyboard(category))
     elif callback_data.action is CategoryAction.RENAME:
         await state.set_state(CategoryForm.rename)
         await state.update_data(category_id=category.id)
-        await show(callback, f"✏️ Renaming <b>{name}</b>.\n\n{NAME_PROMPT}")
+        text = _("✏️ Renaming <b>{name}</b>.\n\n{prompt}").format(name=name, prompt=_name_prompt())
+        await show(callback, text)
     elif products := await delete_if_empty(shop, category):
-        await callback.answer(
-            f"“{category.name}” has {products} product(s): only an empty category can be deleted.",
-            show_alert=True,
+        refusal = ngettext(
+            "“{name}” has {count} product: only an empty category can be deleted.",
+            "“{name}” has {count} products: only an empty category can be deleted.",
+            products,
         )
+        await callback.answer(refusal.format(name=category.name, count=products), show_alert=True)
     else:
-        text = f"🗑 Category “{name}” deleted.\n\n{LIST_TEXT}"
+        text = _("🗑 Category “{name}” deleted.").format(name=name) + f"\n\n{_list_text()}"
         await show(callback, text, categories_keyboard(await shop.categories.all()))
 
 
@@ -70,21 +82,23 @@ async def category_name(message: Message, state: FSMContext, shop: Shop) -> None
         return
     if await state.get_state() == CategoryForm.create.state:
         saved = await shop.categories.create(name) is not None
-        done = f"✅ Category “{escape(name)}” created."
+        done = _("✅ Category “{name}” created.").format(name=escape(name))
     else:
         category = await shop.categories.get((await state.get_data()).get("category_id", 0))
         if category is None:
             await state.clear()
-            await message.answer("That category no longer exists.")
+            await message.answer(_("That category no longer exists."))
             return
         saved = await shop.categories.rename(category, name)
-        done = f"✅ Category renamed to “{escape(name)}”."
+        done = _("✅ Category renamed to “{name}”.").format(name=escape(name))
     if not saved:
         await message.answer(
-            f"A category named “{escape(name)}” already exists. Send another name, or /cancel."
+            _("A category named “{name}” already exists. Send another name, or /cancel.").format(
+                name=escape(name)
+            )
         )
         return
     await state.clear()
     await message.answer(
-        f"{done}\n\n{LIST_TEXT}", reply_markup=categories_keyboard(await shop.categories.all())
+        f"{done}\n\n{_list_text()}", reply_markup=categories_keyboard(await shop.categories.all())
     )

@@ -16,7 +16,9 @@ from aiogram.types import CallbackQuery, Message
 
 from bot.config import Settings
 from bot.dao.models import KIND_STOCK, KIND_UNLIMITED
+from bot.handlers.admin.products import category_line, price_line
 from bot.handlers.ui import load_or_stale, show
+from bot.i18n import _, ngettext
 from bot.keyboards.admin import (
     back_to_panel,
     confirm_product_keyboard,
@@ -33,8 +35,14 @@ from bot.keyboards.callbacks import (
 )
 from bot.shop import Shop
 from bot.shop.invoices import clip, shop_currency
-from bot.shop.money import format_amount, parse_price, price_hint
-from bot.shop.validation import CONTENT_MAX, DESCRIPTION_MAX, PRODUCT_NAME_MAX, clean_text
+from bot.shop.money import parse_price, price_hint
+from bot.shop.validation import (
+    CONTENT_MAX,
+    DESCRIPTION_MAX,
+    PRODUCT_NAME_MAX,
+    Field,
+    clean_text,
+)
 from bot.states import AddProduct
 
 router = Router(name="admin-product-form")
@@ -45,20 +53,22 @@ _SUMMARY_CLIP = 300
 @router.callback_query(Admin.filter(F.action == AdminAction.ADD_PRODUCT))
 async def start_form(callback: CallbackQuery, state: FSMContext, shop: Shop) -> None:
     if not await shop.categories.all():
-        await callback.answer("Create a category first.", show_alert=True)
+        await callback.answer(_("Create a category first."), show_alert=True)
         return
     await state.clear()
     await state.set_state(AddProduct.name)
     await state.update_data(form_token=uuid4().hex)  # saving twice makes one product
-    await show(
-        callback,
-        f"➕ <b>New product</b>\n\nSend its name (1–{PRODUCT_NAME_MAX} characters).\n"
+    text = ngettext(
+        "➕ <b>New product</b>\n\nSend its name (1–{count} character).\n/cancel stops at any step.",
+        "➕ <b>New product</b>\n\nSend its name (1–{count} characters).\n"
         "/cancel stops at any step.",
+        PRODUCT_NAME_MAX,
     )
+    await show(callback, text.format(count=PRODUCT_NAME_MAX))
 
 
 async def _took_text(
-    message: Message, state: FSMContext, *, key: str, what: str, max_length: int
+    message: Message, state: FSMContext, *, key: str, what: Field, max_length: int
 ) -> bool:
     try:
         value = clean_text(message.text, what=what, max_length=max_length)
@@ -73,7 +83,12 @@ async def _took_text(
 async def take_name(message: Message, state: FSMContext) -> None:
     if await _took_text(message, state, key="name", what="the name", max_length=PRODUCT_NAME_MAX):
         await state.set_state(AddProduct.description)
-        await message.answer(f"Now its description (1–{DESCRIPTION_MAX} characters).")
+        text = ngettext(
+            "Now its description (1–{count} character).",
+            "Now its description (1–{count} characters).",
+            DESCRIPTION_MAX,
+        )
+        await message.answer(text.format(count=DESCRIPTION_MAX))
 
 
 @router.message(AddProduct.description)
@@ -84,7 +99,7 @@ async def take_description(message: Message, state: FSMContext, shop: Shop) -> N
         await state.set_state(AddProduct.category)
         categories = await shop.categories.all()
         await message.answer(
-            "Choose its category:", reply_markup=pick_category_keyboard(categories)
+            _("Choose its category:"), reply_markup=pick_category_keyboard(categories)
         )
 
 
@@ -102,12 +117,13 @@ async def take_category(
     await state.update_data(category_id=category.id)
     await state.set_state(AddProduct.price)
     hint = price_hint(shop_currency(settings))
-    await show(callback, f"Category: <b>{escape(category.name)}</b>\n\nNow the price: {hint}.")
+    text = _("Category: <b>{name}</b>\n\nNow the price: {hint}.")
+    await show(callback, text.format(name=escape(category.name), hint=hint))
 
 
 @router.message(AddProduct.category)
 async def category_by_button(message: Message) -> None:
-    await message.answer("Choose the category with the buttons above.")
+    await message.answer(_("Choose the category with the buttons above."))
 
 
 @router.message(AddProduct.price)
@@ -120,18 +136,22 @@ async def take_price(message: Message, state: FSMContext, settings: Settings) ->
         return
     await state.update_data(price=price, currency=currency)
     await state.set_state(AddProduct.file)
-    await message.answer("Send the product's file as a document, or /skip if it has none.")
+    await message.answer(_("Send the product's file as a document, or /skip if it has none."))
 
 
 async def _ask_content(message: Message, state: FSMContext, file_id: str | None) -> None:
     await state.update_data(file_id=file_id)
     await state.set_state(AddProduct.content)
-    await message.answer(
-        f"Last, the hidden content every buyer gets after paying: a link, a text "
-        f"(1–{CONTENT_MAX} characters). Or, to sell unique units (keys, codes) one per "
-        "buyer, tap 📦 Stock product and add its units after saving.",
-        reply_markup=pick_kind_keyboard(),
+    text = ngettext(
+        "Last, the hidden content every buyer gets after paying: a link, a text (1–{count} "
+        "character). Or, to sell unique units (keys, codes) one per buyer, tap 📦 Stock product "
+        "and add its units after saving.",
+        "Last, the hidden content every buyer gets after paying: a link, a text (1–{count} "
+        "characters). Or, to sell unique units (keys, codes) one per buyer, tap 📦 Stock product "
+        "and add its units after saving.",
+        CONTENT_MAX,
     )
+    await message.answer(text.format(count=CONTENT_MAX), reply_markup=pick_kind_keyboard())
 
 
 @router.message(AddProduct.file, F.document.file_id.as_("file_id"))
@@ -146,7 +166,7 @@ async def skip_file(message: Message, state: FSMContext) -> None:
 
 @router.message(AddProduct.file)
 async def file_expected(message: Message) -> None:
-    await message.answer("Send the file as a document, or /skip.")
+    await message.answer(_("Send the file as a document, or /skip."))
 
 
 @router.message(AddProduct.content)
@@ -172,17 +192,19 @@ async def _ask_to_confirm(message: Message, state: FSMContext, shop: Shop) -> No
     category = await shop.categories.get(data["category_id"])
     await state.set_state(AddProduct.confirm)
     if data["kind"] == KIND_STOCK:
-        content = "Kind: 📦 stock, one unit per buyer (add units after saving)"
+        content = _("Kind: 📦 stock, one unit per buyer (add units after saving)")
     else:
-        content = f"Content: {escape(clip(data['content'], _SUMMARY_CLIP))}"
+        content = _("Content: {content}").format(
+            content=escape(clip(data["content"], _SUMMARY_CLIP))
+        )
     summary = [
-        "Save this product?",
+        _("Save this product?"),
         "",
         f"<b>{escape(data['name'])}</b>",
         escape(clip(data["description"], _SUMMARY_CLIP)),
-        f"Category: {escape(category.name) if category else '(deleted)'}",
-        f"Price: {format_amount(data['price'], data['currency'])}",
-        f"File: {'attached' if data['file_id'] else 'none'}",
+        category_line(category.name if category else None),
+        price_line(data["price"], data["currency"]),
+        _("File: attached") if data["file_id"] else _("File: none"),
         content,
     ]
     await message.answer("\n".join(summary), reply_markup=confirm_product_keyboard())
@@ -195,7 +217,8 @@ async def save(callback: CallbackQuery, state: FSMContext, shop: Shop) -> None:
     if await categories.get(data["category_id"]) is None:
         await state.set_state(AddProduct.category)
         keyboard = pick_category_keyboard(await categories.all())
-        await show(callback, "That category was deleted meanwhile. Choose another:", keyboard)
+        text = _("That category was deleted meanwhile. Choose another:")
+        await show(callback, text, keyboard)
         return
     product = await shop.products.create(
         form_token=data.get("form_token"),
@@ -208,10 +231,14 @@ async def save(callback: CallbackQuery, state: FSMContext, shop: Shop) -> None:
         hidden_content=data["content"],
         kind=data.get("kind", KIND_UNLIMITED),
     )
-    text = f"✅ “{escape(product.name)}” saved (#{product.id}) and on sale."
     if product.kind == KIND_STOCK:
-        text += " Add its units from 📦 Products: until then it shows as sold out."
-    await show(callback, text, back_to_panel())
+        text = _(
+            "✅ “{name}” saved (#{id}) and on sale. Add its units from 📦 Products: until then it "
+            "shows as sold out."
+        )
+    else:
+        text = _("✅ “{name}” saved (#{id}) and on sale.")
+    await show(callback, text.format(name=escape(product.name), id=product.id), back_to_panel())
     # Only now, as the product is committed (before the call above): a failed commit keeps
     # the form, and Save again makes the product once (its form token).
     await state.clear()
@@ -220,9 +247,9 @@ async def save(callback: CallbackQuery, state: FSMContext, shop: Shop) -> None:
 @router.callback_query(AddProduct.confirm, ProductForm.filter(F.action == FormAction.CANCEL))
 async def discard(callback: CallbackQuery, state: FSMContext) -> None:
     await state.clear()
-    await show(callback, "Cancelled: nothing was saved.", back_to_panel())
+    await show(callback, _("Cancelled: nothing was saved."), back_to_panel())
 
 
 @router.message(AddProduct.confirm)
 async def confirm_by_button(message: Message) -> None:
-    await message.answer("Press ✅ Save or ✖️ Cancel above.")
+    await message.answer(_("Press ✅ Save or ✖️ Cancel above."))

@@ -12,24 +12,25 @@ from loguru import logger
 
 from bot.dao.models import Purchase
 from bot.handlers.ui import show
+from bot.i18n import _
+from bot.i18n.formats import moment
+from bot.i18n.users import default_language, speaking
 from bot.keyboards.admin import purchase_keyboard, refund_confirmation
 from bot.keyboards.callbacks import AdminPurchase, PurchaseAction
 from bot.shop import Shop
 from bot.shop.money import format_amount
 from bot.shop.refunds import (
-    NOT_FOUND,
     Refundable,
     Refused,
     find_refundable,
     mark_refunded,
+    not_found,
     refusal_for,
 )
 
 router = Router(name="admin-purchases")
 
-USAGE = "Send /purchase and the purchase number, e.g. /purchase 12."
 ALREADY_REFUNDED_BY_TELEGRAM = "CHARGE_ALREADY_REFUNDED"
-REFUNDED_TO_BUYER = "↩️ Your payment of {paid} for <b>{name}</b> has been refunded."
 
 
 def _card(purchase: Purchase) -> str:
@@ -37,13 +38,14 @@ def _card(purchase: Purchase) -> str:
     name = " ".join(part for part in (buyer.first_name, buyer.last_name) if part)
     handle = f" @{buyer.username}" if buyer.username else ""
     paid = format_amount(purchase.amount, purchase.currency)
-    when = purchase.created_at.strftime("%Y-%m-%d %H:%M UTC")
     lines = [
-        f"🧾 <b>Purchase #{purchase.id}</b>",
-        f"Product: {escape(purchase.product.name)}",
-        f"Buyer: {escape(name)}{handle} (id {buyer.telegram_id})",
-        f"Paid: {paid} on {when}",
-        f"Charge: <code>{escape(purchase.charge_id)}</code>",
+        _("🧾 <b>Purchase #{id}</b>").format(id=purchase.id),
+        _("Product: {name}").format(name=escape(purchase.product.name)),
+        _("Buyer: {name}{handle} (id {telegram_id})").format(
+            name=escape(name), handle=handle, telegram_id=buyer.telegram_id
+        ),
+        _("Paid: {paid} on {when}").format(paid=paid, when=moment(purchase.created_at)),
+        _("Charge: <code>{charge}</code>").format(charge=escape(purchase.charge_id)),
     ]
     refusal = refusal_for(purchase)
     if refusal is not None:
@@ -63,12 +65,12 @@ async def _purchase_screen(shop: Shop, purchase_id: int) -> tuple[str, bool] | N
 async def look_up(message: Message, command: CommandObject, shop: Shop) -> None:
     argument = (command.args or "").strip().lstrip("#")
     if not argument.isdecimal() or not 1 <= int(argument) <= 2**31 - 1:
-        await message.answer(USAGE)
+        await message.answer(_("Send /purchase and the purchase number, e.g. /purchase 12."))
         return
     purchase_id = int(argument)
     screen = await _purchase_screen(shop, purchase_id)
     if screen is None:
-        await message.answer(NOT_FOUND.format(id=purchase_id))
+        await message.answer(not_found(purchase_id))
         return
     text, refundable = screen
     await message.answer(text, reply_markup=purchase_keyboard(purchase_id, refundable=refundable))
@@ -79,7 +81,7 @@ async def view(callback: CallbackQuery, callback_data: AdminPurchase, shop: Shop
     purchase_id = callback_data.purchase_id
     screen = await _purchase_screen(shop, purchase_id)
     if screen is None:
-        await callback.answer(NOT_FOUND.format(id=purchase_id), show_alert=True)
+        await callback.answer(not_found(purchase_id), show_alert=True)
         return
     text, refundable = screen
     await show(callback, text, purchase_keyboard(purchase_id, refundable=refundable))
@@ -91,10 +93,14 @@ async def ask_to_confirm(callback: CallbackQuery, callback_data: AdminPurchase, 
     if isinstance(target, Refused):
         await callback.answer(target.reason, show_alert=True)
         return
-    question = (
-        f"Refund {target.paid} to the buyer (id {target.buyer_id}) for "
-        f"<b>{escape(target.product_name)}</b>, purchase #{target.purchase_id}? Their content "
-        "will no longer be delivered again; a stock unit stays sold."
+    question = _(
+        "Refund {paid} to the buyer (id {buyer_id}) for <b>{name}</b>, purchase #{id}? Their "
+        "content will no longer be delivered again; a stock unit stays sold."
+    ).format(
+        paid=target.paid,
+        buyer_id=target.buyer_id,
+        name=escape(target.product_name),
+        id=target.purchase_id,
     )
     await show(callback, question, refund_confirmation(target.purchase_id))
 
@@ -114,7 +120,9 @@ async def refund(
     # Telegram has the money back; the row follows in this update's transaction (and, should
     # that commit fail, Telegram's refunded_payment update marks it).
     if not await mark_refunded(shop, target.purchase_id):
-        await callback.answer(f"Purchase #{target.purchase_id} was refunded meanwhile.")
+        await callback.answer(
+            _("Purchase #{id} was refunded meanwhile.").format(id=target.purchase_id)
+        )
         return
     logger.warning(
         "admin {} refunded purchase #{} ({})",
@@ -123,7 +131,9 @@ async def refund(
         target.paid,
     )
     await _tell_buyer(bot, target)
-    done = f"↩️ Purchase #{target.purchase_id} refunded: {target.paid} went back to the buyer."
+    done = _("↩️ Purchase #{id} refunded: {paid} went back to the buyer.").format(
+        id=target.purchase_id, paid=target.paid
+    )
     await show(callback, done, purchase_keyboard(target.purchase_id, refundable=False))
 
 
@@ -138,12 +148,17 @@ async def _refund_stars(bot: Bot, target: Refundable) -> str | None:
         if ALREADY_REFUNDED_BY_TELEGRAM in error.message:
             return None
         logger.error("could not refund purchase #{}: {}", target.purchase_id, error.message)
-        return f"Telegram refused the refund ({error.message}): nothing changed; try again later."
+        return _("Telegram refused the refund ({error}): nothing changed; try again later.").format(
+            error=error.message
+        )
     return None
 
 
 async def _tell_buyer(bot: Bot, target: Refundable) -> None:
-    text = REFUNDED_TO_BUYER.format(paid=target.paid, name=escape(target.product_name))
+    with speaking(target.buyer_language or default_language()):  # theirs, not the admin's
+        text = _("↩️ Your payment of {paid} for <b>{name}</b> has been refunded.").format(
+            paid=target.paid, name=escape(target.product_name)
+        )
     try:
         await bot.send_message(target.buyer_id, text)
     except TelegramAPIError as error:

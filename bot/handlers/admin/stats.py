@@ -7,8 +7,9 @@ from datetime import UTC, datetime
 from aiogram import F, Router
 from aiogram.types import CallbackQuery
 
-from bot.dao.stats import Periods, Revenue
+from bot.dao.stats import Periods, Revenue, UserCounts
 from bot.handlers.ui import show
+from bot.i18n import _, ngettext
 from bot.keyboards.admin import back_to_panel
 from bot.keyboards.callbacks import Admin, AdminAction
 from bot.shop import Shop
@@ -17,14 +18,46 @@ from bot.shop.payments import PROVIDER_CARD, PROVIDER_STARS
 
 router = Router(name="admin-stats")
 
-_PROVIDERS = {PROVIDER_STARS: "Telegram Stars", PROVIDER_CARD: "payment provider"}
+
+def _provider_name(provider: str) -> str:
+    names = {PROVIDER_STARS: "Telegram Stars", PROVIDER_CARD: _("payment provider")}
+    return names.get(provider, provider)
 
 
-def _revenue_lines(title: str, revenue: list[Revenue]) -> list[str]:
-    lines = [f"<b>{title}</b>: {sum(line.purchases for line in revenue)} purchases"]
+def _users_lines(users: UserCounts) -> list[str]:
+    return [
+        ngettext(
+            "👥 <b>{count} user</b> in total", "👥 <b>{count} users</b> in total", users.total
+        ).format(count=users.total),
+        ngettext("  • {count} new today", "  • {count} new today", users.today).format(
+            count=users.today
+        ),
+        ngettext("  • {count} new this week", "  • {count} new this week", users.week).format(
+            count=users.week
+        ),
+        ngettext("  • {count} new this month", "  • {count} new this month", users.month).format(
+            count=users.month
+        ),
+    ]
+
+
+def _revenue_lines(period: str, revenue: list[Revenue]) -> list[str]:
+    purchases = sum(line.purchases for line in revenue)
+    lines = [
+        ngettext(
+            "<b>{period}</b>: {count} purchase", "<b>{period}</b>: {count} purchases", purchases
+        ).format(period=period, count=purchases)
+    ]
     lines.extend(
-        f"  • {format_amount(line.amount, line.currency)} — {line.purchases} via "
-        f"{_PROVIDERS.get(line.provider, line.provider)}"
+        ngettext(
+            "  • {amount} — {count} purchase via {provider}",
+            "  • {amount} — {count} purchases via {provider}",
+            line.purchases,
+        ).format(
+            amount=format_amount(line.amount, line.currency),
+            count=line.purchases,
+            provider=_provider_name(line.provider),
+        )
         for line in revenue
     )
     return lines
@@ -36,19 +69,18 @@ async def statistics(callback: CallbackQuery, shop: Shop) -> None:
     periods = Periods.ending(datetime.now(UTC))
     users = await stats.users(periods)
     lines = [
-        "📊 <b>Statistics</b>",
-        "<i>Today = since 00:00 UTC, week = the last 7 days, month = the last 30 days.</i>",
+        _("📊 <b>Statistics</b>"),
+        _("<i>Today = since 00:00 UTC, week = the last 7 days, month = the last 30 days.</i>"),
         "",
-        f"👥 <b>Users</b>: {users.total} in total; new: {users.today} today, "
-        f"{users.week} this week, {users.month} this month",
+        *_users_lines(users),
         "",
-        "💰 <b>Purchases and revenue</b>",
+        _("💰 <b>Purchases and revenue</b>"),
     ]
-    for title, since in (
-        ("Today", periods.today),
-        ("Week", periods.week),
-        ("Month", periods.month),
-        ("All time", None),
+    for period, since in (
+        (_("Today"), periods.today),
+        (_("Week"), periods.week),
+        (_("Month"), periods.month),
+        (_("All time"), None),
     ):
-        lines.extend(_revenue_lines(title, await stats.revenue(since)))
+        lines.extend(_revenue_lines(period, await stats.revenue(since)))
     await show(callback, "\n".join(lines), back_to_panel())

@@ -9,6 +9,7 @@ from aiogram import Bot, F, Router
 from aiogram.fsm.context import FSMContext
 from aiogram.types import Document, Message
 
+from bot.i18n import _, ngettext
 from bot.keyboards.admin import product_keyboard
 from bot.shop import Shop
 from bot.shop.stock import (
@@ -29,7 +30,7 @@ async def _load(message: Message, state: FSMContext, shop: Shop, text: str) -> N
     product = await shop.products.get(data.get("product_id", 0))
     await state.clear()
     if product is None or not is_stock(product):
-        await message.answer("That product was deleted meanwhile: nothing was added.")
+        await message.answer(_("That product was deleted meanwhile: nothing was added."))
         return
     load = await load_units(shop, product.id, text)
     await message.answer(
@@ -43,9 +44,20 @@ async def units_line(shop: Shop, product_id: int) -> str:
     """A stock product's counts, e.g. "Units: 3 available, 0 reserved, 5 sold, 2 waiting
     for a restock" (customers still waiting: it is sold out, or hidden)."""
     counts = await shop.stock.counts(product_id, now())
-    line = f"Units: {counts.available} available, {counts.reserved} reserved, {counts.sold} sold"
     waiting = await shop.restock.waiting(product_id)
-    return f"{line}, {waiting} waiting for a restock" if waiting else line
+    if not waiting:
+        line = _("Units: {available} available, {reserved} reserved, {sold} sold")
+    else:
+        line = ngettext(
+            "Units: {available} available, {reserved} reserved, {sold} sold, {count} waiting for a "
+            "restock",
+            "Units: {available} available, {reserved} reserved, {sold} sold, {count} waiting for a "
+            "restock",
+            waiting,
+        )
+    return line.format(
+        available=counts.available, reserved=counts.reserved, sold=counts.sold, count=waiting
+    )
 
 
 @router.message(AddUnits.lines, F.text.as_("text"))
@@ -56,9 +68,9 @@ async def take_lines(message: Message, state: FSMContext, shop: Shop, text: str)
 def _document_refusal(document: Document) -> str | None:
     name = (document.file_name or "").lower()
     if not name.endswith(DOCUMENT_SUFFIXES):
-        return "Send a .txt or .csv file, one unit per line, or the units as a message."
+        return _("Send a .txt or .csv file, one unit per line, or the units as a message.")
     if document.file_size is not None and document.file_size > DOCUMENT_MAX_BYTES:
-        return "This file is over 20 MB: split it, or load it with `python -m bot.stock load`."
+        return _("This file is over 20 MB: split it, or load it with `python -m bot.stock load`.")
     return None
 
 
@@ -82,4 +94,4 @@ async def take_document(
 
 @router.message(AddUnits.lines)
 async def units_expected(message: Message) -> None:
-    await message.answer("Send the units as text or a .txt/.csv document, or /cancel.")
+    await message.answer(_("Send the units as text or a .txt/.csv document, or /cancel."))

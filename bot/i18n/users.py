@@ -1,0 +1,104 @@
+"""Which language each update is handled in: the user's stored language (read once, then
+cached), or, for someone the shop does not know yet, their client's language."""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
+from typing import Any
+
+from aiogram.types import TelegramObject, User
+from aiogram.utils.i18n import I18n, I18nMiddleware
+from loguru import logger
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.i18n.formats import SOURCE_LANGUAGE
+from bot.i18n.languages import language_for
+from bot.shop import Shop
+
+# Users remembered per process, and for how long: a choice made with 🌐 on another instance
+# (webhook behind a balancer) shows here within CACHE_SECONDS.
+CACHE_SIZE = 10_000
+CACHE_SECONDS = 60.0
+
+
+class LanguageCache:
+    """The languages of recent users, least recently used first out."""
+
+    def __init__(self, size: int = CACHE_SIZE, seconds: float = CACHE_SECONDS) -> None:
+        self.size = size
+        self.seconds = seconds
+        self._entries: OrderedDict[int, tuple[str, float]] = OrderedDict()
+
+    def get(self, telegram_id: int) -> str | None:
+        entry = self._entries.get(telegram_id)
+        if entry is None or entry[1] < time.monotonic():
+            return None
+        self._entries.move_to_end(telegram_id)
+        return entry[0]
+
+    def put(self, telegram_id: int, language: str) -> None:
+        self._entries[telegram_id] = (language, time.monotonic() + self.seconds)
+        self._entries.move_to_end(telegram_id)
+        while len(self._entries) > self.size:
+            self._entries.popitem(last=False)
+
+
+class UserLanguageMiddleware(I18nMiddleware):
+    """An update outer middleware: the language of the user behind the update is current
+    while it is handled (`bot.i18n._` speaks it)."""
+
+    def __init__(
+        self,
+        i18n: I18n,
+        sessions: async_sessionmaker[AsyncSession],
+        shop_factory: Callable[[AsyncSession], Shop],
+        cache: LanguageCache,
+    ) -> None:
+        """`sessions`: plain ones (a deferred BEGIN), so reading a language never takes
+        SQLite's write lock; the read commits before the handler runs. `shop_factory`: as
+        the session middleware's (a benchmark's canned shop reads no database)."""
+        super().__init__(i18n)
+        self.sessions = sessions
+        self.shop_factory = shop_factory
+        self.cache = cache
+
+    async def get_locale(self, event: TelegramObject, data: dict[str, Any]) -> str:
+        user: User | None = data.get("event_from_user")
+        if user is None:
+            return self.i18n.default_locale
+        language = self.cache.get(user.id)
+        if language is not None:
+            return language
+        derived = language_for(user.language_code, self.i18n.default_locale)
+        try:
+            async with self.sessions() as session, session.begin():
+                stored = await self.shop_factory(session).users.language_of(user.id)
+        except Exception as error:  # the database down: answer all the same (a payment too)
+            logger.warning(
+                "could not read the language of user {} ({}); answering in {}",
+                user.id,
+                type(error).__name__,
+                derived,
+            )
+            return derived
+        language = stored or derived
+        self.cache.put(user.id, language)
+        return language
+
+
+@contextmanager
+def speaking(language: str) -> Iterator[None]:
+    """Texts made inside are in `language` (outside any update too: the outbox's worker,
+    start-up); without an I18n set up they stay English."""
+    i18n = I18n.get_current(no_error=True)
+    with i18n.use_locale(language) if i18n is not None else nullcontext():
+        yield
+
+
+def default_language() -> str:
+    """DEFAULT_LANGUAGE: for a chat the shop has no language for (an admin who never wrote)."""
+    i18n = I18n.get_current(no_error=True)
+    return i18n.default_locale if i18n is not None else SOURCE_LANGUAGE
