@@ -103,12 +103,11 @@ class Outbox:
         renderers: Mapping[str, Renderer],
         *,
         lease: float,
-        pace: Pace | None = None,
     ) -> None:
         self.transactions = transactions
         self.renderers = renderers
         self.lease = lease
-        self.pace = pace or Pace(SENDS_PER_SECOND)
+        self.pace = Pace(SENDS_PER_SECOND)
         self.owner = sender_name()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None

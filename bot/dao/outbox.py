@@ -201,8 +201,3 @@ class OutboxDAO:
             .execution_options(synchronize_session=False)
         )
         return len((await self.session.execute(statement)).all())
-
-    async def pending(self) -> int:
-        """Rows not sent yet (for status and tests)."""
-        statement = select(func.count()).where(OutboxMessage.state == OUTBOX_PENDING)
-        return int(await self.session.scalar(statement) or 0)
