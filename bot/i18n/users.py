@@ -6,16 +6,17 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager, nullcontext, suppress
 from typing import Any
 
-from aiogram.types import TelegramObject, User
+from aiogram.types import TelegramObject, Update, User
 from aiogram.utils.i18n import I18n, I18nMiddleware
 from loguru import logger
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.i18n.formats import SOURCE_LANGUAGE
 from bot.i18n.languages import language_for
+from bot.middlewares.database import current_update_transaction
 from bot.shop import Shop
 
 # Users remembered per process, and for how long: a choice made with 🌐 on another instance
@@ -57,9 +58,9 @@ class UserLanguageMiddleware(I18nMiddleware):
         shop_factory: Callable[[AsyncSession], Shop],
         cache: LanguageCache,
     ) -> None:
-        """`sessions`: plain ones (a deferred BEGIN), so reading a language never takes
-        SQLite's write lock; the read commits before the handler runs. `shop_factory`: as
-        the session middleware's (a benchmark's canned shop reads no database)."""
+        """Registered after the session middleware. `sessions`: plain ones (a deferred
+        BEGIN) for the updates whose handlers work apart (`_stored`); `shop_factory`: as the
+        session middleware's (a benchmark's canned shop reads no database)."""
         super().__init__(i18n)
         self.sessions = sessions
         self.shop_factory = shop_factory
@@ -74,8 +75,7 @@ class UserLanguageMiddleware(I18nMiddleware):
             return language
         derived = language_for(user.language_code, self.i18n.default_locale)
         try:
-            async with self.sessions() as session, session.begin():
-                stored = await self.shop_factory(session).users.language_of(user.id)
+            stored = await self._stored(event, data, user.id)
         except Exception as error:  # the database down: answer all the same (a payment too)
             logger.warning(
                 "could not read the language of user {} ({}); answering in {}",
@@ -87,6 +87,35 @@ class UserLanguageMiddleware(I18nMiddleware):
         language = stored or derived
         self.cache.put(user.id, language)
         return language
+
+    async def _stored(
+        self, event: TelegramObject, data: dict[str, Any], user_id: int
+    ) -> str | None:
+        """Read in the update's own transaction, which its handler goes on with (one
+        connection for the update), unless its handler works in transactions of its own (a
+        pre-checkout, a payment): SQLite's write lock, taken by the update's, would keep
+        those waiting."""
+        update = current_update_transaction()
+        if update is not None and not _works_apart(event):
+            shop: Shop = data["shop"]
+            try:
+                return await shop.users.language_of(user_id)
+            except Exception:
+                with suppress(Exception):
+                    await update.session.rollback()
+                raise
+        async with self.sessions() as session, session.begin():
+            return await self.shop_factory(session).users.language_of(user_id)
+
+
+def _works_apart(update: TelegramObject) -> bool:
+    """An update whose handler opens transactions of its own."""
+    if not isinstance(update, Update):
+        return True
+    message = update.message
+    return update.pre_checkout_query is not None or (
+        message is not None and message.successful_payment is not None
+    )
 
 
 @contextmanager
