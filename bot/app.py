@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from enum import StrEnum
 
 from aiogram import Bot, Dispatcher, F
@@ -40,6 +40,7 @@ from bot.handlers.payments import (
     replay_payment_journal,
 )
 from bot.handlers.restock import restock_notice
+from bot.health import Readiness, health_server
 from bot.i18n import _
 from bot.i18n.catalogs import LOCALES, ShopI18n
 from bot.i18n.languages import ENGLISH, RUSSIAN, RUSSIAN_CLIENTS
@@ -153,6 +154,7 @@ def build_dispatcher(
         payment_outbox(outbox, settings.admin_ids),
     )
     reservations = ReservationSweep(transactions)
+    readiness = Readiness(role="poller" if settings.webhook_endpoint is None else "webhook")
     dispatcher = ShopDispatcher(
         storage=build_storage(settings),
         settings=settings,
@@ -161,6 +163,7 @@ def build_dispatcher(
         payments=payments,
         outbox=outbox,
         languages=languages,
+        readiness=readiness,
     )
     sessions = DatabaseSessionMiddleware(
         serving_session_factory(engine),
@@ -177,6 +180,7 @@ def build_dispatcher(
     dispatcher.startup.register(replay_payment_journal)  # after the migration, before polling
     dispatcher.startup.register(reservations.start)
     dispatcher.startup.register(outbox.start)
+    dispatcher.shutdown.register(readiness.stop)  # first: no new traffic
     dispatcher.shutdown.register(reservations.stop)
     dispatcher.shutdown.register(finish_payments)  # before the engine and the bot's session
     dispatcher.shutdown.register(outbox.stop)  # after the payments, which send through it
@@ -199,12 +203,14 @@ async def on_startup(
     engine: AsyncEngine,
     settings: Settings,
     schema_mode: SchemaMode,
+    readiness: Readiness,
 ) -> None:
     health: StorageHealth | None = dispatcher.workflow_data.get("storage_health")
     if health is not None:
         assert isinstance(dispatcher.storage, RedisStorage)
         await wait_for_redis(dispatcher.storage.redis, health.where, settings.db_connect_timeout)
     await prepare_schema(engine, settings, schema_mode)
+    await readiness.schema_ready()
     for client_language, language in command_languages(settings.default_language):
         with speaking(language):
             await bot.set_my_commands(commands(), language_code=client_language)
@@ -254,6 +260,22 @@ async def _bot_api_errors() -> AsyncIterator[None]:
         ) from None
 
 
+def _health(
+    settings: Settings, dispatcher: Dispatcher, engine: AsyncEngine
+) -> AbstractAsyncContextManager[None]:
+    """The health server on HEALTH_PORT while polling, if one is asked for: up before the
+    start-up hooks, so /readyz says "waiting" while the schema is."""
+    if settings.health_port is None:
+        return nullcontext()
+    return health_server(
+        settings.health_host,
+        settings.health_port,
+        dispatcher["readiness"],
+        engine,
+        dispatcher.workflow_data.get("storage_health"),
+    )
+
+
 async def run(settings: Settings, mode: SchemaMode) -> None:
     """Serve until stopped: by webhook when WEBHOOK_URL is set, else by long polling."""
     engine = create_engine(settings.database)
@@ -264,9 +286,10 @@ async def run(settings: Settings, mode: SchemaMode) -> None:
             if settings.webhook_endpoint is not None:
                 await serve_webhook(dispatcher, bot, settings)
             else:
-                await dispatcher.start_polling(
-                    bot, allowed_updates=dispatcher.resolve_used_update_types()
-                )
+                async with _health(settings, dispatcher, engine):
+                    await dispatcher.start_polling(
+                        bot, allowed_updates=dispatcher.resolve_used_update_types()
+                    )
     finally:
         await bot.session.close()
         await engine.dispose()

@@ -129,6 +129,9 @@ class Settings(DatabaseSettings):
     webhook_secret: SecretStr | None = None
     webhook_host: str = "0.0.0.0"
     webhook_port: int = Field(8080, ge=1, le=65535)
+    # /healthz and /readyz for orchestrators, in polling mode (a webhook serves them itself).
+    health_port: int | None = Field(None, ge=1, le=65535)
+    health_host: str = "0.0.0.0"
     payments_journal: Path | None = None
     payment_retry_window: float = Field(15.0, ge=0)
     shutdown_timeout: float = Field(20.0, ge=0)
@@ -201,6 +204,11 @@ class Settings(DatabaseSettings):
     def _check_webhook(self) -> Settings:
         if self.webhook_url is None:
             return self
+        if self.health_port is not None:
+            raise ValueError(
+                "HEALTH_PORT is for polling: with WEBHOOK_URL, /healthz and /readyz are served "
+                "on WEBHOOK_PORT; unset HEALTH_PORT"
+            )
         if self.webhook_secret is None:
             raise ValueError(
                 "WEBHOOK_SECRET: required when WEBHOOK_URL is set, so that only Telegram can "

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from bot.config import Settings
 from bot.errors import ConfigError
+from bot.health import Readiness, add_health_routes
 
 
 class _CheckedRequestHandler(SimpleRequestHandler):
@@ -86,6 +87,10 @@ async def serve_webhook(dispatcher: Dispatcher, bot: Bot, settings: Settings) ->
         secret_token=settings.webhook_secret.get_secret_value(),
     )
     handler.register(app, path=settings.webhook_path)
+    readiness: Readiness = dispatcher["readiness"]
+    add_health_routes(
+        app, readiness, dispatcher["engine"], dispatcher.workflow_data.get("storage_health")
+    )
     runner = web.AppRunner(
         app, handle_signals=False, access_log=None, shutdown_timeout=settings.shutdown_timeout
     )
@@ -105,6 +110,7 @@ async def serve_webhook(dispatcher: Dispatcher, bot: Bot, settings: Settings) ->
         )
         await _stop_requested()
         handler.serving = False
+        readiness.stopping = True
         logger.info("stopping: new webhook updates get 503 while those in flight finish")
     finally:
         await runner.cleanup()  # stops listening; the requests in flight finish first
