@@ -1,23 +1,19 @@
 """Against a real hot-standby replica (tests/scripts/pg_replica.sh): migrating is refused with
-the `--no-migrate` hint; `--no-migrate` starts when the replica has the head, and waits, then
-starts, when the primary is migrated only after it began. Also the one wrong-password case,
-which needs a server that asks for passwords (the machine's cluster trusts 127.0.0.1)."""
+the `--no-migrate` hint; `--no-migrate` is refused too, at once, since a bot on a replica alone
+could serve nobody. Also the one wrong-password case, which needs a server that asks for
+passwords (the machine's cluster trusts 127.0.0.1)."""
 
 from __future__ import annotations
 
-import signal
 from pathlib import Path
 
 import pytest
 
 from tests.fakes.bot_api import FakeBotAPI
-from tests.migrations_testonly.scenarios import real_head, version
-from tests.support.processes import BotProcess, bot_env, clean_env, run_alembic, run_main
+from tests.support.processes import bot_env, clean_env, run_alembic, run_main
 from tests.support.replica import PASSWORD, PASSWORD_ROLE, Database, ReplicaPair
 
 pytestmark = pytest.mark.slow
-
-READY = "is ready; polling"
 
 
 def _migrate_primary(replicated: Database, tmp_path: Path) -> None:
@@ -44,31 +40,22 @@ def test_migrating_a_replica_is_refused(
         assert "Traceback" not in output
 
 
-def test_no_migrate_on_a_replica_starts_when_the_primary_is_at_head(
+def test_no_migrate_on_a_replica_refuses_at_once_as_it_could_serve_nobody(
     replicated: Database, tmp_path: Path, fake_api: FakeBotAPI
 ) -> None:
-    _migrate_primary(replicated, tmp_path)
-    with BotProcess(
-        ["--no-migrate"], bot_env(replicated.replica, api_url=fake_api.url), tmp_path
-    ) as bot:
-        bot.wait_for_output(READY, timeout=90)
-        assert bot.stop(signal.SIGTERM) == 0, bot.output
-    assert "Traceback" not in bot.output
+    """Every /start writes its user: on a replica alone the bot could answer no one, so it
+    stops at start with one line and exit 2 (before waiting for any schema)."""
+    env = bot_env(replicated.replica, api_url=fake_api.url, SCHEMA_WAIT_TIMEOUT="120")
 
+    result = run_main(["--no-migrate"], env, tmp_path)
 
-def test_no_migrate_on_a_replica_waits_for_the_primary_to_be_migrated(
-    replicated: Database, tmp_path: Path, fake_api: FakeBotAPI
-) -> None:
-    env = bot_env(replicated.replica, api_url=fake_api.url)
-    with BotProcess(["--no-migrate"], env, tmp_path) as bot:
-        bot.wait_for_output("waiting for the schema to reach head", timeout=90)
-        assert READY not in bot.output
-        _migrate_primary(replicated, tmp_path)
-        bot.wait_for_output(READY, timeout=90)
-        assert bot.stop(signal.SIGTERM) == 0, bot.output
-    assert f"schema verified: database at {real_head()}" in bot.output
-    assert "Traceback" not in bot.output
-    assert version(replicated.replica) == [real_head()]
+    assert result.returncode == 2, result.stderr
+    [line] = [line for line in result.stderr.splitlines() if "| ERROR" in line]
+    assert "the database is read-only (it is a hot-standby replica" in line
+    assert "point DATABASE_URL at the primary" in line
+    assert "waiting for the schema" not in result.stderr
+    assert fake_api.calls_of("getUpdates") == []
+    assert "Traceback" not in result.stderr
 
 
 def test_wrong_password_is_a_configuration_error_and_never_printed(

@@ -6,7 +6,7 @@ import asyncio
 import socket
 import sqlite3
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from loguru import logger
@@ -124,8 +124,11 @@ async def connect(engine: AsyncEngine, *, deadline: float) -> AsyncIterator[Asyn
         await connection.close()
 
 
-async def refuse_read_only(conn: AsyncConnection) -> None:
-    """A replica or a read-only database cannot migrate, nor serve a bot that writes."""
+async def refuse_read_only(
+    conn: AsyncConnection, error: Callable[[str], StartupError] = ReadOnlyDatabaseError
+) -> None:
+    """A replica or a read-only database cannot migrate, nor serve a bot that writes: raise
+    `error(reason)` there."""
     if conn.dialect.name != "postgresql":
         return
     row = (
@@ -135,6 +138,6 @@ async def refuse_read_only(conn: AsyncConnection) -> None:
     ).one()
     await conn.rollback()
     if row[0]:
-        raise ReadOnlyDatabaseError("it is a hot-standby replica, pg_is_in_recovery() is true")
+        raise error("it is a hot-standby replica, pg_is_in_recovery() is true")
     if row[1] == "on":
-        raise ReadOnlyDatabaseError("default_transaction_read_only is on")
+        raise error("default_transaction_read_only is on")

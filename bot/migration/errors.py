@@ -19,6 +19,7 @@ __all__ = [
     "MigrationSetupError",
     "MultipleHeadsError",
     "ReadOnlyDatabaseError",
+    "ReadOnlyServingError",
     "RevisionFailedError",
     "RevisionScriptError",
     "SchemaBehindError",
@@ -64,6 +65,18 @@ class ReadOnlyDatabaseError(SchemaError):
         super().__init__(
             f"the database is read-only ({reason}); cannot migrate here: point DATABASE_URL at "
             "the primary, or start this instance with --no-migrate"
+        )
+
+
+class ReadOnlyServingError(ConfigError):
+    """`--no-migrate` (or the stock loader) on a read-only database: it writes, so it could
+    not do its work there (a bot writes for every user, at their /start)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(
+            f"the database is read-only ({reason}); the bot writes for every user it serves "
+            "(and the stock loader its units), so it cannot run on it: point DATABASE_URL at "
+            "the primary"
         )
 
 

@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from bot.config import DatabaseSettings
 from bot.errors import SchemaError
 from bot.migration.connect import connect, refuse_read_only
-from bot.migration.errors import SchemaBehindError, UnknownRevisionError
+from bot.migration.errors import ReadOnlyServingError, SchemaBehindError, UnknownRevisionError
 from bot.migration.failures import (
     failing_revision,
     is_lock_timeout,
@@ -345,6 +345,7 @@ async def verify(
     options = options or MigrationOptions()
     revisions = await _revisions(options)
     async with connect(engine, deadline=options.connect_timeout) as conn, one_line_errors():
+        await refuse_read_only(conn, ReadOnlyServingError)  # at once: waiting would not help
         last: SchemaStatus | None = None  # the latest read, for the messages
 
         async def attempt() -> SchemaStatus | None:
