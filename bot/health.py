@@ -57,19 +57,20 @@ def add_health_routes(
         return web.json_response({"status": "alive"})
 
     async def ready(_request: web.Request) -> web.Response:
+        database = await _database(engine)  # first: the rest may change while it runs
         report: dict[str, Any] = {
             "role": readiness.role,
             "schema": readiness.schema,
-            "database": await _database(engine),
+            "database": database,
             "stopping": readiness.stopping,
         }
         if storage is not None:
             report["storage"] = "up" if storage.available else "down"
         report["ready"] = (
-            readiness.schema == "at head"
-            and report["database"] == "reachable"
+            report["schema"] == "at head"
+            and database == "reachable"
             and report.get("storage", "up") == "up"
-            and not readiness.stopping
+            and not report["stopping"]
         )
         return web.json_response(report, status=200 if report["ready"] else 503)
 
