@@ -7,6 +7,7 @@ same run, interleaved with what it compares, and prints medians and ratios.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import platform
 import statistics
@@ -27,6 +28,7 @@ from bot.dao.database import create_engine
 from bot.log import setup_logging
 from bot.migration import MigrationOptions, MigrationReport, migrate
 from bot.migration.revisions import PROJECT_ROOT, Revisions, alembic_config
+from tests.fakes.bot_api import FakeBotAPI
 from tests.support.databases import ThrowawayDatabase, postgres_reachable, throwaway_database
 from tests.support.processes import (
     ALEMBIC,
@@ -155,6 +157,22 @@ async def timed_migrate(url: URL, options: MigrationOptions) -> tuple[float, Mig
     finally:
         await engine.dispose()
     return time.perf_counter() - started, report
+
+
+@contextmanager
+def with_fake_bot_api(prefix: str) -> Iterator[tuple[Path, FakeBotAPI]]:
+    """A scratch directory (the bots' working directory) and the fake Bot API they talk to."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as scratch, FakeBotAPI() as fake:
+        yield Path(scratch), fake
+
+
+@contextmanager
+def bot_database(backend: str, cwd: Path, api_url: str) -> Iterator[dict[str, str]]:
+    """A throwaway database at head; yields the environment of a bot on it that talks to the
+    fake Bot API at `api_url`."""
+    with throwaway_database(backend, cwd) as database:
+        asyncio.run(timed_migrate(database.url, MigrationOptions()))
+        yield clean_env(DATABASE_URL=database.url_string, BOT_TOKEN=TEST_TOKEN, BOT_API_URL=api_url)
 
 
 def prepare_process() -> None:

@@ -1,5 +1,7 @@
 """A burst of new users with a slow Bot API, five payments inside it: answered users per
-second and the p99 of handling, against the same burst with no Bot API latency.
+second and the p99 of handling, against the same burst with no Bot API latency. Then a large
+burst of new users through the bot's own polling with its bound on updates in flight
+(UPDATES_IN_FLIGHT), against the same burst with no bound: answered/s, p99 and peak RSS.
 
 The burst of tests/test_burst.py (`tests.support.burst.run_burst`): every update fed at once
 through the real dispatcher (`bot.app.build_dispatcher`), the fake Telegram in-process
@@ -7,17 +9,24 @@ answering each call late. Baseline, measured in the same run and interleaved: th
 the same database, zero latency. With no transaction held across a Bot API call, the slow
 burst's handling time is the latency plus the database work, and nobody goes unanswered.
 
-    .venv/bin/python -m bench.burst [--repeat 3] [--backend sqlite]
+The large burst (`bench._new_users`) runs in a process of its own per sample, so that its
+peak RSS is its own; a fresh database each time.
+
+    .venv/bin/python -m bench.burst [--repeat 3] [--backend sqlite] [--new-users 1000]
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import json
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 from bench._common import (
+    PYTHON,
+    clean_env,
     median,
     ms,
     parse_args,
@@ -28,11 +37,18 @@ from bench._common import (
     throwaway_database,
     times,
 )
+from bench._new_users import NewUsers
+from bot.config import Settings
+from bot.migration.revisions import PROJECT_ROOT
 from tests.support.burst import BurstResult, run_burst
+from tests.support.processes import run_command
 
 # backend: (users, Bot API latency in seconds), as in issue 10
 BURSTS = {"sqlite": (150, 0.3), "postgresql": (200, 1.5)}
 PAYMENTS = 5
+NEW_USERS = 1000
+# The bot's default bound on updates in flight, and the baseline: none at all.
+IN_FLIGHT = (Settings.model_fields["updates_in_flight"].default, 0)
 
 
 def answered_per_second(results: Sequence[BurstResult]) -> float:
@@ -65,8 +81,55 @@ def measure(backend: str, scratch: Path, repeat: int) -> list[list[str]]:
     return [row(backend, delay, results, baseline) for delay, results in samples.items()]
 
 
+def new_users(backend: str, scratch: Path, users: int, in_flight: int) -> NewUsers:
+    with throwaway_database(backend, scratch) as database:
+        command = [PYTHON, "-m", "bench._new_users", backend, database.url_string]
+        command += [str(users), str(in_flight)]
+        env = clean_env(PYTHONPATH=str(PROJECT_ROOT))
+        completed = run_command(command, env, PROJECT_ROOT, timeout=900)
+    if completed.returncode != 0:
+        raise RuntimeError(f"bench._new_users failed:\n{completed.stderr[-3000:]}")
+    return NewUsers(**json.loads(completed.stdout.strip().splitlines()[-1]))
+
+
+def new_users_rows(backend: str, scratch: Path, users: int, repeat: int) -> list[list[str]]:
+    samples: dict[int, list[NewUsers]] = {in_flight: [] for in_flight in IN_FLIGHT}
+    for _ in range(repeat):
+        for in_flight in IN_FLIGHT:  # interleaved: the baseline sees the same machine load
+            samples[in_flight].append(new_users(backend, scratch, users, in_flight))
+
+    def rate(results: list[NewUsers]) -> float:
+        return median([result.answered / max(result.seconds, 1e-9) for result in results])
+
+    unbounded = rate(samples[0])
+    return [
+        [
+            backend,
+            str(users),
+            str(in_flight or "no bound"),
+            f"{min(result.answered for result in results)}/{users}",
+            f"{rate(results):.0f}",
+            times(rate(results), unbounded),
+            ms(percentile([result.p99 for result in results], 0.5)),
+            f"{median([result.peak_rss_mb for result in results]):.0f}",
+            f"{median([result.peak_rss_mb - result.rss_before_mb for result in results]):.0f}",
+            str(max(result.errors for result in results)),
+        ]
+        for in_flight, results in samples.items()
+    ]
+
+
+def add_new_users_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--new-users",
+        type=int,
+        default=NEW_USERS,
+        help=f"users in the large burst (default {NEW_USERS})",
+    )
+
+
 def main() -> None:
-    args = parse_args(__doc__.splitlines()[0], repeat=3)
+    args = parse_args(__doc__.splitlines()[0], repeat=3, add_own=add_new_users_flag)
     prepare_process()
     print_header(
         "A burst of new users with a slow Bot API",
@@ -80,6 +143,32 @@ def main() -> None:
     print_table(
         ["database", "burst", "answered", "payments", "answered/s", "vs 0 latency", "p99 ms"],
         rows,
+    )
+    print(
+        f"{args.new_users} new users at once through the bot's polling, with its bound on "
+        "updates in flight (UPDATES_IN_FLIGHT) and with none; each burst in a process of its "
+        "own. p99: from the first update to a user's answer (median over bursts); peak RSS: "
+        "the process's during the burst, and its growth over the RSS before.\n",
+        flush=True,
+    )
+    large = []
+    with tempfile.TemporaryDirectory(prefix="shopbot-bench-new-users-") as scratch:
+        for backend in args.backends:
+            large += new_users_rows(backend, Path(scratch), args.new_users, args.repeat)
+    print_table(
+        [
+            "database",
+            "users",
+            "in flight",
+            "answered",
+            "answered/s",
+            "vs no bound",
+            "p99 ms",
+            "peak RSS MB",
+            "RSS growth MB",
+            "errors",
+        ],
+        large,
     )
 
 

@@ -19,6 +19,8 @@ SCRIPTS = (
     "updates",
     "burst",
     "stock",
+    "failover",
+    "replica",
 )
 
 

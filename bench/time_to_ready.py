@@ -10,14 +10,11 @@ it dominates: everything else is the difference between the two modes and the re
 
 from __future__ import annotations
 
-import asyncio
-import tempfile
 import time
 from pathlib import Path
 
 from bench._common import (
-    TEST_TOKEN,
-    clean_env,
+    bot_database,
     import_seconds,
     median,
     parse_args,
@@ -25,11 +22,9 @@ from bench._common import (
     print_header,
     print_table,
     sec,
-    throwaway_database,
-    timed_migrate,
     times,
+    with_fake_bot_api,
 )
-from bot.migration import MigrationOptions
 from tests.fakes.bot_api import FakeBotAPI
 from tests.support.processes import BotProcess
 
@@ -59,18 +54,10 @@ def main() -> None:
         "the fake Bot API from tests/fakes, schema at head.",
     )
     rows = []
-    with (
-        tempfile.TemporaryDirectory(prefix="shopbot-bench-ready-") as scratch,
-        FakeBotAPI() as fake,
-    ):
-        cwd = Path(scratch)
+    with with_fake_bot_api("shopbot-bench-ready-") as (cwd, fake):
         for backend in args.backends:
             samples: dict[str, list[float]] = {mode: [] for mode in (*MODES, IMPORTS, BARE)}
-            with throwaway_database(backend, cwd) as database:
-                asyncio.run(timed_migrate(database.url, MigrationOptions()))
-                env = clean_env(
-                    DATABASE_URL=database.url_string, BOT_TOKEN=TEST_TOKEN, BOT_API_URL=fake.url
-                )
+            with bot_database(backend, cwd, fake.url) as env:
                 for _ in range(args.repeat):
                     bare, imported = import_seconds("bot.app", cwd=cwd, repeat=1)
                     samples[BARE].append(bare)

@@ -12,9 +12,12 @@ reach through the middleware's `Shop` are canned ones returning the same catalog
 middleware's session is a no-op, so only the database round trips and the ORM's work are
 taken away.
 Sequential (one update at a time) gives latency; 8 in flight stands for polling, which runs
-handlers as concurrent tasks. One extra row shows SQLite with a connection pool (what-if).
+handlers as concurrent tasks. Two extra rows show the engines as they were before issue 15:
+PostgreSQL with a ping at every checkout, SQLite with a connection per update (NullPool).
+A sequential pass per database counts its round trips by kind of update; `--profile` adds
+one sequential batch per database under cProfile, its own time grouped by package.
 
-    .venv/bin/python -m bench.updates [--repeat 3] [--backend sqlite] [--updates 800]
+    .venv/bin/python -m bench.updates [--repeat 3] [--backend sqlite] [--updates 800] [--profile]
 """
 
 from __future__ import annotations
@@ -26,14 +29,15 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack, ExitStack, asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self
 
 from aiogram import Bot, Dispatcher
 from aiogram.types import Update
 from sqlalchemy.engine import make_url
-from sqlalchemy.pool import AsyncAdaptedQueuePool
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.pool import NullPool
 
 from bench._common import (
     TEST_TOKEN,
@@ -48,11 +52,13 @@ from bench._common import (
     timed_migrate,
     times,
 )
-from bot.app import SchemaMode, build_dispatcher
+from bench._costs import ROUND_TRIPS, RoundTrips, own_time_by_area, profiled
+from bot.app import SchemaMode, build_dispatcher, sqlite_reads
 from bot.config import Settings
 from bot.dao.database import create_engine, create_session_factory, serving_session_factory
 from bot.dao.models import Category, Product, User
 from bot.dao.paging import Page
+from bot.dao.routing import ReadRouting
 from bot.i18n.users import LanguageCache, UserLanguageMiddleware
 from bot.keyboards.callbacks import CategoryPage, Menu, MenuAction, ProductCard
 from bot.middlewares.database import DatabaseSessionMiddleware
@@ -69,15 +75,20 @@ NO_DB = "no DB"
 # text looked up in the Russian catalog) against the same without the language middleware.
 NO_DB_RUSSIAN = "no DB, Russian users"
 NO_DB_NO_I18N = "no DB, no i18n"
-# name: (backend, create_engine options). The what-if row is not the bot's configuration: it
-# shows what SQLite's per-update connection (NullPool) costs.
+# name: (backend, create_engine options). The "before" rows are not the bot's configuration:
+# they show what the engines cost before issue 15 (a ping at every checkout; a connection per
+# update on SQLite).
 DATABASES: dict[str, tuple[str, dict[str, Any]]] = {
     "postgresql": ("postgresql", {}),
+    "postgresql, pre-ping (before)": ("postgresql", {"pool_pre_ping": True}),
     "sqlite": ("sqlite", {}),
-    "sqlite, pooled (what-if)": ("sqlite", {"poolclass": AsyncAdaptedQueuePool}),
+    "sqlite, NullPool (before)": ("sqlite", {"poolclass": NullPool}),
 }
 UPDATES_PER_BATCH = 800
 WARM_UP_UPDATES = 100
+# What each step of a user's turn in the mix is, in order.
+KINDS = ("/start", "catalog", "category page", "product card")
+COUNTED_UPDATES = 40  # a sequential pass whose round trips are counted, per database
 
 
 # ---------------------------------------------------------------------------- the catalog
@@ -169,6 +180,9 @@ class CannedUsers:
 class NullSession:
     """The middleware's session when no DAO touches it: opening and committing do nothing."""
 
+    def __init__(self, **_options: object) -> None:
+        """Takes what the middleware passes a session factory (e.g. `info`), and ignores it."""
+
     async def __aenter__(self) -> Self:
         return self
 
@@ -233,28 +247,41 @@ class Batch:
     seconds: float
     latencies: list[float]
     errors: int
+    # with round trips counted: per kind of update, what its updates sent the database
+    trips: dict[str, Counter[str]] = field(default_factory=dict)
 
 
 async def feed(
-    dispatcher: Dispatcher, bot: Bot, updates: Sequence[Update], in_flight: int
+    dispatcher: Dispatcher,
+    bot: Bot,
+    updates: Sequence[Update],
+    in_flight: int,
+    trips: RoundTrips | None = None,
 ) -> Batch:
+    """`trips` (sequential only): count each update's round trips, by its kind."""
+    assert trips is None or in_flight == 1
     gate = asyncio.Semaphore(in_flight)
     latencies: list[float] = []
     errors = 0
+    by_kind: dict[str, Counter[str]] = {}
 
-    async def one(update: Update) -> None:
+    async def one(index: int, update: Update) -> None:
         nonlocal errors
         async with gate:
+            before = trips.snapshot() if trips is not None else None
             started = time.perf_counter()
             try:
                 await dispatcher.feed_update(bot, update)
             except Exception:
                 errors += 1
             latencies.append(time.perf_counter() - started)
+            if trips is not None and before is not None:
+                kind = by_kind.setdefault(KINDS[index % len(KINDS)], Counter())
+                kind.update(trips.snapshot() - before)
 
     started = time.perf_counter()
-    await asyncio.gather(*(one(update) for update in updates))
-    return Batch(time.perf_counter() - started, latencies, errors)
+    await asyncio.gather(*(one(index, update) for index, update in enumerate(updates)))
+    return Batch(time.perf_counter() - started, latencies, errors, by_kind)
 
 
 # ---------------------------------------------------------------------------- the variants
@@ -266,8 +293,10 @@ class Variant:
     no-DB baseline the canned DAOs."""
 
     name: str
-    sessions: Callable[[], object]
+    sessions: Callable[..., object]
     canned: CannedCatalog | None = None
+    engine: AsyncEngine | None = None
+    reads: ReadRouting | None = None  # where the update's reads go, as the bot routes them
     client_language: str = "en"
     i18n: bool = True  # the language middleware in place
 
@@ -281,21 +310,22 @@ class Bench:
     telegram: FakeTelegram
     next_id: int = 1
 
-    async def run(self, variant: Variant, count: int, in_flight: int) -> Batch:
+    async def run(
+        self, variant: Variant, count: int, in_flight: int, trips: RoundTrips | None = None
+    ) -> Batch:
         updates = update_mix(self.bot, count, self.next_id, variant.client_language)
         self.next_id += count
         shop_factory = variant.canned.shop if variant.canned else Shop.on
         self.middleware.session_factory = variant.sessions  # type: ignore[assignment]
         self.middleware.shop_factory = shop_factory
-        self.languages.sessions = variant.sessions  # type: ignore[assignment]
-        self.languages.shop_factory = shop_factory
+        self.middleware.reads = variant.reads
         self.languages.cache = LanguageCache()  # each batch finds its users anew
         outer = self.dispatcher.update.outer_middleware
         if not variant.i18n:
             outer.unregister(self.languages)
         mark = self.telegram.mark()
         try:
-            batch = await feed(self.dispatcher, self.bot, updates, in_flight)
+            batch = await feed(self.dispatcher, self.bot, updates, in_flight, trips)
         finally:
             if not variant.i18n:
                 outer.register(self.languages)
@@ -342,16 +372,48 @@ async def database_variant(
             session.add_all([*categories, *products])
         # The bot's own update sessions (on SQLite a transaction takes the write lock when it
         # begins, so one that reads first never fails when it writes).
-        yield Variant(name, serving_session_factory(engine))
+        reads = sqlite_reads(engine)
+        yield Variant(name, serving_session_factory(engine), engine=engine, reads=reads)
     finally:
         await engine.dispose()
 
 
+@dataclass
+class Measured:
+    batches: dict[tuple[str, str], list[Batch]]
+    # per database: its round trips per update, by kind of update
+    trips: dict[str, dict[str, dict[str, float]]]
+    # per variant, with --profile: seconds of own time per area of the stack, per update
+    profiles: dict[str, dict[str, float]]
+
+
+async def count_round_trips(bench: Bench, variant: Variant) -> dict[str, dict[str, float]]:
+    assert variant.engine is not None
+    with RoundTrips().watching(variant.engine) as trips:
+        batch = await bench.run(variant, COUNTED_UPDATES, 1, trips)
+    each = COUNTED_UPDATES // len(KINDS)
+    return {
+        kind: {name: counts[name] / each for name in ROUND_TRIPS}
+        for kind, counts in batch.trips.items()
+    }
+
+
+async def profile_variant(bench: Bench, variant: Variant, count: int) -> dict[str, float]:
+    """One sequential batch under cProfile: own time per area, per update."""
+    with profiled() as profile:
+        await bench.run(variant, count, 1)
+    return {area: seconds / count for area, seconds in own_time_by_area(profile).items()}
+
+
 async def measure(
-    databases: Mapping[str, tuple[str, Mapping[str, Any]]], repeat: int, count: int
-) -> dict[tuple[str, str], list[Batch]]:
+    databases: Mapping[str, tuple[str, Mapping[str, Any]]],
+    repeat: int,
+    count: int,
+    *,
+    profile: bool = False,
+) -> Measured:
     bench = build_bench()
-    results: dict[tuple[str, str], list[Batch]] = {}
+    measured = Measured({}, {}, {})
     async with AsyncExitStack() as stack:
         variants = [
             await stack.enter_async_context(database_variant(name, url, options))
@@ -365,25 +427,38 @@ async def measure(
         ]
         for variant in variants:  # warm-up: pools, caches, each statement's first compile
             await bench.run(variant, min(count, WARM_UP_UPDATES), 8)
+        for variant in variants:
+            if variant.engine is not None:
+                measured.trips[variant.name] = await count_round_trips(bench, variant)
+        if profile:
+            for variant in variants:
+                if variant.name not in (NO_DB_RUSSIAN, NO_DB_NO_I18N):
+                    measured.profiles[variant.name] = await profile_variant(bench, variant, count)
         for _ in range(repeat):
             for variant in variants:
                 for mode, in_flight in CONCURRENCY.items():
                     batch = await bench.run(variant, count, in_flight)
-                    results.setdefault((variant.name, mode), []).append(batch)
-    return results
+                    measured.batches.setdefault((variant.name, mode), []).append(batch)
+    return measured
 
 
-def add_updates_flag(parser: argparse.ArgumentParser) -> None:
+def add_own_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--updates",
         type=int,
         default=UPDATES_PER_BATCH,
         help=f"updates per batch, a multiple of 4 (default {UPDATES_PER_BATCH})",
     )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="also profile one sequential batch per database (cProfile) and print where "
+        "the time goes",
+    )
 
 
 def main() -> None:
-    args = parse_args(__doc__.splitlines()[0], repeat=3, add_own=add_updates_flag)
+    args = parse_args(__doc__.splitlines()[0], repeat=3, add_own=add_own_flags)
     count = args.updates
     prepare_process()
     print_header(
@@ -403,7 +478,8 @@ def main() -> None:
             for name, (backend, options) in DATABASES.items()
             if backend in args.backends
         }
-        results = asyncio.run(measure(databases, args.repeat, count))
+        measured = asyncio.run(measure(databases, args.repeat, count, profile=args.profile))
+    results = measured.batches
     rows = []
 
     def rate(batches: list[Batch]) -> float:
@@ -433,6 +509,32 @@ def main() -> None:
         for mode in CONCURRENCY
     ]
     print_table(["mode", "Russian users/s", "no i18n/s", "translated vs not"], translated)
+    print_round_trips(measured.trips)
+    if measured.profiles:
+        print_profile(measured.profiles)
+
+
+def print_round_trips(trips: Mapping[str, Mapping[str, Mapping[str, float]]]) -> None:
+    rows = [
+        [name, kind, *(f"{counts[trip]:g}" for trip in ROUND_TRIPS)]
+        for name, by_kind in trips.items()
+        for kind, counts in by_kind.items()
+    ]
+    print("Database round trips per update, by kind (a sequential pass):\n")
+    print_table(["database", "update", *ROUND_TRIPS], rows)
+
+
+def print_profile(profiles: Mapping[str, Mapping[str, float]]) -> None:
+    """Own time per area of the stack, in ms per update, the largest areas first."""
+    names = list(profiles)
+    areas = sorted(
+        {area for profile in profiles.values() for area in profile},
+        key=lambda area: -max(profile.get(area, 0.0) for profile in profiles.values()),
+    )
+    rows = [[area, *(ms(profiles[name].get(area, 0.0)) for name in names)] for area in areas]
+    rows.append(["total", *(ms(sum(profiles[name].values())) for name in names)])
+    print("Own time per update under cProfile, ms (profiling inflates Python, not waiting):\n")
+    print_table(["area", *names], rows)
 
 
 if __name__ == "__main__":

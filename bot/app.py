@@ -26,11 +26,19 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot import migration
 from bot.config import Settings
-from bot.dao.database import create_engine, create_session_factory, serving_session_factory
+from bot.dao.database import (
+    create_engine,
+    is_sqlite,
+    serving_session_factory,
+    writing,
+)
 from bot.dao.models import OUTBOX_GOODS, OUTBOX_RESTOCK, OUTBOX_TEXT
 from bot.dao.open_transactions import track_open_transactions
+from bot.dao.routing import DeferredReads
 from bot.dispatcher import ShopDispatcher
 from bot.errors import ConfigError, UnreachableError
+from bot.gateways.server import payment_server
+from bot.gateways.service import Gateways
 from bot.handlers import routers
 from bot.handlers.delivery import goods_delivery, text_message
 from bot.handlers.payments import (
@@ -40,7 +48,7 @@ from bot.handlers.payments import (
     replay_payment_journal,
 )
 from bot.handlers.restock import restock_notice
-from bot.health import Readiness, health_server
+from bot.health import SCHEMA_AT_HEAD, Readiness, health_server
 from bot.i18n import _
 from bot.i18n.catalogs import LOCALES, ShopI18n
 from bot.i18n.languages import ENGLISH, RUSSIAN, RUSSIAN_CLIENTS
@@ -48,9 +56,12 @@ from bot.i18n.users import LanguageCache, UserLanguageMiddleware, speaking
 from bot.middlewares.bot_calls import CommitBeforeBotCalls
 from bot.middlewares.database import DatabaseSessionMiddleware, ShopFactory, shop_transactions
 from bot.outbox import Outbox, Renderer
+from bot.polling import standby_for
+from bot.replica import ReplicaReads, verify_replica
 from bot.shop import Shop
 from bot.shop.intake import PaymentIntake
 from bot.shop.journal import PaymentJournal
+from bot.shop.orders import settling_orders
 from bot.shop.reservations import ReservationSweep
 from bot.storage import (
     OUTAGE_ERRORS,
@@ -61,8 +72,11 @@ from bot.storage import (
     wait_for_redis,
     watch_redis,
 )
+from bot.telegram.responses import keep_response_models
 from bot.telegram.retries import RetryMiddleware
 from bot.webhook import serve_webhook
+
+READS = "shopbot reads"  # the replica's connections, as pg_stat_activity names them
 
 # How each kind of outbox row turns into messages when it is sent.
 OUTBOX_RENDERERS: dict[str, Renderer] = {
@@ -137,24 +151,35 @@ def build_dispatcher(
     *,
     shop_factory: ShopFactory = Shop.on,
     strict_transactions: bool = False,
+    read_engine: AsyncEngine | None = None,
 ) -> Dispatcher:
     """`shop_factory` builds the `shop` handlers get for each update's session.
-    `strict_transactions` (tests) makes a Bot API call inside an open transaction raise."""
+    `strict_transactions` (tests) makes a Bot API call inside an open transaction raise.
+    `read_engine` (DATABASE_READ_URL's) serves updates' reads while it keeps up."""
     if strict_transactions:  # only the guard asks who holds a transaction
         track_open_transactions(engine)
     transactions = shop_transactions(engine, shop_factory)
     i18n = ShopI18n(path=LOCALES, default_locale=settings.default_language)
     I18n.set_current(i18n)  # for what is written outside updates: start-up, the outbox
+    keep_response_models()  # see bot.telegram.responses
     languages = LanguageCache()
     outbox = Outbox(transactions, OUTBOX_RENDERERS, lease=settings.delivery_lease)
     payments = PaymentIntake(
         PaymentJournal(settings.payments_journal_path),
         transactions,
         settings.payment_retry_window,
-        payment_outbox(outbox, settings.admin_ids),
+        settling_orders(payment_outbox(outbox, settings.admin_ids)),
     )
+    gateways = Gateways.build(settings, payments, outbox)
     reservations = ReservationSweep(transactions)
-    readiness = Readiness(role="poller" if settings.webhook_endpoint is None else "webhook")
+    replica = (
+        None
+        if read_engine is None
+        else ReplicaReads(engine, read_engine, max_lag=settings.read_replica_max_lag)
+    )
+    readiness = Readiness(
+        role="poller" if settings.webhook_endpoint is None else "webhook", replica=replica
+    )
     dispatcher = ShopDispatcher(
         storage=build_storage(settings),
         settings=settings,
@@ -164,37 +189,55 @@ def build_dispatcher(
         outbox=outbox,
         languages=languages,
         readiness=readiness,
+        gateways=gateways,
+        replica=replica,
     )
     sessions = DatabaseSessionMiddleware(
         serving_session_factory(engine),
         shop_factory,
         CommitBeforeBotCalls(strict=strict_transactions),
+        replica or sqlite_reads(engine),
     )
     dispatcher.update.outer_middleware(sessions)
-    dispatcher.update.outer_middleware(
-        UserLanguageMiddleware(i18n, create_session_factory(engine), shop_factory, languages)
-    )
+    dispatcher.update.outer_middleware(UserLanguageMiddleware(i18n, languages))
     dispatcher.include_routers(*routers())
     watch_storage(dispatcher, settings)
     dispatcher.startup.register(on_startup)
     dispatcher.startup.register(replay_payment_journal)  # after the migration, before polling
     dispatcher.startup.register(reservations.start)
     dispatcher.startup.register(outbox.start)
+    if gateways is not None:
+        dispatcher.startup.register(gateways.start)
     dispatcher.shutdown.register(readiness.stop)  # first: no new traffic
     dispatcher.shutdown.register(reservations.stop)
+    if replica is not None:
+        dispatcher.shutdown.register(replica.stop)
+    if gateways is not None:  # before the payments in flight are waited for
+        dispatcher.shutdown.register(gateways.stop)
     dispatcher.shutdown.register(finish_payments)  # before the engine and the bot's session
     dispatcher.shutdown.register(outbox.stop)  # after the payments, which send through it
     dispatcher.shutdown.register(on_shutdown)
     return dispatcher
 
 
-async def prepare_schema(engine: AsyncEngine, settings: Settings, mode: SchemaMode) -> None:
-    """Runs on the dispatcher's loop before the first getUpdates; raising here stops the start."""
+def sqlite_reads(engine: AsyncEngine) -> DeferredReads | None:
+    """On SQLite, updates read apart from the one writer until they write."""
+    return DeferredReads(writing(engine), engine) if is_sqlite(engine.url) else None
+
+
+async def prepare_schema(
+    engine: AsyncEngine, settings: Settings, mode: SchemaMode, replica: ReplicaReads | None
+) -> None:
+    """Runs on the dispatcher's loop before the first getUpdates; raising here stops the start.
+    A replica for reads is then waited for, and watched."""
     options = migration.MigrationOptions.from_settings(settings)
     if mode is SchemaMode.MIGRATE:
         await migration.migrate(engine, options)
     else:
         await migration.verify(engine, options)
+    if replica is not None:
+        await verify_replica(replica, options)
+        await replica.start()
 
 
 async def on_startup(
@@ -204,13 +247,14 @@ async def on_startup(
     settings: Settings,
     schema_mode: SchemaMode,
     readiness: Readiness,
+    replica: ReplicaReads | None,
 ) -> None:
     health: StorageHealth | None = dispatcher.workflow_data.get("storage_health")
     if health is not None:
         assert isinstance(dispatcher.storage, RedisStorage)
         await wait_for_redis(dispatcher.storage.redis, health.where, settings.db_connect_timeout)
-    await prepare_schema(engine, settings, schema_mode)
-    await readiness.schema_ready()
+    await prepare_schema(engine, settings, schema_mode, replica)
+    readiness.schema = SCHEMA_AT_HEAD
     for client_language, language in command_languages(settings.default_language):
         with speaking(language):
             await bot.set_my_commands(commands(), language_code=client_language)
@@ -218,7 +262,7 @@ async def on_startup(
     if endpoint is None:
         # Telegram refuses getUpdates while a webhook is set (e.g. by an earlier deployment).
         await bot.delete_webhook(drop_pending_updates=False)
-        receiving = "polling for updates"
+        receiving = "polling for updates (or standing by while another instance polls)"
     else:
         assert settings.webhook_secret is not None
         await bot.set_webhook(
@@ -276,20 +320,51 @@ def _health(
     )
 
 
+def _payment_callbacks(
+    settings: Settings, dispatcher: Dispatcher, bot: Bot
+) -> AbstractAsyncContextManager[None]:
+    """The gateways' callbacks on PAYMENTS_HTTP_PORT while polling, when a gateway is set up
+    (with a webhook they are on its server)."""
+    gateways: Gateways | None = dispatcher["gateways"]
+    if gateways is None:
+        return nullcontext()
+    assert settings.payments_http_port is not None  # Settings wants it with a gateway
+    return payment_server(
+        settings.payments_http_host,
+        settings.payments_http_port,
+        gateways,
+        bot,
+        dispatcher["readiness"],
+    )
+
+
 async def run(settings: Settings, mode: SchemaMode) -> None:
     """Serve until stopped: by webhook when WEBHOOK_URL is set, else by long polling."""
     engine = create_engine(settings.database)
+    read_url = settings.database_read
+    read_engine = None if read_url is None else create_engine(read_url, application_name=READS)
     bot = build_bot(settings)
-    dispatcher = build_dispatcher(settings, engine, mode)
+    dispatcher = build_dispatcher(settings, engine, mode, read_engine=read_engine)
     try:
         async with _bot_api_errors():
             if settings.webhook_endpoint is not None:
                 await serve_webhook(dispatcher, bot, settings)
             else:
-                async with _health(settings, dispatcher, engine):
+                # Instances sharing the database elect one poller; the others stand by.
+                dispatcher["poller_standby"] = standby_for(
+                    bot, engine, settings, dispatcher["readiness"]
+                )
+                async with (
+                    _health(settings, dispatcher, engine),
+                    _payment_callbacks(settings, dispatcher, bot),
+                ):
                     await dispatcher.start_polling(
-                        bot, allowed_updates=dispatcher.resolve_used_update_types()
+                        bot,
+                        allowed_updates=dispatcher.resolve_used_update_types(),
+                        tasks_concurrency_limit=settings.updates_in_flight,
                     )
     finally:
         await bot.session.close()
         await engine.dispose()
+        if read_engine is not None:
+            await read_engine.dispose()

@@ -114,6 +114,10 @@ class Settings(DatabaseSettings):
     """Everything the running bot needs."""
 
     bot_token: SecretStr
+    # A hot standby of DATABASE_URL for reads (PostgreSQL); writes and migrations stay on
+    # DATABASE_URL, and reads fall back to it while the replica lags or is down.
+    database_read_url: SecretStr | None = None
+    read_replica_max_lag: float = Field(5.0, gt=0, le=3600)
     admin_ids: Annotated[frozenset[int], NoDecode] = frozenset()
     bot_api_url: str | None = None
     # Seconds a failing Bot API call may be retried (429, 5xx, network); 0: never retried.
@@ -135,14 +139,43 @@ class Settings(DatabaseSettings):
     payments_journal: Path | None = None
     payment_retry_window: float = Field(15.0, ge=0)
     shutdown_timeout: float = Field(20.0, ge=0)
+    # Updates handled at once (polling's tasks, webhook requests); the rest wait their turn,
+    # so a burst of thousands is answered with bounded memory and database connections.
+    updates_in_flight: int = Field(64, ge=1, le=10_000)
     # How long an instance holds an outbox row it sends; one that dies leaves its rows to
     # others (or its next start) after this.
     delivery_lease: float = Field(60.0, ge=5, le=3600)
     # Seconds a unit of a stock product stays reserved for a payer after pre-checkout.
     stock_reservation_seconds: float = Field(900.0, ge=1, le=86_400)
+    # Payment gateways outside Telegram (README "Robokassa and Crypto Pay"); each is on when
+    # its credentials are set. Their callbacks come to the webhook's server, or in polling
+    # mode to PAYMENTS_HTTP_HOST:PAYMENTS_HTTP_PORT.
+    robokassa_login: str | None = None
+    robokassa_password1: SecretStr | None = None
+    robokassa_password2: SecretStr | None = None
+    robokassa_test_mode: bool = False
+    robokassa_hash: Literal["md5", "sha256", "sha512"] = "md5"
+    cryptopay_token: SecretStr | None = None
+    cryptopay_testnet: bool = False
+    # Crypto assets a buyer may pay with (e.g. USDT,TON); empty: all Crypto Pay accepts.
+    cryptopay_assets: Annotated[tuple[str, ...], NoDecode] = ()
+    # The Crypto Pay API's address; empty: Crypto Pay's own (testnet or mainnet).
+    cryptopay_api_url: str | None = None
+    payments_http_host: str = "0.0.0.0"
+    payments_http_port: int | None = Field(None, ge=1, le=65535)
+    # Minutes a gateway order may be paid in; then it expires and its reserved unit returns.
+    gateway_order_minutes: int = Field(30, ge=5, le=1440)
 
     @field_validator(
-        "bot_token", "redis_url", "payments_provider_token", "webhook_secret", mode="before"
+        "bot_token",
+        "database_read_url",
+        "redis_url",
+        "payments_provider_token",
+        "webhook_secret",
+        "robokassa_password1",
+        "robokassa_password2",
+        "cryptopay_token",
+        mode="before",
     )
     @classmethod
     def _strip_secret(cls, value: object) -> object:
@@ -167,7 +200,28 @@ class Settings(DatabaseSettings):
             return frozenset({value})
         return value
 
-    @field_validator("bot_api_url", "webhook_url")
+    @field_validator("robokassa_login", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: object) -> object:
+        value = _stripped(value)
+        return None if value == "" else value
+
+    @field_validator("robokassa_hash", mode="before")
+    @classmethod
+    def _lower_hash(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("cryptopay_assets", mode="before")
+    @classmethod
+    def _split_assets(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        assets = tuple(part.strip().upper() for part in value.split(",") if part.strip())
+        if not all(re.fullmatch(r"[A-Z0-9]{2,10}", asset) for asset in assets):
+            raise ValueError("expected comma-separated Crypto Pay asset codes such as USDT,TON")
+        return assets
+
+    @field_validator("bot_api_url", "webhook_url", "cryptopay_api_url")
     @classmethod
     def _check_base_url(cls, value: str | None) -> str | None:
         if value is None or not value.strip():
@@ -200,6 +254,31 @@ class Settings(DatabaseSettings):
             raise ValueError("expected 1-256 characters of A-Z, a-z, 0-9, _ and -")
         return value
 
+    @field_validator("database_read_url")
+    @classmethod
+    def _check_read_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        if normalize_database_url(value.get_secret_value()).get_backend_name() != "postgresql":
+            raise ValueError("expected a PostgreSQL URL of a hot standby of DATABASE_URL")
+        return value
+
+    @model_validator(mode="after")
+    def _check_read_replica(self) -> Settings:
+        if self.database_read_url is not None and self.database.get_backend_name() != "postgresql":
+            raise ValueError(
+                "DATABASE_READ_URL: reads from a replica need DATABASE_URL on PostgreSQL (a "
+                "SQLite database has no replicas); unset DATABASE_READ_URL"
+            )
+        return self
+
+    @property
+    def database_read(self) -> URL | None:
+        """DATABASE_READ_URL parsed, or None when every read goes to DATABASE_URL."""
+        if self.database_read_url is None:
+            return None
+        return normalize_database_url(self.database_read_url.get_secret_value())
+
     @model_validator(mode="after")
     def _check_webhook(self) -> Settings:
         if self.webhook_url is None:
@@ -218,6 +297,47 @@ class Settings(DatabaseSettings):
         if self.bot_token.get_secret_value() in self.webhook_path:
             raise ValueError("WEBHOOK_PATH: must not contain the bot token; use WEBHOOK_SECRET")
         return self
+
+    @model_validator(mode="after")
+    def _check_gateways(self) -> Settings:
+        robokassa = [
+            bool(self.robokassa_login),
+            _given(self.robokassa_password1),
+            _given(self.robokassa_password2),
+        ]
+        if any(robokassa) and not all(robokassa):
+            raise ValueError(
+                "ROBOKASSA_LOGIN, ROBOKASSA_PASSWORD1 and ROBOKASSA_PASSWORD2: set all three "
+                "(from the Robokassa merchant cabinet) to take payments through Robokassa, or none"
+            )
+        if self.webhook_url is not None:
+            if self.payments_http_port is not None:
+                raise ValueError(
+                    "PAYMENTS_HTTP_PORT is for polling: with WEBHOOK_URL, payment callbacks are "
+                    "served on WEBHOOK_PORT; unset PAYMENTS_HTTP_PORT"
+                )
+            return self
+        if self.gateways_enabled and self.payments_http_port is None:
+            raise ValueError(
+                "PAYMENTS_HTTP_PORT: required in polling mode when Robokassa or Crypto Pay is "
+                "set, to receive their payment callbacks (or set WEBHOOK_URL)"
+            )
+        if self.payments_http_port is not None and self.payments_http_port == self.health_port:
+            raise ValueError("PAYMENTS_HTTP_PORT: must differ from HEALTH_PORT")
+        return self
+
+    @property
+    def robokassa_enabled(self) -> bool:
+        return bool(self.robokassa_login)
+
+    @property
+    def cryptopay_enabled(self) -> bool:
+        return _given(self.cryptopay_token)
+
+    @property
+    def gateways_enabled(self) -> bool:
+        """Whether a gateway outside Telegram is set, so payment callbacks are served."""
+        return self.robokassa_enabled or self.cryptopay_enabled
 
     @property
     def webhook_endpoint(self) -> str | None:
@@ -245,7 +365,15 @@ class Settings(DatabaseSettings):
     def secrets(self) -> list[str]:
         """Values that must never reach a log line."""
         found = [self.bot_token.get_secret_value()]
-        for secret in (self.payments_provider_token, self.redis_url, self.webhook_secret):
+        for secret in (
+            self.database_read_url,
+            self.payments_provider_token,
+            self.redis_url,
+            self.webhook_secret,
+            self.robokassa_password1,
+            self.robokassa_password2,
+            self.cryptopay_token,
+        ):
             if secret is not None:
                 found.append(secret.get_secret_value())
                 password = _password_of(secret.get_secret_value())
@@ -259,6 +387,10 @@ def _stripped(value: object) -> object:
     if isinstance(value, SecretStr):
         return SecretStr(value.get_secret_value().strip())
     return value.strip() if isinstance(value, str) else value
+
+
+def _given(secret: SecretStr | None) -> bool:
+    return secret is not None and bool(secret.get_secret_value())
 
 
 def _password_of(raw_url: str) -> str | None:

@@ -1,7 +1,10 @@
 """The shop's dispatcher: aiogram's, except that a payment is written to the payment journal
 before anything else runs. aiogram's own middlewares come first otherwise (the FSM storage,
 a Redis round trip), and Telegram has let go of the update by then: a stop or a crash in
-between must not lose it."""
+between must not lose it.
+
+In polling mode it polls only while this instance is the elected poller (bot/polling.py), and
+it remembers the last update it took, which the poller confirms as it steps down."""
 
 from __future__ import annotations
 
@@ -11,11 +14,27 @@ from aiogram import Bot, Dispatcher
 from aiogram.types import Update
 
 from bot.handlers.payments import receipt_of
+from bot.polling import Standby
 from bot.shop.intake import PaymentIntake
 
 
 class ShopDispatcher(Dispatcher):
+    taken_update_id: int | None = None  # the newest update fed to the handlers
+
+    async def _polling(self, bot: Bot, *args: Any, **kwargs: Any) -> None:
+        standby: Standby | None = self.workflow_data.get("poller_standby")
+        if standby is None:  # one instance alone (an in-memory database)
+            await super()._polling(bot, *args, **kwargs)
+            return
+        await standby.serve(
+            bot,
+            lambda: super(ShopDispatcher, self)._polling(bot, *args, **kwargs),
+            lambda: self.taken_update_id,
+        )
+
     async def feed_update(self, bot: Bot, update: Update, **kwargs: Any) -> Any:
+        if self.taken_update_id is None or update.update_id > self.taken_update_id:
+            self.taken_update_id = update.update_id
         receipt = receipt_of(update.message, update.update_id)
         if receipt is None:
             return await super().feed_update(bot, update, **kwargs)

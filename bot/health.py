@@ -15,23 +15,33 @@ from aiohttp import web
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.errors import ConfigError
+from bot.listening import serving
+from bot.replica import ReplicaReads
 from bot.storage import StorageHealth
 
 # A readiness probe's database check waits this long at most.
 DATABASE_CHECK_SECONDS = 2.0
+SCHEMA_WAITING = "waiting"
+SCHEMA_AT_HEAD = "at head"
 
 
 @dataclass
 class Readiness:
     """What /readyz reports; the startup and shutdown hooks move it along."""
 
-    role: str  # "poller" (long polling) or "webhook"
-    schema: str = "waiting"  # "at head" once migrated or verified
+    # "poller" (long polling), "standby" (polling mode, another instance polls) or "webhook".
+    # A standby is ready (200): it is healthy and takes over when the poller goes, and an
+    # orchestrator that counts unready instances must not stall a rollout on it.
+    role: str
+    schema: str = SCHEMA_WAITING  # SCHEMA_AT_HEAD once migrated or verified, else why not
     stopping: bool = False
+    # DATABASE_READ_URL's replica: where reads go and why, reported (it never makes an
+    # instance unready: reads fall back to the primary).
+    replica: ReplicaReads | None = None
 
-    async def schema_ready(self) -> None:
-        self.schema = "at head"
+    @property
+    def schema_at_head(self) -> bool:
+        return self.schema == SCHEMA_AT_HEAD
 
     async def stop(self) -> None:
         """Shutdown hook (the first): a stopping instance takes no new traffic."""
@@ -66,8 +76,10 @@ def add_health_routes(
         }
         if storage is not None:
             report["storage"] = "up" if storage.available else "down"
+        if readiness.replica is not None:
+            report["reads"] = readiness.replica.state.as_json()
         report["ready"] = (
-            report["schema"] == "at head"
+            report["schema"] == SCHEMA_AT_HEAD
             and database == "reachable"
             and report.get("storage", "up") == "up"
             and not report["stopping"]
@@ -89,16 +101,5 @@ async def health_server(
     """/healthz and /readyz on host:port while the block runs (polling mode)."""
     app = web.Application()
     add_health_routes(app, readiness, engine, storage)
-    runner = web.AppRunner(app, handle_signals=False, access_log=None)
-    await runner.setup()
-    try:
-        try:
-            await web.TCPSite(runner, host, port).start()
-        except OSError as error:
-            raise ConfigError(
-                f"cannot serve health checks on {host}:{port} ({error.strerror or error}); "
-                "stop what uses that port or set another HEALTH_PORT"
-            ) from None
+    async with serving(app, host, port, what="serve health checks", setting="HEALTH_PORT"):
         yield
-    finally:
-        await runner.cleanup()

@@ -8,29 +8,33 @@ past it the row is postponed (to Telegram's `retry_after`, else a backoff growin
 attempts) and claimed again when due, by this instance or another. A refusal (the user
 blocked the bot, the chat is gone) fails the row at once: it is never retried. Delivery is at
 least once: a message whose send may have reached Telegram before failing (a timeout, a crash
-before the progress was recorded) is sent again rather than lost.
+before the progress was recorded) is sent again rather than lost. A buyer whose goods are
+refused for good for another reason than having blocked the bot (e.g. a file Telegram no
+longer takes) is told, by a text row written with the failure, to get them from 🧾 My
+purchases.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import secrets
-import socket
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from aiogram import Bot
-from aiogram.exceptions import TelegramAPIError, TelegramRetryAfter
+from aiogram.exceptions import TelegramAPIError, TelegramForbiddenError, TelegramRetryAfter
 from loguru import logger
 
+from bot.dao.models import OUTBOX_GOODS, OUTBOX_TEXT
 from bot.dao.outbox import NewMessage, OutboxDAO, Outgoing
+from bot.i18n import __
 from bot.i18n.users import default_language, speaking
+from bot.migration.locks import holder_name
 from bot.shop import Shop
-from bot.shop.intake import ShopTransactions
+from bot.shop.intake import LOCK_WAIT, ShopTransactions
 from bot.shop.stock import now
 from bot.telegram.outgoing import Part
 from bot.telegram.retries import answering_by, describe, is_transient
@@ -49,20 +53,26 @@ SEND_SHARE = 0.75  # of a claim's lease spent sending; the rest is margin to rec
 STOP_WAIT = 10.0  # how long a stopping worker may take to finish its round
 FIRST_RETRY = 5.0
 MAX_RETRY = 600.0
-_LOCK_WAIT = 5.0
 _WAITS_FOR_EARLIER = "waits for an earlier message to this chat"
+# To a buyer whose goods could not be delivered (lazy: in the buyer's language when used).
+GET_IT_AGAIN = __(
+    "Sorry, your purchase could not be delivered here in full. Open 🧾 My purchases and tap "
+    "it to get it again."
+)
 
 
 @dataclass(frozen=True)
 class _Outcome:
     """What became of a claimed row in one round: sent; failed for good (`error`, no
     `retry_at`); or to be tried again from `retry_at`. `parts_sent`: how many of its messages
-    went out, so a retry goes on from there."""
+    went out, so a retry goes on from there. `tell_buyer`: goods failed for good, and the
+    buyer can still be reached."""
 
     row: Outgoing
     parts_sent: int
     error: str | None = None
     retry_at: datetime | None = None
+    tell_buyer: bool = False
 
     async def record(self, outbox: OutboxDAO, owner: str, moment: datetime) -> bool:
         """False when the row is no longer `owner`'s."""
@@ -78,7 +88,7 @@ class _Outcome:
 
 def sender_name() -> str:
     """Who claims rows: unique per process start (a restarted container may reuse a pid)."""
-    return f"{socket.gethostname()} pid={os.getpid()} {secrets.token_hex(4)}"[:64]
+    return holder_name("shopbot-outbox", secrets.token_hex(4))
 
 
 class Pace:
@@ -132,7 +142,7 @@ class Outbox:
     ) -> None:
         """Compose messages (they may read the database, e.g. their recipients' languages)
         and write them in a transaction of their own, then send them."""
-        async with self.transactions(_LOCK_WAIT) as shop:
+        async with self.transactions(LOCK_WAIT) as shop:
             rows = await self.write(shop, await compose(shop))
         await self.send_now(bot, rows)
 
@@ -152,7 +162,7 @@ class Outbox:
     async def send_due(self, bot: Bot) -> int:
         """Claim the rows that are due (up to BATCH) and send them; how many were claimed."""
         moment = now()
-        async with self.transactions(_LOCK_WAIT) as shop:
+        async with self.transactions(LOCK_WAIT) as shop:
             rows = await shop.outbox.claim(
                 self.owner,
                 moment,
@@ -181,14 +191,17 @@ class Outbox:
                 return await self._send_chat(bot, items, send_by, pace)
 
         chat_outcomes = await asyncio.gather(*(send_chat(items) for items in chats.values()))
-        await self._record([outcome for outcomes in chat_outcomes for outcome in outcomes])
+        notices = await self._record(
+            [outcome for outcomes in chat_outcomes for outcome in outcomes]
+        )
+        await self._send(bot, notices, pace=pace)  # text rows: they fail without a notice
 
     async def _render(self, rows: Sequence[Outgoing]) -> list[tuple[Outgoing, list[Part] | None]]:
         """Each row's messages: as `write` rendered them, else read in a transaction now."""
         prepared = {row: self._rendered.pop(row) for row in rows if row in self._rendered}
         left = [row for row in rows if row not in prepared]
         if left:
-            async with self.transactions(_LOCK_WAIT) as shop:
+            async with self.transactions(LOCK_WAIT) as shop:
                 prepared.update(await self._render_in(shop, left))
         return [(row, prepared[row]) for row in rows]
 
@@ -259,7 +272,11 @@ class Outbox:
                 row.chat_id,
                 reason,
             )
-            return _Outcome(row, parts_sent, reason)
+            # A buyer who blocked the bot (403) cannot be told anything.
+            reachable = not isinstance(error, TelegramForbiddenError)
+            return _Outcome(
+                row, parts_sent, reason, tell_buyer=row.kind == OUTBOX_GOODS and reachable
+            )
         wait = (
             float(error.retry_after)
             if isinstance(error, TelegramRetryAfter)
@@ -274,15 +291,23 @@ class Outbox:
         )
         return _Outcome(row, parts_sent, reason, now() + timedelta(seconds=wait))
 
-    async def _record(self, outcomes: Sequence[_Outcome]) -> None:
-        """What became of a round's rows, in one transaction. If it fails, the rows stay
-        claimed until the lease runs out and are then sent again (at least once)."""
+    async def _record(self, outcomes: Sequence[_Outcome]) -> list[Outgoing]:
+        """What became of a round's rows, in one transaction, with a GET_IT_AGAIN row (claimed
+        by this instance: returned to be sent now) for each buyer to tell; so a buyer is told
+        once, with the failure. If it fails, the rows stay claimed until the lease runs out
+        and are then sent again (at least once)."""
         try:
-            async with self.transactions(_LOCK_WAIT) as shop:
+            async with self.transactions(LOCK_WAIT) as shop:
                 moment = now()
                 kept = [
                     await outcome.record(shop.outbox, self.owner, moment) for outcome in outcomes
                 ]
+                told = [
+                    outcome.row.chat_id
+                    for outcome, ours in zip(outcomes, kept, strict=True)
+                    if ours and outcome.tell_buyer
+                ]
+                notices = await self._get_it_again(shop, told)
         except Exception as error:
             logger.warning(
                 "could not record what became of outbox rows {} ({}: {}); they are sent again "
@@ -291,10 +316,24 @@ class Outbox:
                 type(error).__name__,
                 error,
             )
-            return
+            return []
         for outcome, ours in zip(outcomes, kept, strict=True):
             if not ours:
                 logger.warning("outbox {} was taken over by another sender", _what(outcome.row))
+        return notices
+
+    async def _get_it_again(self, shop: Shop, chat_ids: Sequence[int]) -> list[Outgoing]:
+        """GET_IT_AGAIN to each chat, in its language. No purchase id on the row: the unique
+        (kind, chat, purchase) would drop it for a buyer who is also an admin (whose sale
+        notice has that key)."""
+        if not chat_ids:
+            return []
+        languages = await shop.users.languages_of(set(chat_ids))
+        messages = []
+        for chat_id in chat_ids:
+            with speaking(languages.get(chat_id, default_language())):
+                messages.append(NewMessage(OUTBOX_TEXT, chat_id, text=str(GET_IT_AGAIN)))
+        return await self.write(shop, messages)
 
     def wake(self) -> None:
         """New rows are due: the worker looks now rather than at its next poll."""
@@ -347,7 +386,7 @@ class Outbox:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         try:
-            async with self.transactions(_LOCK_WAIT) as shop:
+            async with self.transactions(LOCK_WAIT) as shop:
                 released = await shop.outbox.release(self.owner)
         except Exception as error:
             logger.warning("could not release the outbox rows this instance held: {}", error)

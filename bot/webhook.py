@@ -1,4 +1,5 @@
-"""Serving updates by webhook instead of polling: an aiohttp server that Telegram posts to.
+"""Serving updates by webhook instead of polling: an aiohttp server that Telegram posts to (and
+the payment gateways' callbacks, when one is set up: bot.gateways.server).
 
 The path never contains the bot token; Telegram proves itself with the secret header
 (`X-Telegram-Bot-Api-Secret-Token`), which aiogram's handler checks on every request.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from typing import Any
 
 from aiogram import Bot, Dispatcher
 from aiogram.types import Update
@@ -17,16 +19,26 @@ from loguru import logger
 from pydantic import ValidationError
 
 from bot.config import Settings
-from bot.errors import ConfigError
+from bot.gateways.server import add_payment_routes
+from bot.gateways.service import Gateways
 from bot.health import Readiness, add_health_routes
+from bot.listening import listen
+from bot.storage import StorageUnavailable
 
 
 class _CheckedRequestHandler(SimpleRequestHandler):
     """aiogram's handler, plus: 503 until the startup hooks are done (Telegram retries; an
-    earlier deployment's webhook may already point here), and 400 with one warning line for a
-    body that is not a Telegram update (aiogram would answer 500 with a traceback)."""
+    earlier deployment's webhook may already point here), 503 for an update that met Redis
+    down (Telegram delivers it again: bot.storage), and 400 with one warning line for a body
+    that is not a Telegram update (aiogram would answer 500 with a traceback). At most
+    `in_flight` updates are handled at once (UPDATES_IN_FLIGHT, as polling's
+    tasks_concurrency_limit); the others wait for a turn, their requests open."""
 
     serving = False
+
+    def __init__(self, *args: Any, in_flight: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._turns = asyncio.Semaphore(in_flight)
 
     async def handle(self, request: web.Request) -> web.Response:
         if not self.serving:
@@ -37,7 +49,11 @@ class _CheckedRequestHandler(SimpleRequestHandler):
             if problem is not None:
                 logger.warning("webhook: refused a request whose body is {}", problem)
                 return web.Response(status=400, text="Bad Request: not a Telegram update")
-        return await super().handle(request)
+        try:
+            async with self._turns:
+                return await super().handle(request)
+        except StorageUnavailable:
+            return web.Response(status=503, text="form storage unavailable")
 
 
 async def _not_an_update(request: web.Request, bot: Bot) -> str | None:
@@ -53,19 +69,6 @@ async def _not_an_update(request: web.Request, bot: Bot) -> str | None:
         where = ".".join(str(part) for part in first["loc"]) or "the body"
         return f"not a Telegram update ({where}: {first['msg']})"
     return None
-
-
-async def _listen(runner: web.AppRunner, settings: Settings) -> None:
-    """Bind WEBHOOK_HOST:WEBHOOK_PORT; a port that cannot be had is a configuration error."""
-    site = web.TCPSite(runner, settings.webhook_host, settings.webhook_port)
-    try:
-        await site.start()
-    except OSError as error:
-        raise ConfigError(
-            f"cannot listen for the webhook on {settings.webhook_host}:{settings.webhook_port} "
-            f"({error.strerror or error}); stop what uses that port or set another WEBHOOK_PORT "
-            "(or WEBHOOK_HOST)"
-        ) from None
 
 
 async def serve_webhook(dispatcher: Dispatcher, bot: Bot, settings: Settings) -> None:
@@ -85,12 +88,16 @@ async def serve_webhook(dispatcher: Dispatcher, bot: Bot, settings: Settings) ->
         bot,
         handle_in_background=False,
         secret_token=settings.webhook_secret.get_secret_value(),
+        in_flight=settings.updates_in_flight,
     )
     handler.register(app, path=settings.webhook_path)
     readiness: Readiness = dispatcher["readiness"]
     add_health_routes(
         app, readiness, dispatcher["engine"], dispatcher.workflow_data.get("storage_health")
     )
+    gateways: Gateways | None = dispatcher.workflow_data.get("gateways")
+    if gateways is not None:
+        add_payment_routes(app, gateways, bot, readiness)
     runner = web.AppRunner(
         app, handle_signals=False, access_log=None, shutdown_timeout=settings.shutdown_timeout
     )
@@ -98,7 +105,13 @@ async def serve_webhook(dispatcher: Dispatcher, bot: Bot, settings: Settings) ->
     hooks = {"app": app, "dispatcher": dispatcher, "bot": bot, **dispatcher.workflow_data}
     started = False
     try:
-        await _listen(runner, settings)
+        await listen(
+            runner,
+            settings.webhook_host,
+            settings.webhook_port,
+            what="listen for the webhook",
+            setting="WEBHOOK_PORT (or WEBHOOK_HOST)",
+        )
         await dispatcher.emit_startup(**hooks)  # a failed migration raises here
         started = True
         handler.serving = True

@@ -19,6 +19,7 @@ from tests.support.databases import (
     postgres_reachable,
     throwaway_database,
 )
+from tests.support.redis import ThrowawayRedis
 from tests.support.replica import (
     PASSWORD,
     PASSWORD_ROLE,
@@ -61,6 +62,17 @@ async def engine(database: ThrowawayDatabase) -> AsyncIterator[AsyncEngine]:
     created = create_engine(database.url)
     yield created
     await created.dispose()
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[ThrowawayRedis]:
+    """A redis-server of the test's own, which it may stop and start again."""
+    server = ThrowawayRedis(tmp_path)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture

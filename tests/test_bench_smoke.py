@@ -23,8 +23,10 @@ SMALLEST = ["--repeat", "1", "--backend", "sqlite"]
         ["many_instances", "--lengths", "0", "--instances", "1", "2"],
         ["time_to_ready"],
         ["updates", "--updates", "8"],
-        ["burst"],
+        ["burst", "--new-users", "50"],
         ["stock", "--buyers", "10", "--units", "3", "--load", "500"],
+        ["failover"],
+        ["replica", "--updates", "8", "--backend", "postgresql"],  # a primary and its replica
     ],
     ids=lambda script: script[0],
 )

@@ -42,6 +42,9 @@ FOREIGN_KEYS = {
     ("outbox", "fk_outbox_product_id_products"),
     ("outbox", "fk_outbox_purchase_id_purchases"),
     ("restock_subscriptions", "fk_restock_subscriptions_product_id_products"),
+    ("orders", "fk_orders_user_id_users"),
+    ("orders", "fk_orders_product_id_products"),
+    ("orders", "fk_orders_purchase_id_purchases"),
 }
 
 

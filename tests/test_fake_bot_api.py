@@ -16,6 +16,7 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import (
     TelegramBadRequest,
+    TelegramConflictError,
     TelegramForbiddenError,
     TelegramNotFound,
     TelegramRetryAfter,
@@ -354,6 +355,26 @@ def test_long_poll_returns_pushed_update_and_offset_confirms_it(fake: FakeBotAPI
 
     with_bot(fake, scenario)
     assert fake.updates_served == 2
+
+
+def test_a_second_poller_ends_the_first_with_409_as_telegram_does(fake: FakeBotAPI) -> None:
+    async def scenario(first: Bot) -> None:
+        second = http_bot(fake)  # another instance of the same bot
+        try:
+            older = asyncio.create_task(first.get_updates(timeout=30))
+            await asyncio.to_thread(fake.wait_for, "getUpdates")
+            newer = asyncio.create_task(second.get_updates(timeout=30))
+            with pytest.raises(TelegramConflictError, match="terminated by other getUpdates"):
+                await asyncio.wait_for(older, 10)
+            fake.send_text(USER_ID, "hello")
+            assert len(await asyncio.wait_for(newer, 10)) == 1  # the newer one polls on
+        finally:
+            await close_http(second)
+
+    with_bot(fake, scenario)
+    [conflict] = fake.conflicts
+    assert conflict.client_connected
+    assert fake.pending_updates == [1]  # delivered, not confirmed
 
 
 def test_long_poll_with_no_updates_answers_an_empty_list(fake: FakeBotAPI) -> None:

@@ -13,6 +13,7 @@ from alembic import command
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.pool import StaticPool
 
 from bot.dao.database import create_engine
 from bot.migration import MigrationOptions, migrate
@@ -102,6 +103,28 @@ async def test_a_revision_leaving_orphans_is_refused_and_rolled_back(
     if engine.dialect.name == "sqlite":  # and foreign keys are on again for what follows
         async with engine.connect() as conn:
             assert (await conn.execute(text("PRAGMA foreign_keys"))).scalar() == 1
+
+
+async def test_the_migrators_own_connection_enforces_foreign_keys_again(tmp_path: Path) -> None:
+    """One connection for everything (StaticPool): the very connection the migrator turned
+    foreign keys off on is the one the application gets next, so it must have them back on.
+    (With the bot's NullPool every later connection is new and turns them on itself, which
+    is why the tests above cannot see this.)"""
+    with sqlite_database(tmp_path) as database:
+        engine = create_engine(database.url, poolclass=StaticPool)
+        used: set[int] = set()
+        sa.event.listen(
+            engine.sync_engine, "checkout", lambda dbapi, _record, _proxy: used.add(id(dbapi))
+        )
+        try:
+            await _seeded(engine)  # every revision, on this one connection
+            await migrate(engine, _with("rebuild", tmp_path=tmp_path))  # and a rebuild on rows
+            async with engine.connect() as conn:
+                enforced = (await conn.execute(text("PRAGMA foreign_keys"))).scalar()
+        finally:
+            await engine.dispose()
+    assert len(used) == 1  # the migrator's connection and the one read here are the same
+    assert enforced == 1
 
 
 async def test_a_rebuild_inside_someone_elses_transaction_defers_foreign_keys(

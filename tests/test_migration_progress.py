@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.config import DatabaseSettings, load_settings
 from bot.migration import MigrationOptions, migrate
 from bot.migration.revisions import Revisions, alembic_config
 from tests.migrations_testonly.scenarios import real_head, scenario
@@ -26,6 +28,23 @@ async def test_a_long_revision_gets_a_heartbeat(
     assert "0 of 1 revision(s) done" in beats[0]
     applied = log.index(next(line for line in log if "applied revision slow1" in line))
     assert all(log.index(beat) < applied for beat in beats)  # it stops with the revision
+
+
+async def test_migration_heartbeat_from_the_environment_reaches_the_migrator(
+    engine: AsyncEngine, tmp_path: Path, log: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """MIGRATION_HEARTBEAT → Settings → MigrationOptions.from_settings → the heartbeat: at
+    the default 10 s the one-second revision would pass without a beat."""
+    await migrate(engine)
+    monkeypatch.chdir(tmp_path)  # no developer .env
+    monkeypatch.setenv("MIGRATION_HEARTBEAT", "0.1")
+    monkeypatch.setenv("EXTRA_MIGRATION_DIRS", str(scenario("slow", into=tmp_path)))
+
+    options = MigrationOptions.from_settings(load_settings(DatabaseSettings))
+    await migrate(engine, options)
+
+    assert options.heartbeat == 0.1
+    assert any("still applying revision slow1" in line for line in log), log
 
 
 def test_pending_counts_both_branches_of_a_merge(tmp_path: Path) -> None:

@@ -80,6 +80,20 @@ def _outbox_row(row_id: int, *, kind: str, state: str) -> Row:
 # The rows pytest-alembic inserts when each revision is reached, in that revision's shape. A new
 # revision adds its id here (test_every_revision_has_seed_rows asks for it) with rows that use
 # what it adds, ids after those already used; [] only when it adds nothing rows could show.
+def _order_row(order_id: int, *, provider: str, state: str) -> Row:
+    return {
+        "__tablename__": "orders",
+        "id": order_id,
+        "provider": provider,
+        "user_id": 1001,
+        "product_id": 14,
+        "amount": 15000,
+        "currency": "RUB",
+        "state": state,
+        "expires_at": datetime(2026, 1, 5, 6, 30, 0),
+    }
+
+
 SEED: dict[str, list[Row]] = {
     "a8dd0cf26a08": tagged(shop_rows(purchases=30)),
     "489ffa93607c": [
@@ -151,6 +165,41 @@ SEED: dict[str, list[Row]] = {
     "dbfb336710c9": [
         {"__tablename__": "users", "id": 1001, "telegram_id": 7_100_001, "language": "ru"},
         {"__tablename__": "users", "id": 1002, "telegram_id": 7_100_002, "language": None},
+    ],
+    "e3a9c5d17b20": [
+        {
+            "__tablename__": "purchases",
+            "id": 33,
+            "user_id": 1001,
+            "product_id": 14,
+            "amount": 15000,
+            "currency": "RUB",
+            "provider": "robokassa",
+            "charge_id": "robokassa:1",
+        },
+        # Another provider's payment with the same gateway id: unique per provider.
+        {
+            "__tablename__": "purchases",
+            "id": 34,
+            "user_id": 1002,
+            "product_id": 14,
+            "amount": 15000,
+            "currency": "RUB",
+            "provider": "cryptopay",
+            "charge_id": "cryptopay:1",
+        },
+        {
+            **_order_row(1, provider="robokassa", state="paid"),
+            "external_id": "1",
+            "purchase_id": 33,
+            "paid_at": datetime(2026, 1, 5, 6, 7, 8),
+        },
+        {
+            **_order_row(2, provider="cryptopay", state="created"),
+            "external_id": "1",
+            "pay_url": "https://t.me/CryptoBot?start=IV1",
+        },
+        _order_row(3, provider="robokassa", state="expired"),
     ],
 }
 

@@ -1,9 +1,10 @@
 """The delivery outbox, in-process on a real SQLite file and real PostgreSQL: what a paid
 order sends is written with the purchase and sent after the commit; Telegram's flood control
 and server errors are waited out (delivered once), a send failing past its claim is finished
-later without repeating what arrived, a blocked buyer is marked and never retried, two
-senders never send one row twice, a dead sender's rows are sent once its lease runs out, and
-a stopping one hands its rows on at once."""
+later without repeating what arrived, a blocked buyer is marked and never retried (goods
+refused for another reason tell the buyer how to get them again), two senders never send
+one row twice, a dead sender's rows are sent once its lease runs out, and a stopping one
+hands its rows on at once."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from bot.dao.models import (
     OutboxMessage,
 )
 from bot.dao.outbox import NewMessage, OutboxDAO
-from bot.outbox import Outbox
+from bot.outbox import GET_IT_AGAIN, Outbox
 from bot.shop.stock import now
 from tests.support.books import ADMIN, BUYER, CONTENT, HERE_IS, pay_for_book
 from tests.support.databases import ThrowawayDatabase
@@ -129,7 +130,7 @@ async def test_a_blocked_buyer_is_marked_and_never_retried(shop: ShopBot) -> Non
     await pay_for_book(shop)
 
     assert len(shop.chat(BUYER).calls_since(0)) == 1  # one try, no retry storm
-    [goods, notice] = await outbox_rows(shop)
+    [goods, notice] = await outbox_rows(shop)  # and no line to a buyer nothing reaches
     assert goods.state == OUTBOX_FAILED and "blocked" in (goods.error or "")
     await make_due(shop)
     assert await outbox_of(shop).send_due(shop.bot) == 0
@@ -140,6 +141,29 @@ async def test_a_blocked_buyer_is_marked_and_never_retried(shop: ShopBot) -> Non
     purchases = await buyer.tap(await buyer.send("/start"), "My purchases")
     again = await buyer.press(purchases.button("Python Tricks"))
     assert CONTENT in texts(again.calls)
+
+
+async def test_goods_refused_for_good_tell_the_buyer_to_get_them_from_my_purchases(
+    shop: ShopBot,
+) -> None:
+    """A refusal other than a block (here Telegram no longer takes the file): the goods row
+    fails, never retried, and the buyer is told, once, how to get the purchase again."""
+    shop.telegram.set_failure(
+        "sendDocument", error_code=400, description="Bad Request: wrong file identifier"
+    )
+
+    await pay_for_book(shop)
+
+    buyer = shop.chat(BUYER).calls_since(0)
+    assert texts(buyer) == [HERE_IS, CONTENT, str(GET_IT_AGAIN)]
+    assert documents(buyer) == ["FILE-PY"]  # one try
+    [goods, notice, told] = await outbox_rows(shop)
+    assert goods.state == OUTBOX_FAILED and "wrong file identifier" in (goods.error or "")
+    assert (told.kind, told.chat_id, told.state) == (OUTBOX_TEXT, BUYER, OUTBOX_SENT)
+    assert notice.chat_id == ADMIN
+    await make_due(shop)
+    assert await outbox_of(shop).send_due(shop.bot) == 0
+    assert len(texts(shop.chat(BUYER).calls_since(0))) == 3  # told once
 
 
 async def test_two_senders_at_once_send_every_row_exactly_once(shop: ShopBot) -> None:

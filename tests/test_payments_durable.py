@@ -1,21 +1,24 @@
 """A paid update is never lost, in-process on a real SQLite file and real PostgreSQL: a
 database that is locked for a moment (the payment is retried and recorded), locked past the
 retry window (journaled, an ERROR line for the admins, the buyer told; recorded at the next
-start, once however often replayed), a product deleted while its payment is in flight, and
-the guard that no Bot API call waits on Telegram inside a transaction."""
+start, once however often replayed), a product deleted while its payment is in flight, a
+stop whose SHUTDOWN_TIMEOUT passes with a payment in flight, SQLite's disk full, and the
+guard that no Bot API call waits on Telegram inside a transaction."""
 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Iterator
-from contextlib import contextmanager
+from contextlib import asynccontextmanager, contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
 import pytest
 from loguru import logger
-from sqlalchemy import delete, text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import delete, event, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.pool import ConnectionPoolEntry
 
 from bot.config import Settings
 from bot.dao.catalog import ProductDAO
@@ -371,3 +374,93 @@ async def test_a_journaled_payment_is_delivered_by_the_periodic_replay(
 
         assert await purchases(shop) == ["charge-later"]
         assert len(delivered(shop)) == 1
+
+
+async def test_a_payment_still_in_flight_when_the_stop_times_out_is_recorded_at_the_next_start(
+    database: ThrowawayDatabase, tmp_path: Path
+) -> None:
+    """SHUTDOWN_TIMEOUT passes while a payment waits for the database: an ERROR line names
+    its charge id, amount and payer; the process ends (its task with it); the next start
+    records and delivers it from the journal, once."""
+    both_starts = {"admin_ids": str(ADMIN), "payments_journal": tmp_path / "payments.journal"}
+    async with running_shop(
+        database, shutdown_timeout=0.2, payment_retry_window=60, **both_starts
+    ) as shop:
+        product_id = await shop.run(seed)
+        settings, payments = workflow(shop)
+        async with database_locked(database):
+            paying = pay(shop.chat(BUYER), product_id, "charge-cut-off")
+            for _ in range(200):  # journaled, and waiting for the lock
+                if payments.in_flight("charge-cut-off"):
+                    break
+                await asyncio.sleep(0.01)
+            else:
+                raise AssertionError("the payment never got under way")
+            await finish_payments(settings, payments, shop.dispatcher)  # gives up after 0.2 s
+            paying.cancel()  # the process exits
+            with suppress(asyncio.CancelledError):
+                await paying
+        [error] = [
+            line for line in shop.log if line.startswith("ERROR") and "charge-cut-off" in line
+        ]
+        assert format_amount(PRICE, "XTR") in error and f"user {BUYER}" in error
+        assert "the next start records and delivers it" in error
+        assert await purchases(shop) == []
+
+    async with running_shop(database, **both_starts) as shop:
+        await replay(shop)  # what the next start does
+        await replay(shop)
+        assert await purchases(shop) == ["charge-cut-off"]
+        assert len(delivered(shop)) == 1
+
+
+@asynccontextmanager
+async def disk_full(engine: AsyncEngine, path: Path) -> AsyncIterator[None]:
+    """The SQLite file may not grow until the block ends, as on a full disk: every connection
+    the bot's engine opens meanwhile gets `PRAGMA max_page_count` at the file's size now (the
+    pragma is per connection), so a write that needs a new page fails with SQLITE_FULL.
+    Pooled connections are closed on the way in and out, so none keeps the wrong limit."""
+    with sqlite3.connect(path) as probe:
+        (pages,) = probe.execute("PRAGMA page_count").fetchone()
+
+    def cap(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA max_page_count = {pages}")
+        cursor.close()
+
+    await engine.dispose()
+    event.listen(engine.sync_engine, "connect", cap)
+    try:
+        yield
+    finally:
+        event.remove(engine.sync_engine, "connect", cap)
+        await engine.dispose()
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+async def test_a_payment_on_a_full_disk_is_journaled_then_recorded_once_there_is_room(
+    shop: ShopBot, database: ThrowawayDatabase
+) -> None:
+    """Buyers keep paying while the disk is full: the payments that fit in the pages the
+    file has are recorded, the first that does not is journaled (an ERROR line with its
+    charge id, amount and payer; its buyer told delivery follows), and it is recorded and
+    delivered once the disk has room again."""
+    product_id = await shop.run(seed)
+    assert database.path is not None
+    async with disk_full(shop.engine, database.path):
+        for buyer_id in range(BUYER, BUYER + 500):
+            buyer = shop.chat(buyer_id)
+            await pay(buyer, product_id, f"charge-{buyer_id}")
+            if DELIVERY_FOLLOWS in texts(buyer.calls_since(0)):
+                break
+        else:
+            raise AssertionError("500 payments fit in a database that may not grow")
+        charge = f"charge-{buyer_id}"
+        assert charge not in await purchases(shop)
+    [error] = [line for line in shop.log if line.startswith("ERROR") and charge in line]
+    assert "database or disk is full" in error and "payment journal" in error
+    assert format_amount(PRICE, "XTR") in error and f"user {buyer_id}" in error
+
+    await replay(shop)  # every minute, and at start
+    assert (await purchases(shop)).count(charge) == 1
+    assert texts(buyer.calls_since(0)).count(HERE_IS) == 1

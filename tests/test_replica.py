@@ -5,12 +5,22 @@ passwords (the machine's cluster trusts 127.0.0.1)."""
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import pytest
 
 from tests.fakes.bot_api import FakeBotAPI
-from tests.support.processes import bot_env, clean_env, run_alembic, run_main
+from tests.support.databases import execute, fetch_all
+from tests.support.processes import (
+    BotProcess,
+    bot_env,
+    clean_env,
+    free_port,
+    get_json,
+    run_alembic,
+    run_main,
+)
 from tests.support.replica import PASSWORD, PASSWORD_ROLE, Database, ReplicaPair
 
 pytestmark = pytest.mark.slow
@@ -83,3 +93,40 @@ def test_wrong_password_is_a_configuration_error_and_never_printed(
     for output in (wrong.stdout + wrong.stderr, right.stdout + right.stderr):
         assert "Pa55word" not in output
         assert "Traceback" not in output
+
+
+def test_an_instance_with_a_read_replica_serves_reading_from_it(
+    pair: ReplicaPair, replicated: Database, tmp_path: Path, fake_api: FakeBotAPI
+) -> None:
+    """The whole wiring, as `python main.py` does it: the schema verified on both servers,
+    reads on the replica (reached with a password, which no line shows), a new user's /start
+    answered and stored on the primary, a clean stop."""
+    _migrate_primary(replicated, tmp_path)
+    grant = f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {PASSWORD_ROLE}"
+    execute(replicated.primary.url, grant)  # the replica has it once it has replayed it
+    reader = replicated.replica.url.set(username=PASSWORD_ROLE, password=PASSWORD)
+    health = free_port()
+    env = bot_env(
+        replicated.primary,
+        api_url=fake_api.url,
+        DATABASE_READ_URL=reader.render_as_string(hide_password=False),
+        HEALTH_PORT=str(health),
+        HEALTH_HOST="127.0.0.1",
+    )
+    with BotProcess(["--no-migrate"], env, tmp_path) as bot:
+        fake_api.wait_for("getUpdates", timeout=60)
+        fake_api.send_text(5001, "/start", first_name="Ann")
+        fake_api.wait_for("sendMessage", lambda call: "Hello, Ann!" in call.params["text"])
+        status, ready = get_json(health, "/readyz")
+        assert (status, ready["reads"]["reads"], ready["reads"]["replica"]) == (
+            200,
+            "replica",
+            "in step",
+        )
+        assert bot.stop(signal.SIGTERM) == 0
+
+    assert f"schema verified on postgresql+asyncpg://{PASSWORD_ROLE}:***@" in bot.output
+    assert "reads go to the replica" in bot.output
+    assert fetch_all(replicated.primary, "SELECT first_name FROM users") == [("Ann",)]
+    assert PASSWORD not in bot.output
+    assert "Traceback" not in bot.output

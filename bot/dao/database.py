@@ -19,6 +19,10 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.pool import ConnectionPoolEntry, NullPool
 from sqlalchemy.types import TypeDecorator
 
+from bot.dao.liveness import ping_when_idle
+from bot.dao.routing import RoutedSession
+from bot.dao.sqlite_pool import roll_back_only_open_transactions
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -36,6 +40,16 @@ LOCK_WAIT_MS = "shopbot_lock_wait_ms"
 POOL_SIZE = 10
 POOL_MAX_OVERFLOW = 20
 POOL_TIMEOUT = 10.0
+# Instead of a ping at every checkout (see bot.dao.liveness): a connection idle longer than
+# this is pinged first, and none is kept longer than POOL_RECYCLE_SECONDS (proxies and
+# firewalls drop old ones silently).
+PING_IDLE_SECONDS = 5.0
+POOL_RECYCLE_SECONDS = 1800
+# SQLite: connections kept open for the next updates (a new one costs a thread and three
+# PRAGMAs: half of a read-only update's time). Never a wait for one: an update may hold two
+# at once (its reads apart from its writes, see bot.dao.routing), so a bounded pool could
+# deadlock; how many are open at once is bounded by the updates in flight (UPDATES_IN_FLIGHT).
+SQLITE_POOL_SIZE = 8
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -136,15 +150,21 @@ def create_engine(url: URL, *, application_name: str = "shopbot", **kwargs: Any)
         path = sqlite_path(url)
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
-        kwargs.setdefault("poolclass", NullPool)
-        engine = create_async_engine(url, **kwargs)
+        if path is None:  # in memory: a new database per connection, as ever (tests only)
+            kwargs.setdefault("poolclass", NullPool)
+        elif "poolclass" not in kwargs:
+            kwargs = {"pool_size": SQLITE_POOL_SIZE, "max_overflow": -1, **kwargs}
+        engine = create_async_engine(url, pool_reset_on_return=None, **kwargs)
+        roll_back_only_open_transactions(engine)
         _use_real_sqlite_transactions(engine)
         return engine
     connect_args = {"server_settings": {"application_name": application_name}}
     if "poolclass" not in kwargs:
         pool = {"pool_size": POOL_SIZE, "max_overflow": POOL_MAX_OVERFLOW}
         kwargs = {**pool, "pool_timeout": POOL_TIMEOUT, **kwargs}
-    engine = create_async_engine(url, connect_args=connect_args, pool_pre_ping=True, **kwargs)
+    kwargs.setdefault("pool_recycle", POOL_RECYCLE_SECONDS)
+    engine = create_async_engine(url, connect_args=connect_args, **kwargs)
+    ping_when_idle(engine, PING_IDLE_SECONDS)
     _bound_postgresql_lock_waits(engine)
     return engine
 
@@ -187,14 +207,25 @@ def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSessi
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
+def writing(engine: AsyncEngine) -> AsyncEngine:
+    """The engine whose SQLite transactions take the write lock when they begin: one writer
+    at a time, and no transaction fails for having read first (SQLITE_BUSY_SNAPSHOT). The
+    same pool; on PostgreSQL the option does nothing."""
+    return engine.execution_options(**{BEGIN_IMMEDIATE: True})
+
+
 def serving_session_factory(
     engine: AsyncEngine, *, lock_wait: float | None = None
 ) -> async_sessionmaker[AsyncSession]:
-    """Sessions for serving updates: SQLite transactions take the write lock when they begin
-    (one writer at a time, and no transaction fails for having read first); with `lock_wait`
-    (seconds) a transaction waits at most that long for a lock, then fails with an
-    OperationalError that the caller may retry."""
-    options: dict[str, object] = {BEGIN_IMMEDIATE: True}
+    """Sessions for serving updates, on `writing(engine)`; with `lock_wait` (seconds) a
+    transaction waits at most that long for a lock, then fails with an OperationalError that
+    the caller may retry. Their reads may be routed elsewhere: see bot.dao.routing."""
+    options: dict[str, object] = {}
     if lock_wait is not None:
         options[LOCK_WAIT_MS] = max(1, round(lock_wait * 1000))
-    return async_sessionmaker(engine, expire_on_commit=False, execution_options=options)
+    return async_sessionmaker(
+        writing(engine),
+        expire_on_commit=False,
+        execution_options=options,
+        sync_session_class=RoutedSession,
+    )

@@ -42,6 +42,14 @@ OUTBOX_TEXT = "text"
 OUTBOX_PENDING = "pending"
 OUTBOX_SENT = "sent"
 OUTBOX_FAILED = "failed"
+# orders.state: a purchase through a payment gateway outside Telegram, before and after it
+# is paid. Expired: not paid in time (its reserved unit went back to stock); a payment that
+# arrives later all the same is still taken (the money moved) and makes it paid. Refunded is
+# not stored: it is what admins see for a paid order whose purchase was refunded.
+ORDER_CREATED = "created"
+ORDER_PAID = "paid"
+ORDER_EXPIRED = "expired"
+ORDER_REFUNDED = "refunded"
 
 
 class User(Base):
@@ -107,6 +115,8 @@ class Purchase(Base):
     amount: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
     provider: Mapped[str] = mapped_column(String(32))
+    # Telegram's charge id, or `<provider>:<gateway's id>` for a gateway's payment: unique,
+    # so a payment is recorded once per provider and id.
     charge_id: Mapped[str] = mapped_column(String(255), unique=True)
     provider_charge_id: Mapped[str | None] = mapped_column(String(255))
     # Set once the payment went back to the buyer: no revenue, no re-delivery.
@@ -184,3 +194,39 @@ class RestockSubscription(Base):
 
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"))
     telegram_id: Mapped[int] = mapped_column(BigInteger)
+
+
+class Order(Base):
+    """A purchase started through a payment gateway (Robokassa, Crypto Pay). Its id is the
+    invoice number the gateway gets: handed out by the database (AUTOINCREMENT on SQLite, so
+    never reused), so concurrent buyers never share one. `external_id` is the gateway's id
+    for it, unique per provider; `purchase_id` is set once it is paid and recorded."""
+
+    __tablename__ = "orders"
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount_positive"),
+        UniqueConstraint("provider", "external_id"),
+        {"sqlite_autoincrement": True},
+    )
+
+    provider: Mapped[str] = mapped_column(String(16))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    state: Mapped[str] = mapped_column(
+        String(16), server_default=ORDER_CREATED, default=ORDER_CREATED
+    )
+    external_id: Mapped[str | None] = mapped_column(String(64))
+    pay_url: Mapped[str | None] = mapped_column(Text)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    purchase_id: Mapped[int | None] = mapped_column(ForeignKey("purchases.id"), unique=True)
+
+    user: Mapped[User] = relationship()
+    product: Mapped[Product] = relationship()
+    purchase: Mapped[Purchase | None] = relationship()
+
+
+# What the expiry looks for: orders still unpaid past their time.
+Index("ix_orders_state_expires_at", Order.state, Order.expires_at)

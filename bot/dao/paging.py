@@ -41,9 +41,18 @@ class Page(Generic[T_co]):
 async def fetch_page(
     session: AsyncSession, statement: Select[T], number: int, size: int
 ) -> Page[T]:
-    """`statement` must be ordered; rows `number * size` onwards, `size` of them."""
-    total = await session.scalar(
-        select(func.count()).select_from(statement.order_by(None).subquery())
-    )
-    rows = await session.scalars(statement.limit(size).offset(number * size))
-    return Page(items=list(rows), number=number, size=size, total=total or 0)
+    """`statement` must be ordered; rows `number * size` onwards, `size` of them. One query:
+    each row carries the count of them all (a window over the whole result, taken before
+    the limit); only a page past the end, which has no rows to carry it, counts apart."""
+    total_column = func.count().over().label("page_total")
+    rows = (
+        await session.execute(statement.add_columns(total_column).limit(size).offset(number * size))
+    ).all()
+    if rows:
+        items: list[T] = [row[0] for row in rows]
+        return Page(items=items, number=number, size=size, total=rows[0][-1])
+    total = 0
+    if number > 0:
+        count = select(func.count()).select_from(statement.order_by(None).subquery())
+        total = await session.scalar(count) or 0
+    return Page(items=[], number=number, size=size, total=total)

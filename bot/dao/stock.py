@@ -160,6 +160,24 @@ class StockDAO:
         result = await self.session.execute(statement.returning(StockUnit.id))
         return len(result.all())
 
+    async def release_for(self, product_id: int, payer_id: int) -> int:
+        """Return the units of this product reserved for this payer to stock (their order
+        expired or failed); how many."""
+        statement = (
+            update(StockUnit)
+            .where(
+                StockUnit.product_id == product_id,
+                StockUnit.state == UNIT_RESERVED,
+                StockUnit.reserved_for == payer_id,
+            )
+            .values(
+                state=UNIT_AVAILABLE, reserved_for=None, reserved_until=None, updated_at=func.now()
+            )
+            .returning(StockUnit.id)
+            .execution_options(synchronize_session=False)
+        )
+        return len((await self.session.execute(statement)).all())
+
     async def release_expired(self, now: datetime) -> int:
         """Return every expired reservation to stock; how many."""
         statement = (

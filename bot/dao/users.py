@@ -24,8 +24,23 @@ class UserDAO:
         last_name: str | None,
         language: str | None = None,
     ) -> User:
-        """Insert the user or refresh their names; one statement, safe under concurrency.
-        `language` is stored only if they have none yet (a choice made with 🌐 stays)."""
+        """Insert the user or refresh their names (one upsert, safe under concurrency).
+        `language` is stored only if they have none yet (a choice made with 🌐 stays).
+        A user stored as they are is only read: most updates come from people the shop
+        knows, and a write would cost a commit to disk (and SQLite's one writer) for nothing.
+        Skipping it is safe under concurrency too: a change committed after our read wins,
+        as it would over our identical write."""
+        stored = await self.session.scalar(
+            select(User)
+            .where(User.telegram_id == telegram_id)
+            .execution_options(populate_existing=True)
+        )
+        if stored is not None and (
+            (stored.username, stored.first_name, stored.last_name)
+            == (username, first_name, last_name)
+            and (stored.language is not None or language is None)
+        ):
+            return stored
         values = {"username": username, "first_name": first_name, "last_name": last_name}
         insert = dialect_insert(self.session)(User).values(
             telegram_id=telegram_id, language=language, **values

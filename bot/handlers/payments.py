@@ -21,7 +21,7 @@ from loguru import logger
 
 from bot.config import Settings
 from bot.dao.failures import is_transient
-from bot.dao.models import OUTBOX_GOODS, OUTBOX_TEXT
+from bot.dao.models import OUTBOX_GOODS, OUTBOX_TEXT, Product
 from bot.dao.outbox import NewMessage, Outgoing
 from bot.errors import ConfigError
 from bot.handlers.customers import customer_of
@@ -30,10 +30,12 @@ from bot.handlers.ui import load_or_stale
 from bot.i18n import _, __
 from bot.i18n.users import default_language, speaking
 from bot.keyboards.callbacks import Buy
+from bot.keyboards.gateways import pay_options_keyboard
 from bot.outbox import Outbox
 from bot.shop import Shop
 from bot.shop.checkout import Checkout, review_checkout
 from bot.shop.customers import Customer
+from bot.shop.gateways import gateways_for
 from bot.shop.intake import (
     REPLAY_INTERVAL,
     IntakeOutcome,
@@ -43,7 +45,7 @@ from bot.shop.intake import (
     ShopTransactions,
     Unsaved,
 )
-from bot.shop.invoices import invoice_for, unpayable_reason
+from bot.shop.invoices import invoice_for, payable, unpayable_reason
 from bot.shop.money import STARS, format_amount
 from bot.shop.payments import (
     Duplicate,
@@ -82,6 +84,24 @@ async def buy(
             _("Sorry, this product is sold out; please look again later."), show_alert=True
         )
         return
+    gateways = gateways_for(product, settings)
+    if gateways:
+        await bot.send_message(
+            callback.from_user.id,
+            _("How would you like to pay for <b>{name}</b> ({price})?").format(
+                name=escape(product.name), price=format_amount(product.price, product.currency)
+            ),
+            reply_markup=pay_options_keyboard(product, gateways, payable(product, settings)),
+        )
+        await callback.answer()
+        return
+    await offer_invoice(callback, product, settings, bot)
+
+
+async def offer_invoice(
+    callback: CallbackQuery, product: Product, settings: Settings, bot: Bot
+) -> None:
+    """A Telegram invoice for the product, or an alert saying why there is none."""
     invoice = invoice_for(product, callback.from_user.id, settings)
     if invoice is None:
         await callback.answer(unpayable_reason(product, settings), show_alert=True)

@@ -5,18 +5,17 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext, suppress
 from typing import Any
 
-from aiogram.types import TelegramObject, Update, User
+from aiogram.types import TelegramObject, User
 from aiogram.utils.i18n import I18n, I18nMiddleware
 from loguru import logger
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.i18n.formats import SOURCE_LANGUAGE
 from bot.i18n.languages import language_for
-from bot.middlewares.database import current_update_transaction
+from bot.middlewares.database import current_update_transaction, works_apart
 from bot.shop import Shop
 
 # Users remembered per process, and for how long: a choice made with 🌐 on another instance
@@ -51,19 +50,9 @@ class UserLanguageMiddleware(I18nMiddleware):
     """An update outer middleware: the language of the user behind the update is current
     while it is handled (`bot.i18n._` speaks it)."""
 
-    def __init__(
-        self,
-        i18n: I18n,
-        sessions: async_sessionmaker[AsyncSession],
-        shop_factory: Callable[[AsyncSession], Shop],
-        cache: LanguageCache,
-    ) -> None:
-        """Registered after the session middleware. `sessions`: plain ones (a deferred
-        BEGIN) for the updates whose handlers work apart (`_stored`); `shop_factory`: as the
-        session middleware's (a benchmark's canned shop reads no database)."""
+    def __init__(self, i18n: I18n, cache: LanguageCache) -> None:
+        """Registered after the session middleware, whose `shop` it reads with."""
         super().__init__(i18n)
-        self.sessions = sessions
-        self.shop_factory = shop_factory
         self.cache = cache
 
     async def get_locale(self, event: TelegramObject, data: dict[str, Any]) -> str:
@@ -92,30 +81,21 @@ class UserLanguageMiddleware(I18nMiddleware):
         self, event: TelegramObject, data: dict[str, Any], user_id: int
     ) -> str | None:
         """Read in the update's own transaction, which its handler goes on with (one
-        connection for the update), unless its handler works in transactions of its own (a
-        pre-checkout, a payment): SQLite's write lock, taken by the update's, would keep
-        those waiting."""
+        connection for the update); one whose handler works in transactions of its own (a
+        pre-checkout, a payment) is committed at once, holding no connection meanwhile."""
         update = current_update_transaction()
-        if update is not None and not _works_apart(event):
-            shop: Shop = data["shop"]
-            try:
-                return await shop.users.language_of(user_id)
-            except Exception:
-                with suppress(Exception):
-                    await update.session.rollback()
-                raise
-        async with self.sessions() as session, session.begin():
-            return await self.shop_factory(session).users.language_of(user_id)
-
-
-def _works_apart(update: TelegramObject) -> bool:
-    """An update whose handler opens transactions of its own."""
-    if not isinstance(update, Update):
-        return True
-    message = update.message
-    return update.pre_checkout_query is not None or (
-        message is not None and message.successful_payment is not None
-    )
+        if update is None:  # no database for this dispatcher
+            return None
+        shop: Shop = data["shop"]
+        try:
+            language = await shop.users.language_of(user_id)
+            if works_apart(event):
+                await update.commit()
+        except Exception:
+            with suppress(Exception):
+                await update.session.rollback()
+            raise
+        return language
 
 
 @contextmanager

@@ -49,6 +49,19 @@ class Buy(CallbackData, prefix="buy"):
     product_id: RowId
 
 
+class PayMethod(StrEnum):
+    TELEGRAM = "telegram"  # Telegram Payments: Stars or the provider token
+    ROBOKASSA = "robokassa"
+    CRYPTOPAY = "cryptopay"
+
+
+class PayWith(CallbackData, prefix="pay"):
+    """A way to pay for a product, offered after Buy when a gateway is set up."""
+
+    product_id: RowId
+    method: PayMethod
+
+
 class Restock(CallbackData, prefix="rst"):
     """🔔/🔕 on a sold-out stock product's card: start or stop waiting for its restock."""
 

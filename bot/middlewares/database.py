@@ -21,11 +21,12 @@ from typing import Any
 
 from aiogram import BaseMiddleware, Bot
 from aiogram.client.session.middlewares.base import BaseRequestMiddleware
-from aiogram.types import TelegramObject
+from aiogram.types import TelegramObject, Update, User
 from loguru import logger
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.dao.database import serving_session_factory
+from bot.dao.routing import ROUTE, ReadRouting
 from bot.shop.intake import ShopTransactions
 from bot.shop.services import Shop
 
@@ -99,12 +100,16 @@ class DatabaseSessionMiddleware(BaseMiddleware):
         session_factory: async_sessionmaker[AsyncSession],
         shop_factory: ShopFactory = Shop.on,
         bot_calls: BaseRequestMiddleware | None = None,
+        reads: ReadRouting | None = None,
     ) -> None:
         """`bot_calls` joins the request middlewares of the session of every bot this
-        dispatcher serves: it commits before each Bot API call."""
+        dispatcher serves: it commits before each Bot API call. With `reads`, an update's
+        reads go where it routes them until its session writes (`session_factory` must make
+        `RoutedSession`s)."""
         self.session_factory = session_factory
         self.shop_factory = shop_factory
         self.bot_calls = bot_calls
+        self.reads = reads
 
     def _watch_bot_calls(self, bot: Bot | None) -> None:
         # Done here, not where the Bot is built: tests and benchmarks swap the bot's session.
@@ -120,8 +125,11 @@ class DatabaseSessionMiddleware(BaseMiddleware):
     ) -> Any:
         self._watch_bot_calls(data.get("bot"))
         after_commit = AfterCommit()
+        user: User | None = data.get("event_from_user")
+        user_id = None if user is None else user.id
+        route = None if self.reads is None else self.reads.route(user_id)
         try:
-            async with self.session_factory() as session:
+            async with self.session_factory(info={ROUTE: route} if route else {}) as session:
                 update = UpdateTransaction(session, after_commit)
                 token = _current_update.set(update)
                 try:
@@ -132,5 +140,19 @@ class DatabaseSessionMiddleware(BaseMiddleware):
                 finally:  # closing the session rolls back what was not committed
                     _current_update.reset(token)
         finally:
+            wrote = route is not None and (route.on_primary or works_apart(event))
+            if wrote and self.reads is not None and user_id is not None:
+                self.reads.wrote(user_id)  # their next reads must see it
             await after_commit.run()
         return result
+
+
+def works_apart(update: TelegramObject) -> bool:
+    """An update whose handler works in transactions of its own (a pre-checkout, a payment),
+    not in the update's session."""
+    if not isinstance(update, Update):
+        return True
+    message = update.message
+    return update.pre_checkout_query is not None or (
+        message is not None and message.successful_payment is not None
+    )

@@ -3,6 +3,9 @@
 PostgreSQL: a session advisory lock on the migration connection, so it dies with the session.
 SQLite: an exclusive `flock` on a file beside the database, so it dies with the process.
 Both are taken by polling with backoff, and the waiter says who holds the lock.
+
+The pieces take the lock's key (or file) as a parameter: the poller election (bot/election.py)
+holds its own lock in another key space the same way.
 """
 
 from __future__ import annotations
@@ -101,9 +104,27 @@ def _advisory_params(version_table: str) -> dict[str, int]:
     return {"ns": LOCK_NAMESPACE, "key": advisory_key(version_table)}
 
 
+async def try_advisory_lock(conn: AsyncConnection, params: dict[str, int]) -> bool:
+    """One attempt at the session advisory lock (`params`: its two int4 keys, ns and key)."""
+    got = await conn.scalar(text("SELECT pg_try_advisory_lock(:ns, :key)"), params)
+    await conn.commit()
+    return bool(got)
+
+
+async def advisory_unlock(conn: AsyncConnection, params: dict[str, int]) -> None:
+    await conn.rollback()
+    await conn.execute(text("SELECT pg_advisory_unlock(:ns, :key)"), params)
+    await conn.commit()
+
+
 async def postgres_holder(conn: AsyncConnection, version_table: str) -> str | None:
-    """Who holds the advisory lock, what it announced and for how long its current
+    """Who holds the migration lock, what it announced and for how long its current
     transaction (a revision, while it migrates) has run; None when nobody holds it."""
+    return await advisory_holder(conn, _advisory_params(version_table))
+
+
+async def advisory_holder(conn: AsyncConnection, params: dict[str, int]) -> str | None:
+    """Who holds the session advisory lock `params` (see `postgres_holder`)."""
     row = (
         await conn.execute(
             text(
@@ -114,7 +135,7 @@ async def postgres_holder(conn: AsyncConnection, version_table: str) -> str | No
                 "AND l.objid = :key AND l.objsubid = 2 AND l.database = "
                 "(SELECT oid FROM pg_database WHERE datname = current_database())"
             ),
-            _advisory_params(version_table),
+            params,
         )
     ).first()
     await conn.commit()
@@ -135,12 +156,10 @@ async def postgres_lock(
     params = _advisory_params(version_table)
 
     async def try_acquire() -> bool:
-        got = await conn.scalar(text("SELECT pg_try_advisory_lock(:ns, :key)"), params)
-        await conn.commit()
-        return bool(got)
+        return await try_advisory_lock(conn, params)
 
     async def describe_holder() -> str | None:
-        return await postgres_holder(conn, version_table)
+        return await advisory_holder(conn, params)
 
     def announce(sync_conn: Connection, revision: str, _description: str) -> None:
         # The host makes room: PostgreSQL keeps 63 characters of the name, and waiters see
@@ -160,14 +179,14 @@ async def postgres_lock(
         yield HeldLock(waited, announce)
     finally:
         if acquired and not conn.closed and not conn.invalidated:
-            await conn.rollback()
-            await conn.execute(text("SELECT pg_advisory_unlock(:ns, :key)"), params)
-            await conn.commit()
+            await advisory_unlock(conn, params)
 
 
-def holder_name(role: str) -> str:
-    """Who we are, for another migrator's lock-wait messages."""
-    return f"{role} pid={os.getpid()} host={socket.gethostname()}"[:_NAME_LIMIT]
+def holder_name(role: str, unique: str = "") -> str:
+    """Who we are, for others' lock-wait messages (and the outbox's claims). `unique` is kept
+    whole however long the host's name: it tells apart two starts that got the same pid."""
+    tail = f" {unique}" if unique else ""
+    return f"{role} pid={os.getpid()} host={socket.gethostname()}"[: _NAME_LIMIT - len(tail)] + tail
 
 
 def _applying(revision: str) -> str:
@@ -179,13 +198,10 @@ async def label_session(conn: AsyncConnection, name: str, *, ddl_lock_timeout: f
     and a DDL lock_timeout so a revision never queues behind a long transaction while the
     bot's traffic queues behind it.
 
-    The connection is detached from the pool first, so closing it really closes it: session
-    state (these settings, the advisory lock) never reaches the bot's queries, and no reset
-    can fail halfway."""
+    The connection is detached from the pool first (see `name_session`)."""
     if conn.dialect.name != "postgresql":
         return
-    await conn.run_sync(Connection.detach)
-    await conn.execute(text("SELECT set_config('application_name', :name, false)"), {"name": name})
+    await name_session(conn, name)
     await conn.execute(
         text("SELECT set_config('lock_timeout', :ms, false)"),
         {"ms": f"{int(ddl_lock_timeout * 1000)}ms"},
@@ -193,8 +209,19 @@ async def label_session(conn: AsyncConnection, name: str, *, ddl_lock_timeout: f
     await conn.commit()
 
 
-def lock_file_for(database: Path) -> Path:
-    return database.with_name(database.name + ".migrate.lock")
+async def name_session(conn: AsyncConnection, name: str) -> None:
+    """A PostgreSQL connection of its own, named `name` for pg_stat_activity (and for our
+    lock-wait messages). It is detached from the pool, so closing it really closes it: session
+    state (settings, an advisory lock) never reaches the bot's queries, and no reset can fail
+    halfway."""
+    await conn.run_sync(Connection.detach)
+    await conn.execute(text("SELECT set_config('application_name', :name, false)"), {"name": name})
+    await conn.commit()
+
+
+def lock_file_for(database: Path, purpose: str = "migrate") -> Path:
+    """`<database file>.<purpose>.lock`: the migration lock's file, or another lock's."""
+    return database.with_name(f"{database.name}.{purpose}.lock")
 
 
 def _first_line(path: Path) -> str:
@@ -222,9 +249,24 @@ def _write_announcement(fd: int, announcement: str) -> None:
     os.ftruncate(fd, len(data))
 
 
+def try_file_lock(fd: int, name: str) -> bool:
+    """One attempt at an exclusive flock on `fd`; the holder writes `name` in the file for
+    the waiters' messages."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    _write_announcement(fd, name)
+    return True
+
+
 async def sqlite_holder(database: Path) -> str | None:
-    """Who holds the lock file and what it announced; None when nobody holds it."""
-    path = lock_file_for(database)
+    """Who holds the migration lock file and what it announced; None when nobody holds it."""
+    return await file_lock_holder(lock_file_for(database))
+
+
+async def file_lock_holder(path: Path) -> str | None:
+    """Who holds the lock file `path` and what it announced; None when nobody holds it."""
     try:
         fd = os.open(path, os.O_RDONLY)
     except FileNotFoundError:
@@ -245,12 +287,7 @@ async def sqlite_lock(database: Path, *, timeout: float, name: str) -> AsyncIter
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
 
     async def try_acquire() -> bool:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return False
-        _write_announcement(fd, name)  # for the waiters' messages
-        return True
+        return try_file_lock(fd, name)
 
     async def describe_holder() -> str | None:
         return await _announced_in(path)

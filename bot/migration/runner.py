@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.config import DatabaseSettings
 from bot.errors import SchemaError
-from bot.migration.connect import connect, refuse_read_only
+from bot.migration.connect import connect, describe, refuse_read_only
 from bot.migration.errors import ReadOnlyServingError, SchemaBehindError, UnknownRevisionError
 from bot.migration.failures import (
     failing_revision,
@@ -338,14 +338,21 @@ def _finish(report: MigrationReport, started: float) -> MigrationReport:
 
 
 async def verify(
-    engine: AsyncEngine, options: MigrationOptions | None = None, *, poll_interval: float = 1.0
+    engine: AsyncEngine,
+    options: MigrationOptions | None = None,
+    *,
+    poll_interval: float = 1.0,
+    for_writes: bool = True,
 ) -> SchemaStatus:
     """For `--no-migrate`: never locks, never writes. Waits up to `schema_wait_timeout` for a
-    schema that is behind (the primary still migrating, a replica still replaying)."""
+    schema that is behind (the primary still migrating, a replica still replaying). A database
+    `for_writes` must not be read-only; a replica for reads is verified with `for_writes=False`.
+    """
     options = options or MigrationOptions()
     revisions = await _revisions(options)
     async with connect(engine, deadline=options.connect_timeout) as conn, one_line_errors():
-        await refuse_read_only(conn, ReadOnlyServingError)  # at once: waiting would not help
+        if for_writes:  # at once: waiting would not help
+            await refuse_read_only(conn, ReadOnlyServingError)
         last: SchemaStatus | None = None  # the latest read, for the messages
 
         async def attempt() -> SchemaStatus | None:
@@ -390,5 +397,5 @@ async def verify(
             report=report,
             expired=expired,
         )
-    logger.info("schema verified: {}", verified.describe())
+    logger.info("schema verified on {}: {}", describe(engine), verified.describe())
     return verified

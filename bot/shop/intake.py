@@ -26,6 +26,8 @@ from bot.shop.services import Shop
 
 # One transaction of its own that waits at most that many seconds for a lock.
 ShopTransactions = Callable[[float], AbstractAsyncContextManager[Shop]]
+# Seconds a transaction of a background worker or a payment callback waits for a lock.
+LOCK_WAIT = 5.0
 
 _FIRST_BACKOFF = 0.2
 _MAX_BACKOFF = 2.0

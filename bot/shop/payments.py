@@ -27,8 +27,11 @@ class Payment:
     payload: str  # the invoice's, as `build_payload` made it
     amount: int
     currency: str
-    charge_id: str  # Telegram's: unique per payment
+    charge_id: str  # Telegram's, or `<provider>:<gateway's id>`: unique per payment
     provider_charge_id: str | None
+    # purchases.provider: a gateway's name (`bot.shop.orders`); None for a Telegram payment,
+    # whose provider follows from its currency (and for journal lines written before this).
+    provider: str | None = None
 
 
 @dataclass(frozen=True)
@@ -104,7 +107,7 @@ async def record_payment(shop: Shop, buyer: Customer, payment: Payment) -> Payme
         product_id=product.id,
         amount=payment.amount,
         currency=payment.currency,
-        provider=provider_of(payment.currency),
+        provider=payment.provider or provider_of(payment.currency),
         charge_id=payment.charge_id,
         provider_charge_id=payment.provider_charge_id,
     )

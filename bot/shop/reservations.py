@@ -9,11 +9,10 @@ import contextlib
 
 from loguru import logger
 
-from bot.shop.intake import ShopTransactions
+from bot.shop.intake import LOCK_WAIT, ShopTransactions
 from bot.shop.stock import now
 
 SWEEP_INTERVAL = 60.0
-_LOCK_WAIT = 5.0
 
 
 class ReservationSweep:
@@ -24,7 +23,7 @@ class ReservationSweep:
 
     async def sweep(self) -> int:
         """Release the expired reservations once; how many."""
-        async with self.transactions(_LOCK_WAIT) as shop:
+        async with self.transactions(LOCK_WAIT) as shop:
             released = await shop.stock.release_expired(now())
         if released:
             logger.info("returned {} expired stock reservation(s) to stock", released)

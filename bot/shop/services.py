@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.dao.catalog import CategoryDAO, ProductDAO
+from bot.dao.orders import OrderDAO
 from bot.dao.outbox import OutboxDAO
 from bot.dao.purchases import PurchaseDAO
 from bot.dao.restock import RestockDAO
@@ -37,6 +38,11 @@ class Shop:
     def outbox(self) -> OutboxDAO:
         """What the bot must send, on the products' session (as `stock`)."""
         return OutboxDAO(self.products.session)
+
+    @property
+    def orders(self) -> OrderDAO:
+        """Gateway orders, on the products' session (as `stock`)."""
+        return OrderDAO(self.products.session)
 
     @property
     def restock(self) -> RestockDAO:

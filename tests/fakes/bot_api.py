@@ -15,6 +15,10 @@ synchronously::
 
 Every request to ``/bot{token}/{method}`` is recorded as a :class:`Call`, including
 requests for methods the fake does not know (those answer 404 like the real API).
+
+Like Telegram, one getUpdates at a time per token: a new one ends a pending one with 409
+Conflict (each is recorded in :attr:`FakeBotAPI.conflicts`), and an offset confirms (drops)
+every update below it.
 """
 
 from __future__ import annotations
@@ -24,6 +28,9 @@ import contextlib
 import copy
 import io
 import threading
+import time
+from contextvars import ContextVar
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self
 
@@ -35,6 +42,26 @@ __all__ = ["BotAPIError", "Call", "FakeBotAPI"]
 
 _MAX_UPDATES_PER_POLL = 100
 _SHUTDOWN_TIMEOUT = 2.0
+CONFLICT = (
+    "Conflict: terminated by other getUpdates request; make sure that only one bot instance "
+    "is running"
+)
+# The HTTP request being answered, for what only the transport knows (token, client).
+_REQUEST: ContextVar[web.Request] = ContextVar("fake_bot_api_request")
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """A getUpdates ended with 409 by a newer one for the same token."""
+
+    at: float
+    client_connected: bool  # False: its client had gone (killed, or gave up): nobody saw it
+
+
+@dataclass
+class _PendingPoll:
+    request: web.Request
+    terminated: asyncio.Event
 
 
 class FakeBotAPI(FakeTelegram):
@@ -46,6 +73,8 @@ class FakeBotAPI(FakeTelegram):
         self._pushed_updates: dict[int, JSONDict] = {}
         self._last_update_id = 0
         self._updates_served = 0
+        self._conflicts: list[Conflict] = []
+        self._pending_polls: dict[str, _PendingPoll] = {}  # by token; only on the server loop
         self.handle("getUpdates", self._get_updates)
         self.handle("deleteWebhook", self._delete_webhook)
         # Server thread state.
@@ -147,6 +176,18 @@ class FakeBotAPI(FakeTelegram):
                 loop.call_soon_threadsafe(self._notify_updates_changed)
         return update_id
 
+    @property
+    def conflicts(self) -> list[Conflict]:
+        """Every getUpdates ended by a newer one (409), oldest first."""
+        with self._cond:
+            return list(self._conflicts)
+
+    @property
+    def pending_updates(self) -> list[int]:
+        """The ids of the updates not confirmed yet."""
+        with self._cond:
+            return [update["update_id"] for update in self._pending_updates]
+
     def get_update(self, update_id: int) -> dict:
         """A copy of a previously pushed update (e.g. to read a callback query id)."""
         with self._cond:
@@ -162,19 +203,47 @@ class FakeBotAPI(FakeTelegram):
         timeout = max(_int_or(params, "timeout", 0), 0)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        while True:
-            # Take the event before looking at the queue so a push in between still wakes us.
-            changed = self._updates_changed
-            assert changed is not None
-            with self._cond:
-                self._confirm_updates(offset)
-                batch = self._pending_updates[:limit]
-                self._updates_served += len(batch)
-            remaining = deadline - loop.time()
-            if batch or self._stopping or remaining <= 0:
-                return batch
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(changed.wait(), remaining)
+        request = _REQUEST.get()
+        token = request.match_info["token"]
+        mine = _PendingPoll(request, asyncio.Event())
+        older = self._pending_polls.get(token)
+        if older is not None:
+            older.terminated.set()
+        self._pending_polls[token] = mine
+        try:
+            while True:
+                # Take the event before looking at the queue so a push in between still wakes us.
+                changed = self._updates_changed
+                assert changed is not None
+                with self._cond:
+                    self._confirm_updates(offset)
+                    batch = self._pending_updates[:limit]
+                    self._updates_served += len(batch)
+                remaining = deadline - loop.time()
+                if batch or self._stopping or remaining <= 0:
+                    return batch
+                woken = asyncio.ensure_future(changed.wait())
+                ended = asyncio.ensure_future(mine.terminated.wait())
+                try:
+                    await asyncio.wait(
+                        {woken, ended}, timeout=remaining, return_when=asyncio.FIRST_COMPLETED
+                    )
+                finally:
+                    woken.cancel()
+                    ended.cancel()
+                if mine.terminated.is_set():
+                    raise self._conflict(request)
+        finally:
+            if self._pending_polls.get(token) is mine:
+                del self._pending_polls[token]
+
+    def _conflict(self, request: web.Request) -> BotAPIError:
+        """Record that a newer getUpdates ended this one; the 409 to answer it with."""
+        transport = request.transport
+        connected = transport is not None and not transport.is_closing()
+        with self._cond:
+            self._conflicts.append(Conflict(time.monotonic(), connected))
+        return BotAPIError(409, CONFLICT)
 
     def _confirm_updates(self, offset: int) -> None:
         if offset > 0:
@@ -203,6 +272,7 @@ class FakeBotAPI(FakeTelegram):
             params = await _read_params(request)
         except BotAPIError as error:
             return web.json_response(error.body(), status=error.error_code)
+        _REQUEST.set(request)
         status, body = await self.answer(
             request.match_info["method"], params, request.match_info["token"]
         )

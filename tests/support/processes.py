@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import configparser
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from tests.support.databases import ThrowawayDatabase
 
@@ -67,6 +71,18 @@ def run_alembic(
     ini: Path = PROJECT_ROOT / "alembic.ini",
 ) -> subprocess.CompletedProcess[str]:
     return run_command([str(ALEMBIC), "-c", str(ini), *args], env, PROJECT_ROOT, timeout)
+
+
+def get_json(port: int, path: str) -> tuple[int, dict[str, Any]]:
+    """GET http://127.0.0.1:<port><path> (a health endpoint): the status and the JSON body;
+    (0, {}) while nothing listens yet."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+    except OSError:
+        return 0, {}
 
 
 def free_port() -> int:

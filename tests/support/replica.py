@@ -3,6 +3,7 @@ and fresh databases on it that the test sees through both servers."""
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import subprocess
 import uuid
@@ -14,6 +15,7 @@ from pathlib import Path
 import asyncpg
 from sqlalchemy.engine import URL
 
+from bot.replica import ReplicaReads
 from tests.support.databases import ThrowawayDatabase, execute
 from tests.support.processes import PROJECT_ROOT, free_port
 from tests.support.waiting import eventually
@@ -65,6 +67,15 @@ class ReplicaPair:
             _script("start", self.directory, "primary")
 
     @contextmanager
+    def replica_stopped(self) -> Iterator[None]:
+        """The replica shut down until the block ends; then it streams again."""
+        _script("stop", self.directory, "replica")
+        try:
+            yield
+        finally:
+            _script("start", self.directory, "replica")
+
+    @contextmanager
     def database(self) -> Iterator[Database]:
         """A fresh database, created on the primary, once the replica has replayed it."""
         name = f"shopbot_replica_{uuid.uuid4().hex[:12]}"
@@ -78,6 +89,17 @@ class ReplicaPair:
             )
         finally:
             self.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def in_step(reads: ReplicaReads) -> None:
+    """Until the watch finds the replica has replayed all the primary held at its latest
+    check (as the bot's watch would, once a second)."""
+    for _ in range(600):
+        state = await reads.check()
+        if state.usable and state.lag == 0:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"the replica never caught up: {reads.state}")
 
 
 def _reachable(url: URL) -> bool:

@@ -51,9 +51,13 @@ class FileServingSession(RecordingSession):
         yield self.telegram.file_content(url.partition("/file/bot")[2].partition("/")[2])
 
 
-def build_shop_dispatcher(settings: Settings, engine: AsyncEngine) -> Dispatcher:
+def build_shop_dispatcher(
+    settings: Settings, engine: AsyncEngine, read_engine: AsyncEngine | None = None
+) -> Dispatcher:
     """The one call into the bot's wiring: a change of its signature is fixed here."""
-    return build_dispatcher(settings, engine, SchemaMode.MIGRATE, strict_transactions=True)
+    return build_dispatcher(
+        settings, engine, SchemaMode.MIGRATE, strict_transactions=True, read_engine=read_engine
+    )
 
 
 def release_routers(dispatcher: Dispatcher) -> None:
@@ -127,12 +131,14 @@ async def running_shop(database: ThrowawayDatabase, **settings: Any) -> AsyncIte
     settings = {"bot_token": TEST_TOKEN, "payments_journal": journal, **settings}
     config = Settings(_env_file=None, database_url=database.url_string, **settings)  # type: ignore[call-arg]
     engine = create_engine(config.database)
+    read_url = config.database_read
+    read_engine = None if read_url is None else create_engine(read_url)
     try:
         await migrate(engine)
         # The bot's own defaults (HTML) and retries, on the fake Telegram.
         telegram = FakeTelegram(bot_id=extract_bot_id(config.bot_token.get_secret_value()))
         bot = build_bot(config, session=FileServingSession(telegram))
-        dispatcher = build_shop_dispatcher(config, engine)
+        dispatcher = build_shop_dispatcher(config, engine, read_engine)
         shop = ShopBot(dispatcher, bot, engine)
         sink = logger.add(shop.log.append, level="DEBUG", format="{level} | {name} | {message}")
         try:
@@ -145,6 +151,8 @@ async def running_shop(database: ThrowawayDatabase, **settings: Any) -> AsyncIte
         assert not tracebacks, "\n".join(tracebacks)
     finally:
         await engine.dispose()
+        if read_engine is not None:
+            await read_engine.dispose()
 
 
 @dataclass(frozen=True)

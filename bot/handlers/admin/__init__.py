@@ -9,6 +9,7 @@ from bot.filters.admin import IsAdmin
 from bot.handlers.admin import (
     categories,
     menu,
+    orders,
     product_form,
     products,
     purchases,
@@ -27,4 +28,5 @@ router.include_routers(
     product_form.router,
     units.router,
     purchases.router,
+    orders.router,
 )

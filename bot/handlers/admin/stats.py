@@ -13,6 +13,7 @@ from bot.i18n import _, ngettext
 from bot.keyboards.admin import back_to_panel
 from bot.keyboards.callbacks import Admin, AdminAction
 from bot.shop import Shop
+from bot.shop.gateways import PROVIDER_CRYPTOPAY, PROVIDER_ROBOKASSA
 from bot.shop.money import format_amount
 from bot.shop.payments import PROVIDER_CARD, PROVIDER_STARS
 
@@ -20,7 +21,12 @@ router = Router(name="admin-stats")
 
 
 def _provider_name(provider: str) -> str:
-    names = {PROVIDER_STARS: "Telegram Stars", PROVIDER_CARD: _("payment provider")}
+    names = {
+        PROVIDER_STARS: "Telegram Stars",
+        PROVIDER_CARD: _("payment provider"),
+        PROVIDER_ROBOKASSA: "Robokassa",
+        PROVIDER_CRYPTOPAY: "Crypto Pay",
+    }
     return names.get(provider, provider)
 
 

@@ -1,0 +1,89 @@
+"""Paying through a gateway outside Telegram: the buyer picks a way to pay after Buy, gets an
+order with its number and a payment link; the gateway's callback (bot.gateways.server)
+delivers the purchase."""
+
+from __future__ import annotations
+
+from html import escape
+from typing import TYPE_CHECKING
+
+from aiogram import Bot, Router
+from aiogram.types import CallbackQuery
+
+from bot.config import Settings
+from bot.handlers.customers import customer_of
+from bot.handlers.payments import offer_invoice
+from bot.handlers.ui import load_or_stale, stale
+from bot.i18n import _, ngettext
+from bot.keyboards.callbacks import PayMethod, PayWith
+from bot.keyboards.gateways import pay_link_keyboard
+from bot.shop import Shop
+from bot.shop.gateways import PROVIDER_ROBOKASSA
+from bot.shop.money import format_amount
+from bot.shop.orders import NotOnSale, NoUnitLeft, Offer, Unavailable
+
+if TYPE_CHECKING:  # bot.gateways takes the payment path from bot.handlers.payments
+    from bot.gateways.service import Gateways
+
+router = Router(name="gateways")
+
+
+@router.callback_query(PayWith.filter())
+async def pay_with(
+    callback: CallbackQuery,
+    callback_data: PayWith,
+    shop: Shop,
+    settings: Settings,
+    bot: Bot,
+    gateways: Gateways | None,
+) -> None:
+    if callback_data.method is PayMethod.TELEGRAM:
+        product = await load_or_stale(callback, shop.products.on_sale(callback_data.product_id))
+        if product is not None:
+            await offer_invoice(callback, product, settings, bot)
+        return
+    method = str(callback_data.method)
+    if gateways is None or method not in gateways.providers:  # set up no more, or forged
+        await stale(callback)
+        return
+    # Not through the update's session: a Crypto Pay invoice is a network call, and no
+    # transaction may stay open across one.
+    offer = await gateways.open(method, callback_data.product_id, customer_of(callback.from_user))
+    if isinstance(offer, NotOnSale):
+        await stale(callback)
+    elif isinstance(offer, NoUnitLeft):
+        await callback.answer(
+            _("Sorry, this product is sold out; please look again later."), show_alert=True
+        )
+    elif isinstance(offer, Unavailable):
+        await callback.answer(
+            _("Sorry, paying with crypto is not available right now; please try again later."),
+            show_alert=True,
+        )
+    else:
+        await _send_offer(bot, callback.from_user.id, offer, settings.gateway_order_minutes)
+        await callback.answer()
+
+
+async def _send_offer(bot: Bot, chat_id: int, offer: Offer, minutes: int) -> None:
+    order = offer.order
+    price = format_amount(order.amount, order.currency)
+    gateway = "Robokassa" if offer.provider == PROVIDER_ROBOKASSA else "Crypto Pay"
+    within = ngettext(
+        "Pay within {count} minute with the button below.",
+        "Pay within {count} minutes with the button below.",
+        minutes,
+    ).format(count=minutes)
+    text = "\n".join(
+        [
+            _("🧾 Order #{number}: <b>{name}</b>, {price}.").format(
+                number=order.order_id, name=escape(order.product_name), price=price
+            ),
+            within,
+            _("Your purchase arrives here as soon as {gateway} confirms the payment.").format(
+                gateway=gateway
+            ),
+        ]
+    )
+    label = _("Pay {price}").format(price=price)
+    await bot.send_message(chat_id, text, reply_markup=pay_link_keyboard(label, offer.pay_url))
