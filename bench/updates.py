@@ -53,7 +53,7 @@ from bench._common import (
     times,
 )
 from bench._costs import ROUND_TRIPS, RoundTrips, own_time_by_area, profiled
-from bot.app import SchemaMode, build_dispatcher, sqlite_reads
+from bot.app import SchemaMode, build_dispatcher, reads_apart
 from bot.config import Settings
 from bot.dao.database import create_engine, create_session_factory, serving_session_factory
 from bot.dao.models import Category, Product, User
@@ -370,9 +370,9 @@ async def database_variant(
         async with create_session_factory(engine)() as session, session.begin():
             categories, products = catalog_rows()
             session.add_all([*categories, *products])
-        # The bot's own update sessions (on SQLite a transaction takes the write lock when it
-        # begins, so one that reads first never fails when it writes).
-        reads = sqlite_reads(engine)
+        # The bot's own update sessions: reads outside any transaction until the first write,
+        # which begins one (on SQLite taking the write lock at BEGIN).
+        reads = reads_apart(engine)
         yield Variant(name, serving_session_factory(engine), engine=engine, reads=reads)
     finally:
         await engine.dispose()

@@ -29,12 +29,13 @@ from bot.config import Settings
 from bot.dao.database import (
     create_engine,
     is_sqlite,
+    reading,
     serving_session_factory,
     writing,
 )
 from bot.dao.models import OUTBOX_GOODS, OUTBOX_RESTOCK, OUTBOX_TEXT
 from bot.dao.open_transactions import track_open_transactions
-from bot.dao.routing import DeferredReads
+from bot.dao.routing import ReadsApart
 from bot.dispatcher import ShopDispatcher
 from bot.errors import ConfigError, UnreachableError
 from bot.gateways.server import payment_server
@@ -196,7 +197,7 @@ def build_dispatcher(
         serving_session_factory(engine),
         shop_factory,
         CommitBeforeBotCalls(strict=strict_transactions),
-        replica or sqlite_reads(engine),
+        replica or reads_apart(engine),
     )
     dispatcher.update.outer_middleware(sessions)
     dispatcher.update.outer_middleware(UserLanguageMiddleware(i18n, languages))
@@ -220,9 +221,12 @@ def build_dispatcher(
     return dispatcher
 
 
-def sqlite_reads(engine: AsyncEngine) -> DeferredReads | None:
-    """On SQLite, updates read apart from the one writer until they write."""
-    return DeferredReads(writing(engine), engine) if is_sqlite(engine.url) else None
+def reads_apart(engine: AsyncEngine) -> ReadsApart | None:
+    """On SQLite, updates read outside any transaction until they write (bot.dao.routing).
+    Not on PostgreSQL: there an update that reads, then writes, would hold two connections of
+    one bounded pool, and a burst of them could take every connection for reads and wait for
+    ever for one to write with."""
+    return ReadsApart(writing(engine), reading(engine)) if is_sqlite(engine.url) else None
 
 
 async def prepare_schema(

@@ -23,6 +23,7 @@ from loguru import logger
 from sqlalchemy import TextClause, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.dao.database import reading, writing
 from bot.dao.routing import Route
 from bot.errors import UnreachableError
 from bot.migration import MigrationOptions, verify
@@ -89,6 +90,8 @@ class ReplicaReads:
         self._replayed = -1  # the replica's replayed position at the latest check
         self._wrote: dict[int, float] = {}  # user → when an update of theirs last wrote
         self.state = ReplicaState(Standing.UNCHECKED, "not checked yet")
+        self._writer = writing(primary).sync_engine
+        self._replica_reads = reading(replica).sync_engine  # no transaction on the standby
         self._task: asyncio.Task[None] | None = None
 
     def engine_for(self, user_id: int | None) -> AsyncEngine | None:
@@ -102,7 +105,9 @@ class ReplicaReads:
     def route(self, user_id: int | None) -> Route:
         """Where the statements of an update of this user's go (see `bot.dao.routing`)."""
         replica = self.engine_for(user_id)
-        return Route(self.primary.sync_engine, None if replica is None else replica.sync_engine)
+        if replica is None:  # one connection of the primary's pool for the whole update
+            return Route(self._writer, self._writer)
+        return Route(self._writer, self._replica_reads)
 
     def wrote(self, user_id: int) -> None:
         """An update of this user's has written to the primary (and committed)."""

@@ -35,6 +35,9 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 # take SQLite's write lock at BEGIN, and bound how long one transaction waits for a lock.
 BEGIN_IMMEDIATE = "shopbot_begin_immediate"
 LOCK_WAIT_MS = "shopbot_lock_wait_ms"
+# SQLite: reads with no transaction around them (see `reading`).
+NO_TRANSACTION = "shopbot_no_transaction"
+_BUSY_TIMEOUT = "shopbot_busy_timeout_ms"  # what a SQLite connection has, in its info
 # PostgreSQL: a handful of connections serve many updates, since no transaction waits on
 # Telegram; the overflow absorbs bursts, and a wait past the timeout is retried by payments.
 POOL_SIZE = 10
@@ -192,12 +195,17 @@ def _use_real_sqlite_transactions(engine: AsyncEngine) -> None:
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.close()
+        _record.info[_BUSY_TIMEOUT] = SQLITE_BUSY_TIMEOUT_MS
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Connection) -> None:
         options = connection.get_execution_options()
-        busy_timeout = options.get(LOCK_WAIT_MS, SQLITE_BUSY_TIMEOUT_MS)
-        connection.exec_driver_sql(f"PRAGMA busy_timeout={int(busy_timeout)}")
+        if options.get(NO_TRANSACTION):  # the driver runs each statement on its own
+            return
+        busy_timeout = int(options.get(LOCK_WAIT_MS, SQLITE_BUSY_TIMEOUT_MS))
+        if connection.info.get(_BUSY_TIMEOUT) != busy_timeout:  # a round trip: only to change
+            connection.exec_driver_sql(f"PRAGMA busy_timeout={busy_timeout}")
+            connection.info[_BUSY_TIMEOUT] = busy_timeout
         # A deferred transaction that reads, then writes after another writer committed,
         # fails at once (SQLITE_BUSY_SNAPSHOT); taking the write lock at BEGIN makes it wait.
         connection.exec_driver_sql("BEGIN IMMEDIATE" if options.get(BEGIN_IMMEDIATE) else "BEGIN")
@@ -212,6 +220,15 @@ def writing(engine: AsyncEngine) -> AsyncEngine:
     at a time, and no transaction fails for having read first (SQLITE_BUSY_SNAPSHOT). The
     same pool; on PostgreSQL the option does nothing."""
     return engine.execution_options(**{BEGIN_IMMEDIATE: True})
+
+
+def reading(engine: AsyncEngine) -> AsyncEngine:
+    """The engine for an update's reads before its first write (see bot.dao.routing): no
+    transaction around them, so no BEGIN, no COMMIT and no lock; each statement sees what was
+    committed when it runs, as in PostgreSQL's READ COMMITTED. The same pool."""
+    if is_sqlite(engine.url):
+        return engine.execution_options(**{NO_TRANSACTION: True})
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
 
 
 def serving_session_factory(

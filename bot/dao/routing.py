@@ -1,7 +1,7 @@
 """Sessions that read apart until they write.
 
-An update's session sends its reads to the engine chosen for them (a replica; on SQLite, the
-same database in a deferred transaction), and everything else to the primary: inserts,
+An update's session sends its reads to the engine chosen for them (a replica, or the same
+database with no transaction around the reads), and everything else to the primary: inserts,
 updates, deletes, ORM flushes, locking reads (`FOR UPDATE`) and text statements (which may
 write). Once a session has used the primary it stays there, so it reads back what it wrote.
 Reads before the first write are thus not in the write's transaction: what the code already
@@ -24,20 +24,20 @@ ROUTE = "shopbot_route"  # the key of a session's `Route` in `Session.info`
 
 @dataclass
 class Route:
-    """Where one session's statements go: `replica` (None: nowhere but the primary) until the
-    session first needs the primary."""
+    """Where one session's statements go: its plain reads to `reads` until the session first
+    needs the primary, then everything to the primary."""
 
     primary: Engine
-    replica: Engine | None
+    reads: Engine
     on_primary: bool = False
 
     def bind_for(self, clause: object, *, flushing: bool) -> Engine:
-        if self.replica is None or self.on_primary:
+        if self.on_primary:
             return self.primary
         if flushing or not _plain_read(clause):
             self.on_primary = True
             return self.primary
-        return self.replica
+        return self.reads
 
 
 def _plain_read(clause: object) -> bool:
@@ -63,10 +63,11 @@ class ReadRouting(Protocol):
     def wrote(self, user_id: int) -> None: ...
 
 
-class DeferredReads:
-    """SQLite: an update's reads before its first write run in a deferred transaction on
-    `reader` (in WAL mode, readers wait for no writer), its writes in one on `writer` that
-    takes the write lock at BEGIN. Only updates that write queue for the one writer."""
+class ReadsApart:
+    """One database: an update's reads before its first write run on `reader`, with no
+    transaction around them (`bot.dao.database.reading`), its writes in a transaction on
+    `writer` (on SQLite one that takes the write lock at BEGIN). Only updates that write
+    queue for SQLite's one writer, and one that only reads sends no BEGIN and no COMMIT."""
 
     def __init__(self, writer: AsyncEngine, reader: AsyncEngine) -> None:
         self._writer = writer.sync_engine
