@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from aiogram import Bot, Dispatcher
+from aiogram import Bot, Dispatcher, loggers
 from aiogram.types import Update
 
 from bot.handlers.payments import receipt_of
 from bot.polling import Standby
 from bot.shop.intake import PaymentIntake
+from bot.storage import StorageUnavailable
 
 
 class ShopDispatcher(Dispatcher):
@@ -31,6 +32,23 @@ class ShopDispatcher(Dispatcher):
             lambda: super(ShopDispatcher, self)._polling(bot, *args, **kwargs),
             lambda: self.taken_update_id,
         )
+
+    async def _feed_webhook_update(self, bot: Bot, update: Update, **kwargs: Any) -> Any:
+        """aiogram's, except that an update that met Redis down is no error to log with a
+        traceback: bot.storage has said so once, and the webhook answers it 503."""
+        try:
+            return await self.feed_update(bot, update, **kwargs)
+        except StorageUnavailable:
+            raise
+        except Exception as error:
+            loggers.event.exception(
+                "Cause exception while process update id=%d by bot id=%d\n%s: %s",
+                update.update_id,
+                bot.id,
+                type(error).__name__,
+                error,
+            )
+            raise
 
     async def feed_update(self, bot: Bot, update: Update, **kwargs: Any) -> Any:
         if self.taken_update_id is None or update.update_id > self.taken_update_id:

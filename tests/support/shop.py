@@ -10,9 +10,10 @@ so a test reads the Bot API calls they caused and the rows they wrote without wa
 from __future__ import annotations
 
 import asyncio
+import logging
 import tempfile
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from itertools import count
 from pathlib import Path
@@ -30,6 +31,7 @@ from bot.app import SchemaMode, build_bot, build_dispatcher
 from bot.config import Settings
 from bot.dao.database import create_engine, create_session_factory
 from bot.dao.models import Category, Product
+from bot.log import InterceptHandler
 from bot.migration import migrate
 from tests.fakes import Call, FakeTelegram, RecordingSession
 from tests.fakes.telegram import JSONDict
@@ -49,6 +51,22 @@ class FileServingSession(RecordingSession):
         self, url: str, *args: Any, **kwargs: Any
     ) -> AsyncGenerator[bytes, None]:
         yield self.telegram.file_content(url.partition("/file/bot")[2].partition("/")[2])
+
+
+@contextmanager
+def stdlib_logs_in_loguru() -> Iterator[None]:
+    """aiogram's and SQLAlchemy's errors reach the bot's log, as the process's logging set-up
+    routes them (bot.log), whichever tests ran before in this worker."""
+    root = logging.getLogger()
+    if any(isinstance(handler, InterceptHandler) for handler in root.handlers):
+        yield
+        return
+    handler = InterceptHandler(level=logging.WARNING)
+    root.addHandler(handler)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
 
 
 def build_shop_dispatcher(
@@ -142,7 +160,8 @@ async def running_shop(database: ThrowawayDatabase, **settings: Any) -> AsyncIte
         shop = ShopBot(dispatcher, bot, engine)
         sink = logger.add(shop.log.append, level="DEBUG", format="{level} | {name} | {message}")
         try:
-            yield shop
+            with stdlib_logs_in_loguru():
+                yield shop
         finally:
             logger.remove(sink)
             release_routers(dispatcher)
