@@ -33,6 +33,7 @@ from bot.migration.revisions import VERSION_TABLE
 
 CHECK_INTERVAL = 1.0
 CHECK_TIMEOUT = 2.0
+KEPT_CHECKS = 3600  # an hour of checks
 CONNECT_TIMEOUT = 5.0  # at start: a replica down must not hold the bot back for long
 _VERSIONS = f"(SELECT string_agg(version_num, ',' ORDER BY version_num) FROM {VERSION_TABLE})"
 _PRIMARY_POSITION = text(
@@ -86,7 +87,9 @@ class ReplicaReads:
         self.max_lag = max_lag
         self._clock = clock
         self.where = describe(replica)
-        self._samples: deque[tuple[float, int]] = deque()  # (when, the primary's position)
+        # (when, the primary's position). Bounded for a replica away for long: dropping the
+        # oldest only makes the answers more careful (a later, higher position to reach).
+        self._samples: deque[tuple[float, int]] = deque(maxlen=KEPT_CHECKS)
         self._replayed = -1  # the replica's replayed position at the latest check
         self._wrote: dict[int, float] = {}  # user → when an update of theirs last wrote
         self.state = ReplicaState(Standing.UNCHECKED, "not checked yet")
