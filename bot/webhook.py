@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from aiogram import Bot, Dispatcher
@@ -104,40 +106,44 @@ async def serve_webhook(dispatcher: Dispatcher, bot: Bot, settings: Settings) ->
     await runner.setup()
     hooks = {"app": app, "dispatcher": dispatcher, "bot": bot, **dispatcher.workflow_data}
     started = False
-    try:
-        await listen(
-            runner,
-            settings.webhook_host,
-            settings.webhook_port,
-            what="listen for the webhook",
-            setting="WEBHOOK_PORT (or WEBHOOK_HOST)",
-        )
-        await dispatcher.emit_startup(**hooks)  # a failed migration raises here
-        started = True
-        handler.serving = True
-        logger.info(
-            "listening for webhook updates on {}:{}{}",
-            settings.webhook_host,
-            settings.webhook_port,
-            settings.webhook_path,
-        )
-        await _stop_requested()
-        handler.serving = False
-        readiness.stopping = True
-        logger.info("stopping: new webhook updates get 503 while those in flight finish")
-    finally:
-        await runner.cleanup()  # stops listening; the requests in flight finish first
-        if started:
-            await dispatcher.emit_shutdown(**hooks)
+    with stop_signals() as stop:  # from here on a stop during the start-up is not lost
+        try:
+            await listen(
+                runner,
+                settings.webhook_host,
+                settings.webhook_port,
+                what="listen for the webhook",
+                setting="WEBHOOK_PORT (or WEBHOOK_HOST)",
+            )
+            await dispatcher.emit_startup(**hooks)  # a failed migration raises here
+            started = True
+            handler.serving = True
+            logger.info(
+                "listening for webhook updates on {}:{}{}",
+                settings.webhook_host,
+                settings.webhook_port,
+                settings.webhook_path,
+            )
+            await stop.wait()
+            handler.serving = False
+            readiness.stopping = True
+            logger.info("stopping: new webhook updates get 503 while those in flight finish")
+        finally:
+            await runner.cleanup()  # stops listening; the requests in flight finish first
+            if started:
+                await dispatcher.emit_shutdown(**hooks)
 
 
-async def _stop_requested() -> None:
+@contextmanager
+def stop_signals() -> Iterator[asyncio.Event]:
+    """An event SIGTERM and SIGINT set while the block runs. (A migration's waits take the
+    signals for themselves meanwhile and hand them on: bot.migration.waiting.)"""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     try:
-        await stop.wait()
+        yield stop
     finally:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)

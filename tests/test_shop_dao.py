@@ -334,9 +334,14 @@ async def waiting_on_a_lock(engine: AsyncEngine, task: asyncio.Task[Category | N
     SQLite: its transactions wait for the one write lock at BEGIN, so there is nothing to see."""
     if engine.dialect.name != "postgresql":
         return
-    probe = text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
-    async with engine.connect() as conn:
+    probe = text(
+        "SELECT count(*) FROM pg_stat_activity "
+        "WHERE wait_event_type = 'Lock' AND datname = current_database()"
+    )
+    async with asyncio.timeout(60), engine.connect() as conn:
         while not task.done():
-            if (await conn.execute(probe)).scalar():
+            waiting = (await conn.execute(probe)).scalar()
+            await conn.rollback()  # pg_stat_activity is read once per transaction: a new one
+            if waiting:
                 return
             await asyncio.sleep(0.02)

@@ -166,3 +166,18 @@ def test_a_body_that_is_not_an_update_gets_400_and_one_warning(
     assert output.count("webhook: refused a request whose body is not") == 3, output
     assert "| ERROR" not in output
     assert "Traceback" not in output
+
+
+def test_a_stop_during_the_start_up_is_not_lost(
+    sqlite_file: ThrowawayDatabase, fake_api: FakeBotAPI, tmp_path: Path
+) -> None:
+    """SIGTERM while the start-up hooks still talk to Telegram (the schema is ready, payment
+    callbacks may already be answered): the start finishes, then the instance stops as usual,
+    instead of dying on the signal."""
+    fake_api.set_latency(3, "setWebhook")
+    port = free_port()
+    with BotProcess([], _webhook_env(sqlite_file, fake_api.url, port), tmp_path) as bot:
+        fake_api.wait_for("setMyCommands", timeout=60)  # before setWebhook, after the schema
+        assert bot.stop(signal.SIGTERM) == 0
+    assert "stopping: new webhook updates get 503" in bot.output
+    assert "Traceback" not in bot.output
