@@ -16,7 +16,7 @@ import pytest
 
 from tests.fakes.bot_api import FakeBotAPI
 from tests.support.databases import throwaway_database
-from tests.support.processes import BotProcess, bot_env, free_port
+from tests.support.processes import BotProcess, bot_env, free_port, webhook_settings
 from tests.support.waiting import eventually
 
 ROBOKASSA = {
@@ -41,17 +41,8 @@ def _polling(port: int) -> dict[str, str]:
     return {"PAYMENTS_HTTP_HOST": "127.0.0.1", "PAYMENTS_HTTP_PORT": str(port)}
 
 
-def _webhook(port: int) -> dict[str, str]:
-    return {
-        "WEBHOOK_URL": "https://shop.example.com",
-        "WEBHOOK_SECRET": "s3cret",
-        "WEBHOOK_HOST": "127.0.0.1",
-        "WEBHOOK_PORT": str(port),
-    }
-
-
 @pytest.mark.slow
-@pytest.mark.parametrize("mode", [_polling, _webhook], ids=["polling", "webhook"])
+@pytest.mark.parametrize("mode", [_polling, webhook_settings], ids=["polling", "webhook"])
 def test_the_callbacks_are_served_and_a_forged_one_refused(
     mode: Callable[[int], dict[str, str]], fake_api: FakeBotAPI, tmp_path: Path
 ) -> None:

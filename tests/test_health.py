@@ -10,7 +10,14 @@ from pathlib import Path
 
 from tests.fakes.bot_api import FakeBotAPI
 from tests.support.databases import ThrowawayDatabase, throwaway_database
-from tests.support.processes import BotProcess, bot_env, free_port, get_json, run_main
+from tests.support.processes import (
+    BotProcess,
+    bot_env,
+    free_port,
+    get_json,
+    run_main,
+    webhook_settings,
+)
 from tests.support.waiting import eventually
 
 
@@ -52,14 +59,7 @@ def test_a_webhook_serves_health_on_its_own_port(
     database: ThrowawayDatabase, fake_api: FakeBotAPI, tmp_path: Path
 ) -> None:
     port = free_port()
-    env = bot_env(
-        database,
-        api_url=fake_api.url,
-        WEBHOOK_URL="https://shop.example.com",
-        WEBHOOK_SECRET="s3cret",
-        WEBHOOK_HOST="127.0.0.1",
-        WEBHOOK_PORT=str(port),
-    )
+    env = bot_env(database, api_url=fake_api.url, **webhook_settings(port))
     with BotProcess([], env, tmp_path) as bot:
         bot.wait_for_output("listening for webhook updates")
         status, report = get_json(port, "/readyz")

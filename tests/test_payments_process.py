@@ -24,7 +24,7 @@ from bot.shop.invoices import build_payload
 from tests.fakes.bot_api import FakeBotAPI
 from tests.migrations_testonly.living_shop import open_shop, shop_rows
 from tests.support.databases import ThrowawayDatabase, database_locked, fetch_all
-from tests.support.processes import BotProcess, bot_env, free_port
+from tests.support.processes import WEBHOOK_SECRET, BotProcess, bot_env, free_port, webhook_settings
 from tests.support.replica import Database, ReplicaPair
 from tests.support.waiting import eventually
 
@@ -198,10 +198,7 @@ def test_webhook_answers_a_payment_only_once_taken_and_sigterm_lets_it_finish(
     port = free_port()
     env = {
         **_env(database, fake_api, journal),
-        "WEBHOOK_URL": "https://shop.example.test",
-        "WEBHOOK_SECRET": "hook-secret",
-        "WEBHOOK_HOST": "127.0.0.1",
-        "WEBHOOK_PORT": str(port),
+        **webhook_settings(port),
     }
     payment = fake_api.payment_update(
         BUYER,
@@ -213,7 +210,7 @@ def test_webhook_answers_a_payment_only_once_taken_and_sigterm_lets_it_finish(
     request = urllib.request.Request(
         f"http://127.0.0.1:{port}/telegram/webhook",
         json.dumps({"update_id": 1, **payment}).encode(),
-        {"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": "hook-secret"},
+        {"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": WEBHOOK_SECRET},
         method="POST",
     )
     with BotProcess([], env, tmp_path) as bot, ThreadPoolExecutor(1) as telegram:

@@ -14,11 +14,18 @@ import pytest
 
 from tests.fakes.bot_api import FakeBotAPI
 from tests.support.databases import ThrowawayDatabase, fetch_all, sqlite_database
-from tests.support.processes import TEST_TOKEN, BotProcess, bot_env, free_port, run_main
+from tests.support.processes import (
+    TEST_TOKEN,
+    BotProcess,
+    bot_env,
+    free_port,
+    run_main,
+    webhook_settings,
+)
+from tests.support.processes import WEBHOOK_PUBLIC_URL as PUBLIC_URL
+from tests.support.processes import WEBHOOK_SECRET as SECRET
 from tests.support.waiting import eventually
 
-SECRET = "webhook_Secret-123"
-PUBLIC_URL = "https://shop.example.test"
 USER_ID = 777001
 
 
@@ -64,14 +71,7 @@ def test_webhook_serves_updates_that_carry_the_secret(
     sqlite_file: ThrowawayDatabase, fake_api: FakeBotAPI, tmp_path: Path
 ) -> None:
     port = free_port()
-    env = bot_env(
-        sqlite_file,
-        api_url=fake_api.url,
-        WEBHOOK_URL=PUBLIC_URL,
-        WEBHOOK_SECRET=SECRET,
-        WEBHOOK_HOST="127.0.0.1",
-        WEBHOOK_PORT=str(port),
-    )
+    env = _webhook_env(sqlite_file, fake_api.url, port)
     local = f"http://127.0.0.1:{port}/telegram/webhook"
     with BotProcess([], env, tmp_path) as bot:
         registered = fake_api.wait_for("setWebhook", timeout=60)
@@ -123,14 +123,7 @@ def test_unsafe_webhook_settings_are_refused(
 
 
 def _webhook_env(database: ThrowawayDatabase, api_url: str, port: int) -> dict[str, str]:
-    return bot_env(
-        database,
-        api_url=api_url,
-        WEBHOOK_URL=PUBLIC_URL,
-        WEBHOOK_SECRET=SECRET,
-        WEBHOOK_HOST="127.0.0.1",
-        WEBHOOK_PORT=str(port),
-    )
+    return bot_env(database, api_url=api_url, **webhook_settings(port))
 
 
 def test_a_webhook_port_in_use_stops_the_start_before_set_webhook(

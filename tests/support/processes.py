@@ -43,6 +43,21 @@ def bot_env(
     return clean_env(**values)
 
 
+WEBHOOK_SECRET = "webhook_Secret-123"
+WEBHOOK_PUBLIC_URL = "https://shop.example.test"
+
+
+def webhook_settings(port: int) -> dict[str, str]:
+    """The settings of a webhook instance listening on 127.0.0.1:`port` (Telegram would post
+    to WEBHOOK_PUBLIC_URL, with WEBHOOK_SECRET in its header)."""
+    return {
+        "WEBHOOK_URL": WEBHOOK_PUBLIC_URL,
+        "WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "WEBHOOK_HOST": "127.0.0.1",
+        "WEBHOOK_PORT": str(port),
+    }
+
+
 def run_command(
     command: Sequence[str], env: Mapping[str, str], cwd: Path, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
