@@ -2,12 +2,13 @@
 the package the time is spent in.
 
 Round trips are counted with SQLAlchemy's events: every statement (`before_cursor_execute`),
-every commit and rollback, every connection opened (each a thread and three PRAGMAs on
-SQLite) and every pre-ping (a round trip before a checkout, when the engine has
-`pool_pre_ping`). The pool's rollback of a connection given back is left out: after a
-commit there is nothing to roll back (asyncpg sends nothing; on SQLite bot.dao.sqlite_pool
-skips it). Statements that the driver runs on its own (asyncpg preparing a statement
-it has not cached) are not seen.
+every commit and rollback that reaches the database (one with no transaction open is not
+sent: an update that only read, see bot.dao.deferred), every connection opened (each a
+thread and three PRAGMAs on SQLite) and every pre-ping (a round trip before a checkout,
+when the engine has `pool_pre_ping`). The pool's rollback of a connection given back is
+left out: after a commit there is nothing to roll back (asyncpg sends nothing; on SQLite
+bot.dao.sqlite_pool skips it). Statements that the driver runs on its own (asyncpg
+preparing a statement it has not cached) are not seen.
 """
 
 from __future__ import annotations
@@ -49,11 +50,13 @@ class RoundTrips:
         def statement(*_args: Any) -> None:
             self.counts["statements"] += 1
 
-        def commit(_connection: Connection) -> None:
-            self.counts["commits"] += 1
+        def commit(connection: Connection) -> None:
+            if transaction_open(connection):
+                self.counts["commits"] += 1
 
-        def rollback(_connection: Connection) -> None:
-            self.counts["rollbacks"] += 1
+        def rollback(connection: Connection) -> None:
+            if transaction_open(connection):
+                self.counts["rollbacks"] += 1
 
         def connect(_dbapi: Any, _record: ConnectionPoolEntry) -> None:
             self.counts["connections"] += 1
@@ -75,8 +78,12 @@ class RoundTrips:
             del dialect.do_ping  # the class's own again
 
 
-def per_update(before: Counter[str], after: Counter[str], updates: int) -> dict[str, float]:
-    return {name: (after[name] - before[name]) / updates for name in ROUND_TRIPS}
+def transaction_open(connection: Connection) -> bool:
+    """Whether the driver has a transaction open: its COMMIT or ROLLBACK is then sent."""
+    driver = connection.connection.driver_connection
+    if connection.dialect.name == "sqlite":
+        return bool(driver.in_transaction)
+    return bool(driver.is_in_transaction())
 
 
 # ---------------------------------------------------------------------------- the profile

@@ -223,9 +223,10 @@ def build_dispatcher(
 
 def reads_apart(engine: AsyncEngine) -> ReadsApart | None:
     """On SQLite, updates read outside any transaction until they write (bot.dao.routing).
-    Not on PostgreSQL: there an update that reads, then writes, would hold two connections of
-    one bounded pool, and a burst of them could take every connection for reads and wait for
-    ever for one to write with."""
+    Not so on PostgreSQL: there an update that reads, then writes, would hold two connections
+    of one bounded pool, and a burst of them could take every connection for reads and wait
+    for ever for one to write with. Its sessions defer the transaction on their one
+    connection instead (bot.dao.deferred, through `writing`)."""
     return ReadsApart(writing(engine), reading(engine)) if is_sqlite(engine.url) else None
 
 

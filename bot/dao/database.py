@@ -19,6 +19,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.pool import ConnectionPoolEntry, NullPool
 from sqlalchemy.types import TypeDecorator
 
+from bot.dao.deferred import DEFER_TRANSACTION, defer_transactions
 from bot.dao.liveness import ping_when_idle
 from bot.dao.routing import RoutedSession
 from bot.dao.sqlite_pool import roll_back_only_open_transactions
@@ -169,6 +170,7 @@ def create_engine(url: URL, *, application_name: str = "shopbot", **kwargs: Any)
     engine = create_async_engine(url, connect_args=connect_args, **kwargs)
     ping_when_idle(engine, PING_IDLE_SECONDS)
     _bound_postgresql_lock_waits(engine)
+    defer_transactions(engine)
     return engine
 
 
@@ -216,10 +218,14 @@ def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSessi
 
 
 def writing(engine: AsyncEngine) -> AsyncEngine:
-    """The engine whose SQLite transactions take the write lock when they begin: one writer
-    at a time, and no transaction fails for having read first (SQLITE_BUSY_SNAPSHOT). The
-    same pool; on PostgreSQL the option does nothing."""
-    return engine.execution_options(**{BEGIN_IMMEDIATE: True})
+    """The engine of the sessions that serve updates, on the same pool. On SQLite their
+    transactions take the write lock when they begin: one writer at a time, and no
+    transaction fails for having read first (SQLITE_BUSY_SNAPSHOT). On PostgreSQL a
+    transaction begins at its first statement that is not a plain read (bot.dao.deferred):
+    an update that only reads sends no BEGIN and no COMMIT."""
+    if is_sqlite(engine.url):
+        return engine.execution_options(**{BEGIN_IMMEDIATE: True})
+    return engine.execution_options(**{DEFER_TRANSACTION: True})
 
 
 def reading(engine: AsyncEngine) -> AsyncEngine:

@@ -34,13 +34,13 @@ class Route:
     def bind_for(self, clause: object, *, flushing: bool) -> Engine:
         if self.on_primary:
             return self.primary
-        if flushing or not _plain_read(clause):
+        if flushing or not plain_read(clause):
             self.on_primary = True
             return self.primary
         return self.reads
 
 
-def _plain_read(clause: object) -> bool:
+def plain_read(clause: object) -> bool:
     """A SELECT that neither locks nor writes: the only statement a replica may answer."""
     return isinstance(clause, Select) and clause._for_update_arg is None
 

@@ -1,0 +1,147 @@
+"""What an update's session sends the database, on a real PostgreSQL.
+
+PostgreSQL (bot.dao.deferred): reads before the first write run in autocommit on the
+session's one connection, so an update that only reads sends no BEGIN and no COMMIT; the
+first statement that may write or lock begins the transaction, and everything from there on
+commits or rolls back together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy import func, insert, select, text, update
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from bot import migration
+from bot.dao.catalog import CategoryDAO
+from bot.dao.database import create_engine, serving_session_factory
+from bot.dao.models import Category
+from tests.support.databases import ThrowawayDatabase
+
+postgresql = pytest.mark.parametrize("backend", ["postgresql"])
+
+
+@pytest.fixture
+async def one_connection(database: ThrowawayDatabase) -> AsyncIterator[AsyncEngine]:
+    """The bot's engine at head, with a pool of one: every session reuses one connection."""
+    engine = create_engine(database.url, pool_size=1, max_overflow=0)
+    await migration.migrate(engine)
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
+
+
+async def in_transaction(session: AsyncSession) -> bool:
+    """Whether the server holds a transaction open for the session's connection."""
+    connection = await session.connection()
+    driver = (await connection.get_raw_connection()).driver_connection
+    return bool(driver.is_in_transaction())
+
+
+async def category_names(engine: AsyncEngine) -> list[str]:
+    """What another connection sees committed (a pool of one is given back first)."""
+    async with engine.connect() as connection:
+        return list((await connection.execute(select(Category.name))).scalars())
+
+
+@postgresql
+async def test_an_update_that_only_reads_sends_no_begin_and_no_commit(
+    one_connection: AsyncEngine,
+) -> None:
+    async with serving_session_factory(one_connection)() as session:
+        assert await session.scalar(select(func.count(Category.id))) == 0
+        await session.get(Category, 1)
+        assert not await in_transaction(session)
+        await session.commit()
+    async with serving_session_factory(one_connection)() as session:
+        await session.execute(select(Category))
+        assert not await in_transaction(session)  # deferred again on the reused connection
+
+
+@postgresql
+async def test_the_first_write_begins_one_transaction_that_rolls_back_whole(
+    one_connection: AsyncEngine,
+) -> None:
+    pid = select(func.pg_backend_pid())
+    async with serving_session_factory(one_connection)() as session:
+        reader = await session.scalar(pid)
+        session.add(Category(name="First"))
+        await session.flush()
+        assert await in_transaction(session)
+        await session.execute(update(Category).values(name="Renamed"))
+        assert await session.scalar(pid) == reader  # one connection throughout
+        assert await session.scalar(select(Category.name)) == "Renamed"  # reads its own write
+        await session.rollback()
+    assert await category_names(one_connection) == []
+    async with serving_session_factory(one_connection)() as session:
+        session.add(Category(name="Kept"))
+        await session.commit()
+    assert await category_names(one_connection) == ["Kept"]
+
+
+@postgresql
+async def test_a_locking_read_begins_the_transaction_and_holds_its_lock(
+    database: ThrowawayDatabase, one_connection: AsyncEngine
+) -> None:
+    async with serving_session_factory(one_connection)() as session:
+        session.add(Category(name="Locked"))
+        await session.commit()
+    other = create_engine(database.url)
+    nowait = text("SELECT id FROM categories FOR UPDATE NOWAIT")
+    try:
+        async with serving_session_factory(one_connection)() as session:
+            await session.execute(select(Category).with_for_update())
+            assert await in_transaction(session)
+            async with other.connect() as connection:
+                with pytest.raises(DBAPIError, match="could not obtain lock"):
+                    await connection.execute(nowait)
+            await session.commit()
+        async with other.connect() as connection:
+            assert len((await connection.execute(nowait)).all()) == 1
+    finally:
+        await other.dispose()
+
+
+@postgresql
+async def test_a_savepoint_after_reads_begins_the_transaction(
+    one_connection: AsyncEngine,
+) -> None:
+    """CategoryDAO.create reads the names taken, then inserts in a savepoint."""
+    async with serving_session_factory(one_connection)() as session:
+        assert await CategoryDAO(session).create("Foo") is not None
+        assert await in_transaction(session)
+        await session.commit()
+    assert await category_names(one_connection) == ["Foo"]
+
+
+@postgresql
+async def test_a_connection_given_back_mid_deferral_is_transactional_for_the_next_user(
+    one_connection: AsyncEngine,
+) -> None:
+    async with serving_session_factory(one_connection)() as session:
+        await session.execute(select(Category))  # deferring, and given back so
+    async with one_connection.connect() as connection:  # a plain connection, no deferral
+        await connection.execute(insert(Category).values(name="Undone"))
+        driver = (await connection.get_raw_connection()).driver_connection
+        assert driver.is_in_transaction()
+        await connection.rollback()
+    assert await category_names(one_connection) == []
+
+
+@postgresql
+async def test_a_connection_lost_while_deferring_is_given_back_quietly(
+    one_connection: AsyncEngine,
+) -> None:
+    """A read cut short (a timeout cancels it) invalidates the connection: the pool takes it
+    back with nothing to switch, and the next session gets a new one."""
+    async with serving_session_factory(one_connection)() as session:
+        await session.execute(select(Category))
+        await (await session.connection()).invalidate()
+    async with serving_session_factory(one_connection)() as session:
+        session.add(Category(name="After"))
+        await session.commit()
+    assert await category_names(one_connection) == ["After"]
