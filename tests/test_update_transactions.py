@@ -1,27 +1,30 @@
-"""What an update's session sends the database, on a real PostgreSQL.
+"""What an update's session sends the database, on a real PostgreSQL and a real SQLite file.
 
 PostgreSQL (bot.dao.deferred): reads before the first write run in autocommit on the
 session's one connection, so an update that only reads sends no BEGIN and no COMMIT; the
 first statement that may write or lock begins the transaction, and everything from there on
-commits or rolls back together.
+commits or rolls back together. SQLite (bot.dao.sqlite_driver): a statement is one trip to
+aiosqlite's thread, and a commit with no transaction open makes none.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import pytest
 from sqlalchemy import func, insert, select, text, update
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bot import migration
 from bot.dao.catalog import CategoryDAO
-from bot.dao.database import create_engine, serving_session_factory
+from bot.dao.database import create_engine, reading, serving_session_factory
 from bot.dao.models import Category
 from tests.support.databases import ThrowawayDatabase
 
 postgresql = pytest.mark.parametrize("backend", ["postgresql"])
+sqlite = pytest.mark.parametrize("backend", ["sqlite"])
 
 
 @pytest.fixture
@@ -145,3 +148,71 @@ async def test_a_connection_lost_while_deferring_is_given_back_quietly(
         session.add(Category(name="After"))
         await session.commit()
     assert await category_names(one_connection) == ["After"]
+
+
+# ---------------------------------------------------------------------------- SQLite
+
+
+class Trips:
+    """Counts the calls an aiosqlite connection runs on its thread."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def watch(self, driver: Any) -> None:
+        run: Callable[..., Awaitable[Any]] = driver._execute
+
+        async def counted(*args: Any, **kwargs: Any) -> Any:
+            self.count += 1
+            return await run(*args, **kwargs)
+
+        driver._execute = counted
+
+    def taken(self) -> int:
+        count, self.count = self.count, 0
+        return count
+
+
+@sqlite
+async def test_a_sqlite_statement_is_one_trip_to_the_driver_thread(
+    one_connection: AsyncEngine,
+) -> None:
+    trips = Trips()
+    async with one_connection.connect() as connection:
+        trips.watch((await connection.get_raw_connection()).driver_connection)
+        names = [{"name": f"C{index}"} for index in range(3)]
+        await connection.execute(insert(Category), names)  # executemany
+        assert trips.taken() == 2  # BEGIN, then every row in one trip
+        added = await connection.execute(text("INSERT INTO categories (name) VALUES ('D')"))
+        assert added.lastrowid == 4
+        renamed = await connection.execute(
+            update(Category).where(Category.id > 2).values(name=Category.name + "!")
+        )
+        assert renamed.rowcount == 2
+        rows = (
+            await connection.execute(select(Category.id, Category.name).order_by(Category.id))
+        ).all()
+        assert [tuple(row) for row in rows] == [(1, "C0"), (2, "C1"), (3, "C2!"), (4, "D!")]
+        assert trips.taken() == 3
+        await connection.commit()
+        assert trips.taken() == 1
+        await connection.execute(select(Category))
+        with pytest.raises(IntegrityError):
+            await connection.execute(insert(Category).values(name="C0"))
+        await connection.rollback()
+        assert trips.taken() == 4  # BEGIN, SELECT, the refused INSERT, ROLLBACK
+
+
+@sqlite
+async def test_a_sqlite_read_outside_a_transaction_makes_no_trip_to_commit(
+    one_connection: AsyncEngine,
+) -> None:
+    """An update's reads before its first write (bot.dao.routing): no BEGIN, and a COMMIT
+    that the driver would only have carried to its thread and back."""
+    async with reading(one_connection).connect() as connection:
+        trips = Trips()
+        trips.watch((await connection.get_raw_connection()).driver_connection)
+        assert (await connection.execute(select(Category.name))).all() == []
+        assert trips.taken() == 1
+        await connection.commit()
+        assert trips.taken() == 0

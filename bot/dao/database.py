@@ -22,6 +22,7 @@ from sqlalchemy.types import TypeDecorator
 from bot.dao.deferred import DEFER_TRANSACTION, defer_transactions
 from bot.dao.liveness import ping_when_idle
 from bot.dao.routing import RoutedSession
+from bot.dao.sqlite_driver import one_trip_dbapi
 from bot.dao.sqlite_pool import roll_back_only_open_transactions
 
 NAMING_CONVENTION = {
@@ -158,6 +159,8 @@ def create_engine(url: URL, *, application_name: str = "shopbot", **kwargs: Any)
             kwargs.setdefault("poolclass", NullPool)
         elif "poolclass" not in kwargs:
             kwargs = {"pool_size": SQLITE_POOL_SIZE, "max_overflow": -1, **kwargs}
+        if url.get_driver_name() == "aiosqlite":
+            kwargs.setdefault("module", one_trip_dbapi())
         engine = create_async_engine(url, pool_reset_on_return=None, **kwargs)
         roll_back_only_open_transactions(engine)
         _use_real_sqlite_transactions(engine)
