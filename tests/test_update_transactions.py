@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
-from sqlalchemy import func, insert, select, text, update
+from sqlalchemy import event, func, insert, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -21,6 +21,7 @@ from bot import migration
 from bot.dao.catalog import CategoryDAO
 from bot.dao.database import create_engine, reading, serving_session_factory
 from bot.dao.models import Category
+from bot.shop import Shop
 from tests.support.databases import ThrowawayDatabase
 
 postgresql = pytest.mark.parametrize("backend", ["postgresql"])
@@ -216,3 +217,32 @@ async def test_a_sqlite_read_outside_a_transaction_makes_no_trip_to_commit(
         assert trips.taken() == 1
         await connection.commit()
         assert trips.taken() == 0
+
+
+# ---------------------------------------------------------------------------- both
+
+
+async def test_a_start_reads_the_user_once_for_the_language_and_the_registration(
+    one_connection: AsyncEngine,
+) -> None:
+    """The language middleware reads the user before the handler registers them: one read
+    serves both, for someone new (then inserted) and for someone known (then left as is)."""
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if not statement.startswith(("BEGIN", "PRAGMA")):  # SQLite's own
+            statements.append(statement.split()[0])
+
+    event.listen(one_connection.sync_engine, "before_cursor_execute", seen)
+    try:
+        for expected in (["SELECT", "INSERT", "SELECT"], ["SELECT"]):
+            async with serving_session_factory(one_connection)() as session:
+                users = Shop.on(session).users
+                assert await users.language_of(42) in (None, "en")
+                names = {"username": None, "first_name": "Ann", "last_name": None}
+                await users.register(42, **names, language="en")
+                await session.commit()
+            assert statements == expected
+            statements.clear()
+    finally:
+        event.remove(one_connection.sync_engine, "before_cursor_execute", seen)

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import contains_eager, joinedload
 
 from bot.dao.models import KIND_UNLIMITED, Category, Product, Purchase
 from bot.dao.paging import Page, fetch_page
@@ -122,8 +122,12 @@ class ProductDAO:
         return product if product is not None and product.on_sale else None
 
     async def page_on_sale(self, category_id: int, number: int, size: int) -> Page[Product]:
+        """Each product carries its category, loaded by the same query: a category page is
+        one round trip (an empty page means a category gone or with nothing on sale)."""
         statement = (
             select(Product)
+            .join(Product.category)
+            .options(contains_eager(Product.category))
             .where(Product.category_id == category_id, Product.on_sale)
             .order_by(Product.name, Product.id)
         )

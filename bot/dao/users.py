@@ -14,6 +14,9 @@ from bot.dao.upsert import dialect_insert
 class UserDAO:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        # A user read for their language, kept for this session's `register`: an update's
+        # language is read before its handler runs, and a /start would read the row twice.
+        self._read_for_register: dict[int, User | None] = {}
 
     async def register(
         self,
@@ -30,11 +33,10 @@ class UserDAO:
         knows, and a write would cost a commit to disk (and SQLite's one writer) for nothing.
         Skipping it is safe under concurrency too: a change committed after our read wins,
         as it would over our identical write."""
-        stored = await self.session.scalar(
-            select(User)
-            .where(User.telegram_id == telegram_id)
-            .execution_options(populate_existing=True)
-        )
+        if telegram_id in self._read_for_register:
+            stored = self._read_for_register.pop(telegram_id)
+        else:
+            stored = await self._read(telegram_id)
         if stored is not None and (
             (stored.username, stored.first_name, stored.last_name)
             == (username, first_name, last_name)
@@ -60,8 +62,12 @@ class UserDAO:
 
     async def language_of(self, telegram_id: int) -> str | None:
         """Their stored language; None for someone unknown or from before languages."""
-        statement = select(User.language).where(User.telegram_id == telegram_id)
-        return await self.session.scalar(statement)
+        stored = self._read_for_register[telegram_id] = await self._read(telegram_id)
+        return None if stored is None else stored.language
+
+    async def _read(self, telegram_id: int) -> User | None:
+        statement = select(User).where(User.telegram_id == telegram_id)
+        return await self.session.scalar(statement.execution_options(populate_existing=True))
 
     async def languages_of(self, telegram_ids: Iterable[int]) -> dict[int, str]:
         """The stored languages of these users (those with none are left out)."""
@@ -83,6 +89,7 @@ class UserDAO:
             .returning(User.id)
             .execution_options(synchronize_session=False)
         )
+        self._read_for_register.pop(telegram_id, None)
         return (await self.session.execute(statement)).first() is not None
 
     async def by_telegram_id(self, telegram_id: int) -> User | None:

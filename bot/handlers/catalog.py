@@ -35,15 +35,13 @@ async def categories(callback: CallbackQuery, shop: Shop) -> None:
 async def products(
     callback: CallbackQuery, callback_data: CategoryPage, shop: Shop, settings: Settings
 ) -> None:
-    category = await load_or_stale(callback, shop.categories.get(callback_data.category_id))
-    if category is None:
-        return
     page = await shop.products.page_on_sale(
-        category.id, callback_data.page, settings.catalog_page_size
+        callback_data.category_id, callback_data.page, settings.catalog_page_size
     )
-    if not page.total or not page.exists:
+    if not page.items:  # the category is gone or has nothing on sale, or the page is past the end
         await stale(callback)
         return
+    category = page.items[0].category
     await show(
         callback,
         f"🛍 <b>{escape(category.name)}</b>{page_caption(page)}",
