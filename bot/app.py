@@ -50,6 +50,7 @@ from bot.handlers.payments import (
 )
 from bot.handlers.restock import restock_notice
 from bot.health import SCHEMA_AT_HEAD, Readiness, health_server
+from bot.heap import freeze_startup_heap
 from bot.i18n import _
 from bot.i18n.catalogs import LOCALES, ShopI18n
 from bot.i18n.languages import ENGLISH, RUSSIAN, RUSSIAN_CLIENTS
@@ -350,6 +351,7 @@ async def run(settings: Settings, mode: SchemaMode) -> None:
     read_engine = None if read_url is None else create_engine(read_url, application_name=READS)
     bot = build_bot(settings)
     dispatcher = build_dispatcher(settings, engine, mode, read_engine=read_engine)
+    dispatcher.startup.register(freeze_startup_heap)  # last: start-up is done
     try:
         async with _bot_api_errors():
             if settings.webhook_endpoint is not None:
