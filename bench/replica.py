@@ -34,7 +34,7 @@ from bench._common import (
     print_table,
     times,
 )
-from bench.updates import UPDATES_PER_BATCH, Batch, Bench, build_bench, database_variant
+from bench.updates import UPDATES_PER_BATCH, Batch, Bench, Serving, build_bench, database_variant
 from bot.dao.database import create_engine
 from bot.replica import ReplicaReads
 from tests.support.replica import in_step, replica_pair
@@ -64,7 +64,8 @@ async def measure(
     """(variant, mode) → the batches and the share of statements the replica answered."""
     bench: Bench = build_bench()
     results: dict[tuple[str, str], tuple[list[Batch], float]] = {}
-    async with database_variant("all on the primary", primary_url, {}) as primary:
+    all_on_primary = database_variant("all on the primary", primary_url, Serving("postgresql"))
+    async with all_on_primary as primary:
         assert primary.engine is not None
         read_engine = create_engine(make_url(replica_url))
         reads = ReplicaReads(primary.engine, read_engine, max_lag=MAX_LAG)

@@ -12,8 +12,10 @@ reach through the middleware's `Shop` are canned ones returning the same catalog
 middleware's session is a no-op, so only the database round trips and the ORM's work are
 taken away.
 Sequential (one update at a time) gives latency; 8 in flight stands for polling, which runs
-handlers as concurrent tasks. Two extra rows show the engines as they were before issue 15:
-PostgreSQL with a ping at every checkout, SQLite with a connection per update (NullPool).
+handlers as concurrent tasks. Two extra rows serve today's code from the engines as they were
+before issue 15, with a transaction around every update: PostgreSQL with a ping at every
+checkout, SQLite with a connection per update (NullPool) and SQLAlchemy's own aiosqlite
+adapter. After the warm-up the heap is frozen, as the bot does once started (bot.heap).
 A sequential pass per database counts its round trips by kind of update; `--profile` adds
 one sequential batch per database under cProfile, its own time grouped by package.
 
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sqlite3
 import tempfile
 import time
 from collections import Counter
@@ -33,8 +36,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self
 
+import aiosqlite
 from aiogram import Bot, Dispatcher
 from aiogram.types import Update
+from sqlalchemy.dialects.sqlite.aiosqlite import AsyncAdapt_aiosqlite_dbapi
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import NullPool
@@ -55,10 +60,16 @@ from bench._common import (
 from bench._costs import ROUND_TRIPS, RoundTrips, own_time_by_area, profiled
 from bot.app import SchemaMode, build_dispatcher, reads_apart
 from bot.config import Settings
-from bot.dao.database import create_engine, create_session_factory, serving_session_factory
+from bot.dao.database import (
+    BEGIN_IMMEDIATE,
+    create_engine,
+    create_session_factory,
+    serving_session_factory,
+)
 from bot.dao.models import Category, Product, User
 from bot.dao.paging import Page
 from bot.dao.routing import ReadRouting
+from bot.heap import freeze_startup_heap
 from bot.i18n.users import LanguageCache, UserLanguageMiddleware
 from bot.keyboards.callbacks import CategoryPage, Menu, MenuAction, ProductCard
 from bot.middlewares.database import DatabaseSessionMiddleware
@@ -75,14 +86,28 @@ NO_DB = "no DB"
 # text looked up in the Russian catalog) against the same without the language middleware.
 NO_DB_RUSSIAN = "no DB, Russian users"
 NO_DB_NO_I18N = "no DB, no i18n"
-# name: (backend, create_engine options). The "before" rows are not the bot's configuration:
-# they show what the engines cost before issue 15 (a ping at every checkout; a connection per
-# update on SQLite).
-DATABASES: dict[str, tuple[str, dict[str, Any]]] = {
-    "postgresql": ("postgresql", {}),
-    "postgresql, pre-ping (before)": ("postgresql", {"pool_pre_ping": True}),
-    "sqlite": ("sqlite", {}),
-    "sqlite, NullPool (before)": ("sqlite", {"poolclass": NullPool}),
+
+
+@dataclass(frozen=True)
+class Serving:
+    """A row's database, and whether updates are served from it as the bot serves them or
+    as it did before issue 15 (`ENGINES_BEFORE`, and a transaction around every update)."""
+
+    backend: str
+    before: bool = False
+
+
+DATABASES: dict[str, Serving] = {
+    "postgresql": Serving("postgresql"),
+    "postgresql, engine before": Serving("postgresql", before=True),
+    "sqlite": Serving("sqlite"),
+    "sqlite, engine before": Serving("sqlite", before=True),
+}
+# The engines before issue 15: a ping at every checkout; a connection per update and
+# SQLAlchemy's own aiosqlite adapter (four trips to the driver's thread per statement).
+ENGINES_BEFORE: dict[str, dict[str, Any]] = {
+    "postgresql": {"pool_pre_ping": True},
+    "sqlite": {"poolclass": NullPool, "module": AsyncAdapt_aiosqlite_dbapi(aiosqlite, sqlite3)},
 }
 UPDATES_PER_BATCH = 800
 WARM_UP_UPDATES = 100
@@ -359,17 +384,20 @@ def build_bench() -> Bench:
 
 
 @asynccontextmanager
-async def database_variant(
-    name: str, url_string: str, engine_options: Mapping[str, Any]
-) -> AsyncIterator[Variant]:
+async def database_variant(name: str, url_string: str, serving: Serving) -> AsyncIterator[Variant]:
     """A database at head, seeded with the catalog."""
     url = settings_for(url_string).database
     await timed_migrate(url, MigrationOptions())
-    engine = create_engine(url, **engine_options)
+    engine = create_engine(url, **(ENGINES_BEFORE[serving.backend] if serving.before else {}))
     try:
-        async with create_session_factory(engine)() as session, session.begin():
+        plain_sessions = create_session_factory(engine)
+        async with plain_sessions() as session, session.begin():
             categories, products = catalog_rows()
             session.add_all([*categories, *products])
+        if serving.before:  # a transaction around every update (SQLite: the write lock)
+            every_update_writing = engine.execution_options(**{BEGIN_IMMEDIATE: True})
+            yield Variant(name, create_session_factory(every_update_writing), engine=engine)
+            return
         # The bot's own update sessions: reads outside any transaction until the first write,
         # which begins one (on SQLite taking the write lock at BEGIN).
         reads = reads_apart(engine)
@@ -406,7 +434,7 @@ async def profile_variant(bench: Bench, variant: Variant, count: int) -> dict[st
 
 
 async def measure(
-    databases: Mapping[str, tuple[str, Mapping[str, Any]]],
+    databases: Mapping[str, tuple[str, Serving]],
     repeat: int,
     count: int,
     *,
@@ -416,8 +444,8 @@ async def measure(
     measured = Measured({}, {}, {})
     async with AsyncExitStack() as stack:
         variants = [
-            await stack.enter_async_context(database_variant(name, url, options))
-            for name, (url, options) in databases.items()
+            await stack.enter_async_context(database_variant(name, url, serving))
+            for name, (url, serving) in databases.items()
         ]
         canned = CannedCatalog()
         variants += [
@@ -427,6 +455,7 @@ async def measure(
         ]
         for variant in variants:  # warm-up: pools, caches, each statement's first compile
             await bench.run(variant, min(count, WARM_UP_UPDATES), 8)
+        await freeze_startup_heap()  # as the bot does once started
         for variant in variants:
             if variant.engine is not None:
                 measured.trips[variant.name] = await count_round_trips(bench, variant)
@@ -472,11 +501,11 @@ def main() -> None:
     ):
         databases = {
             name: (
-                stack.enter_context(throwaway_database(backend, Path(scratch))).url_string,
-                options,
+                stack.enter_context(throwaway_database(serving.backend, Path(scratch))).url_string,
+                serving,
             )
-            for name, (backend, options) in DATABASES.items()
-            if backend in args.backends
+            for name, serving in DATABASES.items()
+            if serving.backend in args.backends
         }
         measured = asyncio.run(measure(databases, args.repeat, count, profile=args.profile))
     results = measured.batches
