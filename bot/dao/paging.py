@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Integer, Select, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 T = TypeVar("T")
@@ -38,21 +38,39 @@ class Page(Generic[T_co]):
         return self.number < self.pages
 
 
+class PagedSelect(Generic[T]):
+    """An ordered select, read a page at a time: one query per page, whose rows each carry
+    the count of them all (a window over the whole result, taken before the limit); only a
+    page past the end, which has no rows to carry it, counts apart. Built once with the
+    page's bounds as parameters, a module-level one is never built or keyed again (for a
+    one-row read that costs as much as running it)."""
+
+    def __init__(self, statement: Select[T]) -> None:
+        total = func.count().over().label("page_total")
+        self._rows = (
+            statement.add_columns(total)
+            .limit(bindparam("page_size", type_=Integer))
+            .offset(bindparam("page_offset", type_=Integer))
+        )
+        self._count = select(func.count()).select_from(statement.order_by(None).subquery())
+
+    async def page(
+        self, session: AsyncSession, number: int, size: int, **parameters: object
+    ) -> Page[T]:
+        """Page `number` (0-based) of `size` rows; `parameters` fill the statement's own."""
+        bounds = {"page_size": size, "page_offset": number * size}
+        rows = (await session.execute(self._rows, parameters | bounds)).all()
+        if rows:
+            items: list[T] = [row[0] for row in rows]
+            return Page(items=items, number=number, size=size, total=rows[0][-1])
+        total = 0
+        if number > 0:
+            total = await session.scalar(self._count, parameters) or 0
+        return Page(items=[], number=number, size=size, total=total)
+
+
 async def fetch_page(
     session: AsyncSession, statement: Select[T], number: int, size: int
 ) -> Page[T]:
-    """`statement` must be ordered; rows `number * size` onwards, `size` of them. One query:
-    each row carries the count of them all (a window over the whole result, taken before
-    the limit); only a page past the end, which has no rows to carry it, counts apart."""
-    total_column = func.count().over().label("page_total")
-    rows = (
-        await session.execute(statement.add_columns(total_column).limit(size).offset(number * size))
-    ).all()
-    if rows:
-        items: list[T] = [row[0] for row in rows]
-        return Page(items=items, number=number, size=size, total=rows[0][-1])
-    total = 0
-    if number > 0:
-        count = select(func.count()).select_from(statement.order_by(None).subquery())
-        total = await session.scalar(count) or 0
-    return Page(items=[], number=number, size=size, total=total)
+    """`statement` must be ordered; rows `number * size` onwards, `size` of them."""
+    return await PagedSelect(statement).page(session, number, size)

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.dao.models import User
 from bot.dao.upsert import dialect_insert
+
+# Read on a visitor's first update (their language) and at every /start: built once.
+_USER = (
+    select(User)
+    .where(User.telegram_id == bindparam("telegram_id"))
+    .execution_options(populate_existing=True)
+)
 
 
 class UserDAO:
@@ -66,8 +73,7 @@ class UserDAO:
         return None if stored is None else stored.language
 
     async def _read(self, telegram_id: int) -> User | None:
-        statement = select(User).where(User.telegram_id == telegram_id)
-        return await self.session.scalar(statement.execution_options(populate_existing=True))
+        return await self.session.scalar(_USER, {"telegram_id": telegram_id})
 
     async def languages_of(self, telegram_ids: Iterable[int]) -> dict[int, str]:
         """The stored languages of these users (those with none are left out)."""

@@ -51,7 +51,7 @@ async def products(
 
 @router.callback_query(ProductCard.filter())
 async def product_card(callback: CallbackQuery, callback_data: ProductCard, shop: Shop) -> None:
-    product = await load_or_stale(callback, shop.products.on_sale(callback_data.product_id))
+    product = await load_or_stale(callback, shop.products.card(callback_data.product_id))
     if product is None:
         return
     await show_card(callback, shop, product, callback_data.page)
