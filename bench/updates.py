@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import sqlite3
 import tempfile
 import time
@@ -55,7 +56,6 @@ from bench._common import (
     print_table,
     throwaway_database,
     timed_migrate,
-    times,
 )
 from bench._costs import ROUND_TRIPS, RoundTrips, own_time_by_area, profiled
 from bot.app import SchemaMode, build_dispatcher, reads_apart
@@ -190,7 +190,7 @@ class CannedProducts:
         items = rows[number * size : (number + 1) * size]
         return Page(items=items, number=number, size=size, total=len(rows))
 
-    async def on_sale(self, product_id: int) -> Product | None:
+    async def card(self, product_id: int) -> Product | None:
         return self.canned.products.get(product_id)
 
 
@@ -349,6 +349,7 @@ class Bench:
         if not variant.i18n:
             outer.unregister(self.languages)
         mark = self.telegram.mark()
+        gc.collect()  # what the batch before left is not this one's to collect
         try:
             batch = await feed(self.dispatcher, self.bot, updates, in_flight, trips)
         finally:
@@ -463,9 +464,13 @@ async def measure(
             for variant in variants:
                 if variant.name not in (NO_DB_RUSSIAN, NO_DB_NO_I18N):
                     measured.profiles[variant.name] = await profile_variant(bench, variant, count)
-        for _ in range(repeat):
-            for variant in variants:
-                for mode, in_flight in CONCURRENCY.items():
+        # Each round runs every variant back to back, so that a ratio is taken between
+        # batches of one round: the machine's load drifts between rounds. Each round starts
+        # at the next variant, so that none always follows the same one.
+        for round_number in range(repeat):
+            start = round_number % len(variants)
+            for mode, in_flight in CONCURRENCY.items():
+                for variant in variants[start:] + variants[:start]:
                     batch = await bench.run(variant, count, in_flight)
                     measured.batches.setdefault((variant.name, mode), []).append(batch)
     return measured
@@ -493,7 +498,8 @@ def main() -> None:
     print_header(
         "Update handling through the real dispatcher",
         f"Dispatcher.feed_update, {count} updates per batch, medians over "
-        f"{args.repeat} batches; latency is the time inside feed_update.",
+        f"{args.repeat} rounds (a ratio: the median of each round's own); latency is the "
+        "time inside feed_update.",
     )
     with (
         tempfile.TemporaryDirectory(prefix="shopbot-bench-updates-") as scratch,
@@ -514,6 +520,12 @@ def main() -> None:
     def rate(batches: list[Batch]) -> float:
         return median([count / batch.seconds for batch in batches])
 
+    def ratio(batches: list[Batch], baselines: list[Batch]) -> str:
+        """The median, over the rounds, of each round's ratio to its own baseline."""
+        rounds = zip(batches, baselines, strict=True)
+        ratios = [base.seconds / batch.seconds for batch, base in rounds]
+        return f"{median(ratios):.2f}x"
+
     for (name, mode), batches in results.items():
         latencies = [latency for batch in batches for latency in batch.latencies]
         rows.append(
@@ -521,7 +533,7 @@ def main() -> None:
                 name,
                 mode,
                 f"{rate(batches):.0f}",
-                times(rate(batches), rate(results[NO_DB, mode])),
+                ratio(batches, results[NO_DB, mode]),
                 ms(percentile(latencies, 0.5)),
                 ms(percentile(latencies, 0.99)),
                 sum(batch.errors for batch in batches),
@@ -533,7 +545,7 @@ def main() -> None:
             mode,
             f"{rate(results[NO_DB_RUSSIAN, mode]):.0f}",
             f"{rate(results[NO_DB_NO_I18N, mode]):.0f}",
-            times(rate(results[NO_DB_RUSSIAN, mode]), rate(results[NO_DB_NO_I18N, mode])),
+            ratio(results[NO_DB_RUSSIAN, mode], results[NO_DB_NO_I18N, mode]),
         ]
         for mode in CONCURRENCY
     ]
