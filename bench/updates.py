@@ -349,7 +349,6 @@ class Bench:
         if not variant.i18n:
             outer.unregister(self.languages)
         mark = self.telegram.mark()
-        gc.collect()  # what the batch before left is not this one's to collect
         try:
             batch = await feed(self.dispatcher, self.bot, updates, in_flight, trips)
         finally:
@@ -429,6 +428,7 @@ async def count_round_trips(bench: Bench, variant: Variant) -> dict[str, dict[st
 
 async def profile_variant(bench: Bench, variant: Variant, count: int) -> dict[str, float]:
     """One sequential batch under cProfile: own time per area, per update."""
+    gc.collect()
     with profiled() as profile:
         await bench.run(variant, count, 1)
     return {area: seconds / count for area, seconds in own_time_by_area(profile).items()}
@@ -471,6 +471,7 @@ async def measure(
             start = round_number % len(variants)
             for mode, in_flight in CONCURRENCY.items():
                 for variant in variants[start:] + variants[:start]:
+                    gc.collect()  # what the batch before left is not this one's to collect
                     batch = await bench.run(variant, count, in_flight)
                     measured.batches.setdefault((variant.name, mode), []).append(batch)
     return measured
