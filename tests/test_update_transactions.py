@@ -123,6 +123,17 @@ async def test_a_savepoint_after_reads_begins_the_transaction(
 
 
 @postgresql
+async def test_a_bounded_lock_wait_holds_from_the_first_statement(
+    one_connection: AsyncEngine,
+) -> None:
+    """`SET LOCAL lock_timeout` is not a plain read: it begins the transaction it bounds."""
+    async with serving_session_factory(one_connection, lock_wait=0.5)() as session:
+        assert await session.scalar(select(func.current_setting("lock_timeout"))) == "500ms"
+        assert await in_transaction(session)
+        await session.commit()
+
+
+@postgresql
 async def test_a_connection_given_back_mid_deferral_is_transactional_for_the_next_user(
     one_connection: AsyncEngine,
 ) -> None:

@@ -172,8 +172,8 @@ def create_engine(url: URL, *, application_name: str = "shopbot", **kwargs: Any)
     kwargs.setdefault("pool_recycle", POOL_RECYCLE_SECONDS)
     engine = create_async_engine(url, connect_args=connect_args, **kwargs)
     ping_when_idle(engine, PING_IDLE_SECONDS)
+    defer_transactions(engine)  # first: a lock wait's SET LOCAL then begins the transaction
     _bound_postgresql_lock_waits(engine)
-    defer_transactions(engine)
     return engine
 
 
