@@ -6,8 +6,8 @@ every commit and rollback that reaches the database (one with no transaction ope
 sent: an update that only read, see bot.dao.deferred), every connection opened (each a
 thread and three PRAGMAs on SQLite) and every pre-ping (a round trip before a checkout,
 when the engine has `pool_pre_ping`). The pool's rollback of a connection given back is
-left out: after a commit there is nothing to roll back (asyncpg sends nothing; on SQLite
-bot.dao.sqlite_pool skips it). Statements that the driver runs on its own (asyncpg
+left out: after a commit there is nothing to roll back (neither driver sends anything; on
+SQLite see bot.dao.sqlite_driver). Statements that the driver runs on its own (asyncpg
 preparing a statement it has not cached) are not seen.
 """
 

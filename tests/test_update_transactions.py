@@ -219,15 +219,17 @@ async def test_a_sqlite_statement_is_one_trip_to_the_driver_thread(
 async def test_a_sqlite_read_outside_a_transaction_makes_no_trip_to_commit(
     one_connection: AsyncEngine,
 ) -> None:
-    """An update's reads before its first write (bot.dao.routing): no BEGIN, and a COMMIT
-    that the driver would only have carried to its thread and back."""
+    """An update's reads before its first write (bot.dao.routing): no BEGIN, and neither the
+    COMMIT nor the pool's rollback on giving the connection back, which the driver would only
+    have carried to its thread and back."""
+    trips = Trips()
     async with reading(one_connection).connect() as connection:
-        trips = Trips()
         trips.watch((await connection.get_raw_connection()).driver_connection)
         assert (await connection.execute(select(Category.name))).all() == []
         assert trips.taken() == 1
         await connection.commit()
         assert trips.taken() == 0
+    assert trips.taken() == 0  # given back to the pool
 
 
 # ---------------------------------------------------------------------------- both

@@ -23,7 +23,6 @@ from bot.dao.deferred import DEFER_TRANSACTION, defer_transactions
 from bot.dao.liveness import ping_when_idle
 from bot.dao.routing import RoutedSession
 from bot.dao.sqlite_driver import one_trip_dbapi
-from bot.dao.sqlite_pool import roll_back_only_open_transactions
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -161,8 +160,7 @@ def create_engine(url: URL, *, application_name: str = "shopbot", **kwargs: Any)
             kwargs = {"pool_size": SQLITE_POOL_SIZE, "max_overflow": -1, **kwargs}
         if url.get_driver_name() == "aiosqlite":
             kwargs.setdefault("module", one_trip_dbapi())
-        engine = create_async_engine(url, pool_reset_on_return=None, **kwargs)
-        roll_back_only_open_transactions(engine)
+        engine = create_async_engine(url, **kwargs)
         _use_real_sqlite_transactions(engine)
         return engine
     connect_args = {"server_settings": {"application_name": application_name}}

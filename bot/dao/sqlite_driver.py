@@ -6,7 +6,8 @@ cursor. Each trip is a hand-over between threads and back through the event loop
 this kind of machine costs more than the statement itself (a page of products is read in
 tens of microseconds). Here the whole statement runs in one trip and its rows, description,
 row count and last row id come back together. A commit or rollback with no transaction open
-(after an update that only read, see bot.dao.routing) does nothing, so it makes no trip.
+(after an update that only read, see bot.dao.routing, or the pool's rollback of a connection
+given back after a commit) does nothing, so it makes no trip.
 
 Plugged in through `create_async_engine(module=...)`, SQLAlchemy's own way to hand a dialect
 its driver module; everything else is SQLAlchemy's aiosqlite adapter as it is.
