@@ -43,7 +43,7 @@ class UserDAO:
         if telegram_id in self._read_for_register:
             stored = self._read_for_register.pop(telegram_id)
         else:
-            stored = await self._read(telegram_id)
+            stored = await self.by_telegram_id(telegram_id)
         if stored is not None and (
             (stored.username, stored.first_name, stored.last_name)
             == (username, first_name, last_name)
@@ -69,11 +69,8 @@ class UserDAO:
 
     async def language_of(self, telegram_id: int) -> str | None:
         """Their stored language; None for someone unknown or from before languages."""
-        stored = self._read_for_register[telegram_id] = await self._read(telegram_id)
+        stored = self._read_for_register[telegram_id] = await self.by_telegram_id(telegram_id)
         return None if stored is None else stored.language
-
-    async def _read(self, telegram_id: int) -> User | None:
-        return await self.session.scalar(_USER, {"telegram_id": telegram_id})
 
     async def languages_of(self, telegram_ids: Iterable[int]) -> dict[int, str]:
         """The stored languages of these users (those with none are left out)."""
@@ -99,4 +96,5 @@ class UserDAO:
         return (await self.session.execute(statement)).first() is not None
 
     async def by_telegram_id(self, telegram_id: int) -> User | None:
-        return await self.session.scalar(select(User).where(User.telegram_id == telegram_id))
+        """The stored user, as the database has them now (refreshed if already loaded)."""
+        return await self.session.scalar(_USER, {"telegram_id": telegram_id})
