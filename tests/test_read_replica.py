@@ -28,7 +28,7 @@ from tests.migrations_testonly.scenarios import scenario
 from tests.support.books import BUYER, pay_for_book
 from tests.support.processes import TEST_TOKEN
 from tests.support.replica import Database, ReplicaPair, in_step
-from tests.support.shop import ShopBot, running_shop
+from tests.support.shop import Screen, ShopBot, running_shop
 
 pytestmark = pytest.mark.slow  # the replica pair is made once per session, in seconds
 
@@ -48,6 +48,19 @@ async def replicated_shop(replicated: Database, max_lag: float = 30.0) -> AsyncI
 def reads_of(shop: ShopBot) -> ReplicaReads:
     replica: ReplicaReads = shop.dispatcher["replica"]
     return replica
+
+
+async def back_on_the_replica(
+    shop: ShopBot, reads: ReplicaReads, menu: Screen, fell_back_because: str
+) -> None:
+    """Once the replica is in step again the catalog is read from it, and the fallback
+    before was logged once, with its reason."""
+    await in_step(reads)
+    with both(reads) as (primary, replica):
+        await shop.chat(BROWSER).tap(menu, "Catalog")
+    assert touching(replica, "categories") and primary == []
+    falls = [line for line in shop.log if "reads fall back to the primary" in line]
+    assert len(falls) == 1 and fell_back_because in falls[0]
 
 
 @asynccontextmanager
@@ -166,12 +179,7 @@ async def test_a_lagging_replica_is_left_until_it_catches_up(replicated: Databas
             assert any("E-books" in label for label in catalog.labels)  # the primary's answer
             assert touching(primary, "categories") and replica == []
 
-        await in_step(reads)
-        with both(reads) as (primary, replica):
-            await shop.chat(BROWSER).tap(menu, "Catalog")
-        assert touching(replica, "categories") and primary == []
-        falls = [line for line in shop.log if "reads fall back to the primary" in line]
-        assert len(falls) == 1 and "behind, more than READ_REPLICA_MAX_LAG=0.5s" in falls[0]
+        await back_on_the_replica(shop, reads, menu, "behind, more than READ_REPLICA_MAX_LAG=0.5s")
         assert any("reads go to the replica" in line for line in shop.log)
 
 
@@ -190,12 +198,7 @@ async def test_a_replica_down_leaves_reads_on_the_primary_and_is_used_again_once
             catalog = await shop.chat(BROWSER).tap(menu, "Catalog")
             assert any("E-books" in label for label in catalog.labels)
 
-        await in_step(reads)
-        with both(reads) as (primary, replica):
-            await shop.chat(BROWSER).tap(menu, "Catalog")
-        assert touching(replica, "categories") and primary == []
-        falls = [line for line in shop.log if "reads fall back to the primary" in line]
-        assert len(falls) == 1 and "unreachable" in falls[0]
+        await back_on_the_replica(shop, reads, menu, "unreachable")
 
 
 def test_a_read_replica_needs_postgresql_on_both_sides() -> None:
