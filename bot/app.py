@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from enum import StrEnum
+from functools import partial
 
 from aiogram import Bot, Dispatcher, F
 from aiogram.client.default import DefaultBotProperties
@@ -26,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot import migration
 from bot.config import Settings
+from bot.dao.catalog_cache import CatalogCache
 from bot.dao.database import (
     create_engine,
     is_sqlite,
@@ -151,15 +153,16 @@ def build_dispatcher(
     engine: AsyncEngine,
     mode: SchemaMode,
     *,
-    shop_factory: ShopFactory = Shop.on,
     strict_transactions: bool = False,
     read_engine: AsyncEngine | None = None,
 ) -> Dispatcher:
-    """`shop_factory` builds the `shop` handlers get for each update's session.
-    `strict_transactions` (tests) makes a Bot API call inside an open transaction raise.
+    """`strict_transactions` (tests) makes a Bot API call inside an open transaction raise.
     `read_engine` (DATABASE_READ_URL's) serves updates' reads while it keeps up."""
     if strict_transactions:  # only the guard asks who holds a transaction
         track_open_transactions(engine)
+    catalog = CatalogCache()
+    catalog.watch(engine)
+    shop_factory: ShopFactory = partial(Shop.on, catalog=catalog)
     transactions = shop_transactions(engine, shop_factory)
     i18n = ShopI18n(path=LOCALES, default_locale=settings.default_language)
     I18n.set_current(i18n)  # for what is written outside updates: start-up, the outbox
@@ -193,6 +196,7 @@ def build_dispatcher(
         readiness=readiness,
         gateways=gateways,
         replica=replica,
+        catalog=catalog,
     )
     sessions = DatabaseSessionMiddleware(
         serving_session_factory(engine),

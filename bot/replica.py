@@ -110,7 +110,7 @@ class ReplicaReads:
         replica = self.engine_for(user_id)
         if replica is None:  # one connection of the primary's pool for the whole update
             return Route(self._writer, self._writer)
-        return Route(self._writer, self._replica_reads)
+        return Route(self._writer, self._replica_reads, latest=self._writer)
 
     def wrote(self, user_id: int) -> None:
         """An update of this user's has written to the primary (and committed)."""

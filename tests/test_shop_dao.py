@@ -92,7 +92,7 @@ async def test_catalog_lists_only_products_on_sale_page_by_page(session: AsyncSe
         True,
         False,
     )
-    assert (past.items, past.exists) == ([], False)
+    assert (list(past.items), past.exists) == ([], False)
     assert (await products.page_on_sale(hidden_only.id, 0, 3)).total == 0
     assert await products.on_sale(hidden.id) is None
     assert await products.get(hidden.id) is hidden

@@ -3,36 +3,114 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Hashable
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Protocol, TypeVar
 
 from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import contains_eager, joinedload, load_only
 
+from bot.dao.catalog_cache import CatalogCache
 from bot.dao.models import KIND_UNLIMITED, Category, Product, Purchase
 from bot.dao.paging import Page, PagedSelect, fetch_page
+from bot.dao.routing import LATEST
 from bot.dao.upsert import dialect_insert
 
+
+class ShownCategory(Protocol):
+    """What a customer's screen shows of a category: a `Category` or a `CategoryView`."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def name(self) -> str: ...
+
+
+class ShownProduct(Protocol):
+    """What a customer's screen shows of a product: a `Product` or a `ProductView`."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def category_id(self) -> int: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def description(self) -> str: ...
+    @property
+    def price(self) -> int: ...
+    @property
+    def currency(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def category(self) -> ShownCategory: ...
+
+
+@dataclass(frozen=True, slots=True)
+class CategoryView:
+    """A category as the catalog screens read it: immutable, so one read serves every update
+    (bot.dao.catalog_cache)."""
+
+    id: int
+    name: str
+
+    @classmethod
+    def of(cls, category: Category) -> CategoryView:
+        return cls(category.id, category.name)
+
+
+@dataclass(frozen=True, slots=True)
+class ProductView:
+    """A product on sale as the catalog screens read it (never its content), immutable."""
+
+    id: int
+    category_id: int
+    name: str
+    description: str
+    price: int
+    currency: str
+    kind: str
+    category: CategoryView
+
+    @classmethod
+    def of(cls, product: Product) -> ProductView:
+        return cls(
+            product.id,
+            product.category_id,
+            product.name,
+            product.description,
+            product.price,
+            product.currency,
+            product.kind,
+            CategoryView.of(product.category),
+        )
+
+
+T = TypeVar("T")
+
 _LISTED = Product.deleted_at.is_(None)  # deleted products are kept only for late payments
-# What the customer's catalog screens show of a category and of a product in a list: only
-# these columns are loaded there (loading whole rows was a third of a page's time). Reading
-# any other attribute of such an object is an error (no lazy loads in async), not a query.
+# What the customer's catalog screens show of a category and of a product: only these columns
+# are loaded there (loading whole rows was a third of a page's time; a product's content is
+# never among them). Reading any other attribute is an error (no lazy loads in async).
 _CATEGORY_LISTED = load_only(Category.id, Category.name, raiseload=True)
-_PRODUCT_SHOWN = (
+_PRODUCT_SHOWN = load_only(
     Product.id,
     Product.category_id,
     Product.name,
+    Product.description,
     Product.price,
     Product.currency,
     Product.kind,
+    raiseload=True,
 )
-_PRODUCT_LISTED = load_only(*_PRODUCT_SHOWN, raiseload=True)
-_PRODUCT_CARD = load_only(*_PRODUCT_SHOWN, Product.description, raiseload=True)
 
-# The customer's catalog screens run these on nearly every update: built once, they are never
-# built or keyed again (for a one-row read, as costly as running it).
+# The customer's catalog screens run these when what they show is not in the cache: built
+# once, they are never built or keyed again (for a one-row read, as costly as running it).
+# They read the latest commit (LATEST: never a replica that may lag), which the cache keeps.
 _CATEGORIES_ON_SALE = (
     select(Category, func.count(Product.id))
     .options(_CATEGORY_LISTED)
@@ -40,19 +118,27 @@ _CATEGORIES_ON_SALE = (
     .where(Product.on_sale)
     .group_by(Category.id)
     .order_by(Category.name, Category.id)
+    .execution_options(**{LATEST: True})
 )
 _CARD = (
     select(Product)
-    .options(_PRODUCT_CARD, joinedload(Product.category).options(_CATEGORY_LISTED))
+    .options(_PRODUCT_SHOWN, joinedload(Product.category).options(_CATEGORY_LISTED))
     .where(Product.id == bindparam("product_id"), Product.on_sale, _LISTED)
+    .execution_options(**{LATEST: True})
 )
 _PAGE_ON_SALE = PagedSelect(
     select(Product)
     .join(Product.category)
-    .options(_PRODUCT_LISTED, contains_eager(Product.category).options(_CATEGORY_LISTED))
+    .options(_PRODUCT_SHOWN, contains_eager(Product.category).options(_CATEGORY_LISTED))
     .where(Product.category_id == bindparam("category_id"), Product.on_sale)
     .order_by(Product.name, Product.id)
+    .execution_options(**{LATEST: True})
 )
+
+
+async def _kept(catalog: CatalogCache | None, key: Hashable, read: Callable[[], Awaitable[T]]) -> T:
+    """What `read` returns, kept in `catalog` under `key` when there is one."""
+    return await read() if catalog is None else await catalog.read(key, read)
 
 
 async def _saved(session: AsyncSession, change: Callable[[], object]) -> bool:
@@ -69,16 +155,21 @@ async def _saved(session: AsyncSession, change: Callable[[], object]) -> bool:
 
 
 class CategoryDAO:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, catalog: CatalogCache | None = None) -> None:
+        """`catalog`: where the customer's screens keep what they read (none: always read)."""
         self.session = session
+        self.catalog = catalog
 
     async def get(self, category_id: int) -> Category | None:
         return await self.session.get(Category, category_id)
 
-    async def on_sale(self) -> list[tuple[Category, int]]:
+    async def on_sale(self) -> list[tuple[CategoryView, int]]:
         """Categories with at least one product on sale, with how many, by name."""
+        return await _kept(self.catalog, ("categories on sale",), self._read_on_sale)
+
+    async def _read_on_sale(self) -> list[tuple[CategoryView, int]]:
         rows = await self.session.execute(_CATEGORIES_ON_SALE)
-        return [(category, total) for category, total in rows]
+        return [(CategoryView.of(category), total) for category, total in rows]
 
     async def all(self) -> list[tuple[Category, int]]:
         """Every category with its number of products (hidden ones included), by name."""
@@ -127,8 +218,10 @@ class CategoryDAO:
 
 
 class ProductDAO:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, catalog: CatalogCache | None = None) -> None:
+        """`catalog`: where the customer's screens keep what they read (none: always read)."""
         self.session = session
+        self.catalog = catalog
 
     async def get(
         self, product_id: int, *, deleted_too: bool = False, lock: bool = False
@@ -151,15 +244,26 @@ class ProductDAO:
         product = await self.get(product_id)
         return product if product is not None and product.on_sale else None
 
-    async def card(self, product_id: int) -> Product | None:
+    async def card(self, product_id: int) -> ProductView | None:
         """A product on sale with what its card shows (not its content: that is sent only
         to buyers); None when it is hidden, deleted or unknown."""
-        return await self.session.scalar(_CARD, {"product_id": product_id})
 
-    async def page_on_sale(self, category_id: int, number: int, size: int) -> Page[Product]:
+        async def read() -> ProductView | None:
+            product = await self.session.scalar(_CARD, {"product_id": product_id})
+            return None if product is None else ProductView.of(product)
+
+        return await _kept(self.catalog, ("card", product_id), read)
+
+    async def page_on_sale(self, category_id: int, number: int, size: int) -> Page[ProductView]:
         """Each product carries its category, loaded by the same query: a category page is
         one round trip (an empty page means a category gone or with nothing on sale)."""
-        return await _PAGE_ON_SALE.page(self.session, number, size, category_id=category_id)
+
+        async def read() -> Page[ProductView]:
+            page = await _PAGE_ON_SALE.page(self.session, number, size, category_id=category_id)
+            items = tuple(ProductView.of(product) for product in page.items)
+            return Page(items=items, number=number, size=size, total=page.total)
+
+        return await _kept(self.catalog, ("page", category_id, number, size), read)
 
     async def page_all(self, number: int, size: int) -> Page[Product]:
         statement = select(Product).where(_LISTED).order_by(Product.name, Product.id)

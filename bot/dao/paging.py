@@ -52,7 +52,11 @@ class PagedSelect(Generic[T]):
             .limit(bindparam("page_size", type_=Integer))
             .offset(bindparam("page_offset", type_=Integer))
         )
-        self._count = select(func.count()).select_from(statement.order_by(None).subquery())
+        self._count = (
+            select(func.count())
+            .select_from(statement.order_by(None).subquery())
+            .execution_options(**statement.get_execution_options())
+        )
 
     async def page(
         self, session: AsyncSession, number: int, size: int, **parameters: object

@@ -20,15 +20,20 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import Session
 
 ROUTE = "shopbot_route"  # the key of a session's `Route` in `Session.info`
+# A statement's execution option: this read must see the latest commit, so a replica that
+# may lag never answers it (the catalog's, whose results are kept: bot.dao.catalog_cache).
+LATEST = "shopbot_latest"
 
 
 @dataclass
 class Route:
     """Where one session's statements go: its plain reads to `reads` until the session first
-    needs the primary, then everything to the primary."""
+    needs the primary, then everything to the primary. When `reads` may lag (a replica),
+    `latest` serves the reads that must not (`LATEST`), without moving the session."""
 
     primary: Engine
     reads: Engine
+    latest: Engine | None = None
     on_primary: bool = False
 
     def bind_for(self, clause: object, *, flushing: bool) -> Engine:
@@ -37,12 +42,18 @@ class Route:
         if flushing or not plain_read(clause):
             self.on_primary = True
             return self.primary
+        if self.latest is not None and wants_latest(clause):
+            return self.latest
         return self.reads
 
 
 def plain_read(clause: object) -> bool:
     """A SELECT that neither locks nor writes: the only statement a replica may answer."""
     return isinstance(clause, Select) and clause._for_update_arg is None
+
+
+def wants_latest(clause: object) -> bool:
+    return isinstance(clause, Select) and bool(clause.get_execution_options().get(LATEST))
 
 
 class RoutedSession(Session):

@@ -8,7 +8,7 @@ from aiogram import F, Router
 from aiogram.types import CallbackQuery
 
 from bot.config import Settings
-from bot.dao.models import Product
+from bot.dao.catalog import ShownProduct
 from bot.handlers.ui import load_or_stale, show, stale
 from bot.i18n import _
 from bot.keyboards.callbacks import CategoryPage, Menu, MenuAction, ProductCard
@@ -58,7 +58,7 @@ async def product_card(callback: CallbackQuery, callback_data: ProductCard, shop
 
 
 async def show_card(
-    callback: CallbackQuery, shop: Shop, product: Product, page: int, note: str = ""
+    callback: CallbackQuery, shop: Shop, product: ShownProduct, page: int, note: str = ""
 ) -> None:
     """The product's card for the customer who pressed; `page`: the category page Back
     returns to; `note`: a line above it. A sold-out stock product offers waiting for its

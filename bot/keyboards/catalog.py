@@ -7,7 +7,8 @@ from collections.abc import Mapping, Sequence
 from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.dao.models import Category, Product
+from bot.dao.catalog import ShownCategory, ShownProduct
+from bot.dao.models import Product
 from bot.dao.paging import Page
 from bot.i18n import _
 from bot.keyboards.callbacks import Buy, CategoryPage, Menu, MenuAction, ProductCard, Restock
@@ -16,7 +17,7 @@ from bot.shop.money import format_amount
 from bot.shop.stock import stock_label
 
 
-def categories_keyboard(categories: Sequence[tuple[Category, int]]) -> InlineKeyboardMarkup:
+def categories_keyboard(categories: Sequence[tuple[ShownCategory, int]]) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     for category, products in categories:
         builder.row(button(f"{category.name} ({products})", CategoryPage(category_id=category.id)))
@@ -25,7 +26,7 @@ def categories_keyboard(categories: Sequence[tuple[Category, int]]) -> InlineKey
 
 
 def products_keyboard(
-    category_id: int, page: Page[Product], stock: Mapping[int, int]
+    category_id: int, page: Page[ShownProduct], stock: Mapping[int, int]
 ) -> InlineKeyboardMarkup:
     """`stock`: free units of the stock products on the page."""
     builder = InlineKeyboardBuilder()
@@ -40,7 +41,7 @@ def products_keyboard(
 
 
 def product_keyboard(
-    product: Product, page: int, waiting: bool | None = None
+    product: ShownProduct, page: int, waiting: bool | None = None
 ) -> InlineKeyboardMarkup:
     """`waiting`: None when the product can be bought; for a sold-out one, whether this
     customer already waits for its restock."""

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.dao.catalog import CategoryDAO, ProductDAO
+from bot.dao.catalog_cache import CatalogCache
 from bot.dao.orders import OrderDAO
 from bot.dao.outbox import OutboxDAO
 from bot.dao.purchases import PurchaseDAO
@@ -51,11 +52,12 @@ class Shop:
         return RestockDAO(self.products.session)
 
     @classmethod
-    def on(cls, session: AsyncSession) -> Shop:
+    def on(cls, session: AsyncSession, catalog: CatalogCache | None = None) -> Shop:
+        """`catalog`: where the customer's catalog screens keep what they read."""
         return cls(
             users=UserDAO(session),
-            categories=CategoryDAO(session),
-            products=ProductDAO(session),
+            categories=CategoryDAO(session, catalog),
+            products=ProductDAO(session, catalog),
             purchases=PurchaseDAO(session),
             stats=StatsDAO(session),
         )

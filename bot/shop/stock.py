@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from bot.dao.catalog import ShownProduct
 from bot.dao.models import KIND_STOCK, UNIT_TEXT_MAX, Product
 from bot.i18n import _, ngettext
 from bot.shop.restock import notify_restock
@@ -75,7 +76,7 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-def is_stock(product: Product) -> bool:
+def is_stock(product: ShownProduct) -> bool:
     return product.kind == KIND_STOCK
 
 
@@ -128,7 +129,7 @@ async def load_units(shop: Shop, product_id: int, text: str) -> StockLoad:
     )
 
 
-async def in_stock(shop: Shop, products: Sequence[Product]) -> dict[int, int]:
+async def in_stock(shop: Shop, products: Sequence[ShownProduct]) -> dict[int, int]:
     """How many units each stock product among these has free (unlimited ones left out)."""
     stock_ids = [product.id for product in products if is_stock(product)]
     counts = await shop.stock.available(stock_ids, now()) if stock_ids else {}
