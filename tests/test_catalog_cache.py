@@ -8,15 +8,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import event, select, update
+from sqlalchemy import event, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.dao.catalog import _CARD
 from bot.dao.catalog_cache import CATALOG_CACHE_SECONDS, CatalogCache
 from bot.dao.database import create_engine, create_session_factory
-from bot.dao.models import Product
+from bot.dao.models import Category, Product
 from bot.dao.routing import Route
 from bot.keyboards.callbacks import Menu, MenuAction
+from bot.migration import migrate
 from tests.support.databases import ThrowawayDatabase
 from tests.support.shop import Chat, Screen, running_shop
 
@@ -162,3 +163,33 @@ async def test_catalog_reads_never_go_to_a_lagging_replica(engine: AsyncEngine) 
     assert route.bind_for(_CARD, flushing=False) is primary
     assert route.bind_for(select(Product), flushing=False) is replica
     assert not route.on_primary
+
+
+async def test_a_catalog_commit_empties_the_cache_again_when_its_connection_goes_back(
+    engine: AsyncEngine,
+) -> None:
+    """What was read while the commit was under way may predate it: emptied once more when
+    the committing connection is given back. A rolled back change empties nothing."""
+    await migrate(engine)
+    cache = CatalogCache()
+    cache.watch(engine)
+    loads: list[str] = []
+
+    async def load() -> str:
+        loads.append("read")
+        return f"read {len(loads)}"
+
+    add_category = insert(Category).values(name="Music")
+    async with engine.connect() as connection:
+        await connection.execute(add_category)
+        await connection.rollback()
+        await cache.read("key", load)
+        await connection.execute(select(Category.id))
+        await connection.commit()  # no catalog write in this transaction: nothing emptied
+        assert await cache.read("key", load) == "read 1"
+
+        await connection.execute(add_category)
+        await connection.commit()
+        assert await cache.read("key", load) == "read 2"  # emptied as the commit was sent
+    assert await cache.read("key", load) == "read 3"  # and again as the connection went back
+    assert await cache.read("key", load) == "read 3"
