@@ -34,6 +34,7 @@ from collections import Counter
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack, ExitStack, asynccontextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Self
 
@@ -60,6 +61,7 @@ from bench._common import (
 from bench._costs import ROUND_TRIPS, RoundTrips, own_time_by_area, profiled
 from bot.app import SchemaMode, build_dispatcher, reads_apart
 from bot.config import Settings
+from bot.dao.catalog_cache import CatalogCache
 from bot.dao.database import (
     BEGIN_IMMEDIATE,
     create_engine,
@@ -314,12 +316,13 @@ async def feed(
 
 @dataclass
 class Variant:
-    """One way of serving the same dispatcher: its middleware's session factory, and for the
-    no-DB baseline the canned DAOs."""
+    """One way of serving the same dispatcher: its middleware's session factory and what
+    builds the handlers' `Shop` (the bot's, with its catalog cache; for the engines before,
+    without; for the no-DB baseline, the canned DAOs)."""
 
     name: str
     sessions: Callable[..., object]
-    canned: CannedCatalog | None = None
+    shops: Callable[[Any], Shop] = Shop.on  # the middleware's `shop_factory`
     engine: AsyncEngine | None = None
     reads: ReadRouting | None = None  # where the update's reads go, as the bot routes them
     client_language: str = "en"
@@ -340,9 +343,8 @@ class Bench:
     ) -> Batch:
         updates = update_mix(self.bot, count, self.next_id, variant.client_language)
         self.next_id += count
-        shop_factory = variant.canned.shop if variant.canned else Shop.on
         self.middleware.session_factory = variant.sessions  # type: ignore[assignment]
-        self.middleware.shop_factory = shop_factory
+        self.middleware.shop_factory = variant.shops
         self.middleware.reads = variant.reads
         self.languages.cache = LanguageCache()  # each batch finds its users anew
         outer = self.dispatcher.update.outer_middleware
@@ -399,9 +401,12 @@ async def database_variant(name: str, url_string: str, serving: Serving) -> Asyn
             yield Variant(name, create_session_factory(every_update_writing), engine=engine)
             return
         # The bot's own update sessions: reads outside any transaction until the first write,
-        # which begins one (on SQLite taking the write lock at BEGIN).
+        # which begins one (on SQLite taking the write lock at BEGIN); its catalog cache.
         reads = reads_apart(engine)
-        yield Variant(name, serving_session_factory(engine), engine=engine, reads=reads)
+        catalog = CatalogCache()
+        catalog.watch(engine)
+        shops = partial(Shop.on, catalog=catalog)
+        yield Variant(name, serving_session_factory(engine), shops, engine=engine, reads=reads)
     finally:
         await engine.dispose()
 
@@ -450,9 +455,9 @@ async def measure(
         ]
         canned = CannedCatalog()
         variants += [
-            Variant(NO_DB, NullSession, canned),
-            Variant(NO_DB_RUSSIAN, NullSession, canned, client_language="ru"),
-            Variant(NO_DB_NO_I18N, NullSession, canned, i18n=False),
+            Variant(NO_DB, NullSession, canned.shop),
+            Variant(NO_DB_RUSSIAN, NullSession, canned.shop, client_language="ru"),
+            Variant(NO_DB_NO_I18N, NullSession, canned.shop, i18n=False),
         ]
         for variant in variants:  # warm-up: pools, caches, each statement's first compile
             await bench.run(variant, min(count, WARM_UP_UPDATES), 8)
