@@ -25,10 +25,12 @@ from collections.abc import Awaitable, Callable, Hashable
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import event
-from sqlalchemy.engine import Connection, ExecutionContext
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.sql.dml import UpdateBase
+
+from bot.dao.statement_events import on_each_statement
 
 T = TypeVar("T")
 
@@ -80,17 +82,11 @@ class CatalogCache:
         read while the commit was under way is kept."""
         sync_engine = engine.sync_engine
 
-        @event.listens_for(sync_engine, "after_cursor_execute")
-        def _executed(
-            connection: Connection,
-            _cursor: Any,
-            _statement: str,
-            _parameters: Any,
-            context: ExecutionContext | None,
-            _executemany: bool,
-        ) -> None:
-            if _writes_catalog(context):
+        def _executed(connection: Connection, statement: object | None) -> None:
+            if _writes_catalog(statement):
                 connection.info[_CHANGED_CATALOG] = True
+
+        on_each_statement(engine, "after_cursor_execute", _executed)
 
         @event.listens_for(sync_engine, "commit")
         def _committing(connection: Connection) -> None:
@@ -110,9 +106,8 @@ class CatalogCache:
                 self.empty()
 
 
-def _writes_catalog(context: ExecutionContext | None) -> bool:
+def _writes_catalog(statement: object | None) -> bool:
     """An INSERT, UPDATE or DELETE of a catalog table (ORM flushes included)."""
-    statement = getattr(getattr(context, "compiled", None), "statement", None)
     return isinstance(statement, UpdateBase) and (
         getattr(statement.table, "name", None) in CATALOG_TABLES
     )

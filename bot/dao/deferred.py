@@ -19,11 +19,12 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import Connection, ExecutionContext
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from bot.dao.routing import plain_read
+from bot.dao.statement_events import on_each_statement
 
 DEFER_TRANSACTION = "shopbot_defer_transaction"  # the engine's execution option
 _DEFERRING = "shopbot_deferring"  # in a pooled connection's info while its BEGIN waits
@@ -42,18 +43,12 @@ def defer_transactions(engine: AsyncEngine) -> None:
             _driver(connection).autocommit = True
             connection.info[_DEFERRING] = True
 
-    @event.listens_for(sync_engine, "before_cursor_execute")
-    def _before_statement(
-        connection: Connection,
-        _cursor: Any,
-        _statement: str,
-        _parameters: Any,
-        context: ExecutionContext | None,
-        _executemany: bool,
-    ) -> None:
-        if connection.info.get(_DEFERRING) and not _plain_read_in(context):
+    def _before_statement(connection: Connection, statement: object | None) -> None:
+        if connection.info.get(_DEFERRING) and not plain_read(statement):
             del connection.info[_DEFERRING]
             _driver(connection).autocommit = False  # this statement begins the transaction
+
+    on_each_statement(engine, "before_cursor_execute", _before_statement)
 
     # Any: the driver's connection (the asyncpg adapter) is untyped.
     @event.listens_for(sync_engine.pool, "checkin")
@@ -65,8 +60,3 @@ def defer_transactions(engine: AsyncEngine) -> None:
 
 def _driver(connection: Connection) -> Any:
     return connection.connection.dbapi_connection
-
-
-def _plain_read_in(context: ExecutionContext | None) -> bool:
-    compiled = getattr(context, "compiled", None)
-    return compiled is not None and plain_read(compiled.statement)
