@@ -4,11 +4,8 @@ SQLite file and a real PostgreSQL, and the cache's own rules with a clock of the
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
 
-from sqlalchemy import event, insert, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.dao.catalog import _CARD
@@ -18,27 +15,10 @@ from bot.dao.models import Category, Product
 from bot.dao.routing import Route
 from bot.keyboards.callbacks import Menu, MenuAction
 from bot.migration import migrate
-from tests.support.databases import ThrowawayDatabase
+from tests.support.databases import ThrowawayDatabase, statements_sent
 from tests.support.shop import Chat, Screen, running_shop
 
 CATALOG = Menu(action=MenuAction.CATALOG).pack()
-
-
-@contextmanager
-def statements_on(engine: AsyncEngine) -> Iterator[list[str]]:
-    """The statements sent through `engine` in the block (SQLite's own BEGIN and PRAGMA
-    left out)."""
-    sent: list[str] = []
-
-    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if not statement.startswith(("BEGIN", "PRAGMA")):
-            sent.append(statement)
-
-    event.listen(engine.sync_engine, "before_cursor_execute", seen)
-    try:
-        yield sent
-    finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", seen)
 
 
 async def browse(chat: Chat, product: str) -> tuple[Screen, Screen, Screen]:
@@ -62,7 +42,7 @@ async def test_browsing_again_reads_nothing_until_the_catalog_changes_here(
         await ann.send("/start")
         await bob.send("/start")
         await browse(ann, "Books Dune")
-        with statements_on(shop.engine) as sent:
+        with statements_sent(shop.engine) as sent:
             _, page, card = await browse(bob, "Books Dune")
         assert sent == []  # Ann's reads served Bob's screens
         assert "70" in card.text and "Books" in page.text

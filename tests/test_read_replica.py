@@ -12,10 +12,9 @@ import asyncio
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
-from typing import Any
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.config import Settings
@@ -26,6 +25,7 @@ from bot.migration.connect import describe
 from bot.replica import ReplicaReads, Standing, verify_replica
 from tests.migrations_testonly.scenarios import scenario
 from tests.support.books import BUYER, pay_for_book
+from tests.support.databases import statements_sent
 from tests.support.processes import TEST_TOKEN
 from tests.support.replica import Database, ReplicaPair, in_step
 from tests.support.shop import Screen, ShopBot, running_shop
@@ -76,24 +76,9 @@ async def replay_paused(reads: ReplicaReads) -> AsyncIterator[None]:
 
 
 @contextmanager
-def statements(engine: AsyncEngine) -> Iterator[list[str]]:
-    """The SQL this engine sends while the block runs."""
-    sent: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        sent.append(statement)
-
-    event.listen(engine.sync_engine, "before_cursor_execute", record)
-    try:
-        yield sent
-    finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", record)
-
-
-@contextmanager
 def both(reads: ReplicaReads) -> Iterator[tuple[list[str], list[str]]]:
     """(the primary's statements, the replica's) while the block runs."""
-    with statements(reads.primary) as primary, statements(reads.replica) as replica:
+    with statements_sent(reads.primary) as primary, statements_sent(reads.replica) as replica:
         yield primary, replica
 
 
