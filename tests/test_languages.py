@@ -5,14 +5,17 @@ remembered across a restart."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator, Callable
 
 import pytest
+from sqlalchemy import insert
 
 from bot.dao.models import User
+from bot.dao.users import UserDAO
 from bot.keyboards.callbacks import PickLanguage
-from tests.support.databases import ThrowawayDatabase
+from tests.support.databases import ThrowawayDatabase, statements_sent
 from tests.support.shop import STALE, Screen, ShopBot, running_shop
 
 USER = 6001
@@ -112,3 +115,48 @@ async def test_a_forged_language_is_stale_and_changes_nothing(shop: ShopBot) -> 
     assert pressed.notice == STALE
     assert pressed.calls == []
     assert await stored_language(shop) == "en"
+
+
+async def known_elsewhere(shop: ShopBot, language: str) -> None:
+    """USER as another instance stored them: this one has no language of theirs cached."""
+    await shop.run(
+        lambda session: session.execute(
+            insert(User).values(telegram_id=USER, first_name="Q", language=language)
+        )
+    )
+
+
+async def test_updates_of_one_user_at_once_read_their_language_once(shop: ShopBot) -> None:
+    """A backlog or a double tap: the updates that arrive while the user's language is read
+    wait for that read."""
+    await known_elsewhere(shop, "ru")
+    shop.telegram.set_client_language(USER, "en")
+    with statements_sent(shop.engine) as sent:
+        await shop.feed(*[shop.telegram.text_update(USER, "hello", first_name="Q")] * 2)
+    assert len([statement for statement in sent if "FROM users" in statement]) == 1
+    assert speaks(await shop.chat(USER, "Q").send("/start"), is_russian)
+
+
+async def test_a_failed_language_read_answers_every_waiting_update_in_its_clients_language(
+    shop: ShopBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await known_elsewhere(shop, "ru")
+    shop.telegram.set_client_language(USER, "en")
+    reads: list[int] = []
+
+    async def unreachable(_users: UserDAO, telegram_id: int) -> str | None:
+        reads.append(telegram_id)
+        await asyncio.sleep(0.05)  # the other update arrives meanwhile
+        raise ConnectionRefusedError("the database is down")
+
+    monkeypatch.setattr(UserDAO, "language_of", unreachable)
+    mark = shop.telegram.mark()
+    await shop.feed(*[shop.telegram.text_update(USER, "/start", first_name="Q")] * 2)
+    assert reads == [USER]
+    replies = [call for call in shop.telegram.calls[mark:] if call.method == "sendMessage"]
+    assert len(replies) == 2 and all(is_english(str(call.params["text"])) for call in replies)
+    warnings = [line for line in shop.log if "could not read the language" in line]
+    assert [("ConnectionRefusedError" in line, "LanguageUnread" in line) for line in warnings] == [
+        (True, False),
+        (False, True),
+    ]

@@ -3,6 +3,7 @@ cached), or, for someone the shop does not know yet, their client's language."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -46,6 +47,10 @@ class LanguageCache:
             self._entries.popitem(last=False)
 
 
+class LanguageUnread(Exception):
+    """The read of a user's language that this update waited for failed."""
+
+
 class UserLanguageMiddleware(I18nMiddleware):
     """An update outer middleware: the language of the user behind the update is current
     while it is handled (`bot.i18n._` speaks it)."""
@@ -54,6 +59,9 @@ class UserLanguageMiddleware(I18nMiddleware):
         """Registered after the session middleware, whose `shop` it reads with."""
         super().__init__(i18n)
         self.cache = cache
+        # A user's language being read: their other updates meanwhile wait for that read
+        # (a backlog, a double tap) instead of each reading the same row.
+        self._reading: dict[int, asyncio.Future[str | None]] = {}
 
     async def get_locale(self, event: TelegramObject, data: dict[str, Any]) -> str:
         user: User | None = data.get("event_from_user")
@@ -64,7 +72,7 @@ class UserLanguageMiddleware(I18nMiddleware):
             return language
         derived = language_for(user.language_code, self.i18n.default_locale)
         try:
-            stored = await self._stored(event, data, user.id)
+            stored = await self._stored_once(event, data, user.id)
         except Exception as error:  # the database down: answer all the same (a payment too)
             logger.warning(
                 "could not read the language of user {} ({}); answering in {}",
@@ -76,6 +84,27 @@ class UserLanguageMiddleware(I18nMiddleware):
         language = stored or derived
         self.cache.put(user.id, language)
         return language
+
+    async def _stored_once(
+        self, event: TelegramObject, data: dict[str, Any], user_id: int
+    ) -> str | None:
+        """`_stored`, read by one update of the user's at a time; the others share its result,
+        or fail with it (then each answers in its client's language, as after a failed read)."""
+        reading = self._reading.get(user_id)
+        if reading is not None:
+            return await asyncio.shield(reading)
+        reading = self._reading[user_id] = asyncio.get_running_loop().create_future()
+        try:
+            stored = await self._stored(event, data, user_id)
+        except BaseException:
+            reading.set_exception(LanguageUnread(f"the language of user {user_id} went unread"))
+            reading.exception()  # retrieved: no warning when no update waited for it
+            raise
+        else:
+            reading.set_result(stored)
+        finally:
+            del self._reading[user_id]
+        return stored
 
     async def _stored(
         self, event: TelegramObject, data: dict[str, Any], user_id: int
