@@ -45,6 +45,8 @@ _COMMITTED_CATALOG = "shopbot_committed_catalog"
 
 
 class CatalogCache:
+    """Values by key, each kept `seconds` at most, all dropped by `empty`."""
+
     def __init__(
         self,
         seconds: float = CATALOG_CACHE_SECONDS,
