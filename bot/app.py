@@ -196,6 +196,7 @@ def build_dispatcher(
         readiness=readiness,
         gateways=gateways,
         replica=replica,
+        catalog=catalog,
     )
     sessions = DatabaseSessionMiddleware(
         serving_session_factory(engine),

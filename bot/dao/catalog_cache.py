@@ -56,20 +56,20 @@ class CatalogCache:
         self.seconds = seconds
         self.entries = entries
         self._clock = clock
-        self._kept: dict[Hashable, tuple[float, object]] = {}  # key: (fresh until, value)
+        self._kept: dict[Hashable, tuple[float, object]] = {}  # key: (read at, value)
         self._emptied = 0  # how many times the cache was emptied: a read spanning one is stale
 
     async def read(self, key: Hashable, load: Callable[[], Awaitable[T]]) -> T:
         """The value kept under `key` while fresh; otherwise what `load` reads, kept."""
         now = self._clock()
         kept = self._kept.get(key)
-        if kept is not None and kept[0] > now:
+        if kept is not None and now - kept[0] < self.seconds:
             return cast(T, kept[1])
         emptied = self._emptied
         value = await load()
         if emptied == self._emptied:
             self._kept.pop(key, None)  # re-inserted last: the oldest entries go first
-            self._kept[key] = (now + self.seconds, value)
+            self._kept[key] = (now, value)
             if len(self._kept) > self.entries:
                 del self._kept[next(iter(self._kept))]
         return value
