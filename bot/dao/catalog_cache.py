@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.sql.dml import UpdateBase
 
+from bot.dao.models import Category, Product
 from bot.dao.statement_events import on_each_statement
 
 T = TypeVar("T")
@@ -37,7 +38,7 @@ T = TypeVar("T")
 CATALOG_CACHE_SECONDS = 1.0
 # Keys come from buttons, which a client may forge: a bound on what they can make us keep.
 CATALOG_CACHE_ENTRIES = 4096
-CATALOG_TABLES = frozenset({"categories", "products"})
+CATALOG_TABLES = frozenset({Category.__tablename__, Product.__tablename__})
 # In a pooled connection's info: it wrote the catalog in the transaction under way, and
 # then it committed that (until it is given back to the pool).
 _CHANGED_CATALOG = "shopbot_changed_catalog"
