@@ -36,7 +36,7 @@ from bench._common import (
 )
 from bench.updates import UPDATES_PER_BATCH, Batch, Bench, Serving, build_bench, database_variant
 from bot.dao.database import create_engine
-from bot.replica import ReplicaReads
+from bot.serving.replica import ReplicaReads
 from tests.support.replica import in_step, replica_pair
 
 CONCURRENCY = {"sequential": 1, "8 in flight": 8}

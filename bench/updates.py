@@ -15,7 +15,7 @@ Sequential (one update at a time) gives latency; 8 in flight stands for polling,
 handlers as concurrent tasks. Two extra rows serve today's code from the engines as they were
 before issue 15, with a transaction around every update: PostgreSQL with a ping at every
 checkout, SQLite with a connection per update (NullPool) and SQLAlchemy's own aiosqlite
-adapter. After the warm-up the heap is frozen, as the bot does once started (bot.heap).
+adapter. After the warm-up the heap is frozen, as the bot does once started (bot.serving.heap).
 A sequential pass per database counts its round trips by kind of update; `--profile` adds
 one sequential batch per database under cProfile, its own time grouped by package.
 
@@ -71,11 +71,11 @@ from bot.dao.database import (
 from bot.dao.models import Category, Product, User
 from bot.dao.paging import Page
 from bot.dao.routing import ReadRouting
-from bot.heap import freeze_startup_heap
 from bot.i18n.users import LanguageCache, UserLanguageMiddleware
 from bot.keyboards.callbacks import CategoryPage, Menu, MenuAction, ProductCard
 from bot.middlewares.database import DatabaseSessionMiddleware
 from bot.migration import MigrationOptions
+from bot.serving.heap import freeze_startup_heap
 from bot.shop import Shop
 from tests.fakes import FakeTelegram, RecordingSession
 

@@ -38,7 +38,6 @@ from bot.dao.database import (
 from bot.dao.models import OUTBOX_GOODS, OUTBOX_RESTOCK, OUTBOX_TEXT
 from bot.dao.open_transactions import track_open_transactions
 from bot.dao.routing import ReadsApart
-from bot.dispatcher import ShopDispatcher
 from bot.errors import ConfigError, UnreachableError
 from bot.gateways.server import payment_server
 from bot.gateways.service import Gateways
@@ -51,8 +50,6 @@ from bot.handlers.payments import (
     replay_payment_journal,
 )
 from bot.handlers.restock import restock_notice
-from bot.health import SCHEMA_AT_HEAD, Readiness, health_server
-from bot.heap import freeze_startup_heap
 from bot.i18n import _
 from bot.i18n.catalogs import LOCALES, ShopI18n
 from bot.i18n.languages import ENGLISH, RUSSIAN, RUSSIAN_CLIENTS
@@ -60,14 +57,12 @@ from bot.i18n.users import LanguageCache, UserLanguageMiddleware, speaking
 from bot.middlewares.bot_calls import CommitBeforeBotCalls
 from bot.middlewares.database import DatabaseSessionMiddleware, ShopFactory, shop_transactions
 from bot.outbox import Outbox, Renderer
-from bot.polling import standby_for
-from bot.replica import ReplicaReads, verify_replica
-from bot.shop import Shop
-from bot.shop.intake import PaymentIntake
-from bot.shop.journal import PaymentJournal
-from bot.shop.orders import settling_orders
-from bot.shop.reservations import ReservationSweep
-from bot.storage import (
+from bot.serving.dispatcher import ShopDispatcher
+from bot.serving.health import SCHEMA_AT_HEAD, Readiness, health_server
+from bot.serving.heap import freeze_startup_heap
+from bot.serving.polling import standby_for
+from bot.serving.replica import ReplicaReads, verify_replica
+from bot.serving.storage import (
     OUTAGE_ERRORS,
     StorageHealth,
     describe,
@@ -76,9 +71,14 @@ from bot.storage import (
     wait_for_redis,
     watch_redis,
 )
+from bot.serving.webhook import serve_webhook
+from bot.shop import Shop
+from bot.shop.intake import PaymentIntake
+from bot.shop.journal import PaymentJournal
+from bot.shop.orders import settling_orders
+from bot.shop.reservations import ReservationSweep
 from bot.telegram.responses import keep_response_models
 from bot.telegram.retries import RetryMiddleware
-from bot.webhook import serve_webhook
 
 READS = "shopbot reads"  # the replica's connections, as pg_stat_activity names them
 

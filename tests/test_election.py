@@ -1,8 +1,7 @@
-"""The poller election (bot/election.py, bot/polling.py) in-process, against a real PostgreSQL
-and a real SQLite file: one instance wins, another stands by naming it until it lets go; a
-poller whose lock connection is killed (or whose lock file is removed) finds out, stops polling
-and stands by; bots sharing a database, and the migration lock, do not get in each other's
-way."""
+"""The poller election (bot/serving/election.py, bot/serving/polling.py) in-process, against a real
+PostgreSQL and a real SQLite file: one instance wins, another stands by naming it until it lets go;
+a poller whose lock connection is killed (or whose lock file is removed) finds out, stops polling
+and stands by; bots sharing a database, and the migration lock, do not get in each other's way."""
 
 from __future__ import annotations
 
@@ -17,17 +16,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot import migration
 from bot.dao.database import create_engine
-from bot.election import (
+from bot.migration.locks import migration_lock
+from bot.migration.revisions import VERSION_TABLE
+from bot.serving.election import (
     POLLER_NAME,
     FilePollerLock,
     PollerElection,
     PollerLock,
     poller_lock,
 )
-from bot.health import Readiness
-from bot.migration.locks import migration_lock
-from bot.migration.revisions import VERSION_TABLE
-from bot.polling import SchemaCheck, Standby
+from bot.serving.health import Readiness
+from bot.serving.polling import SchemaCheck, Standby
 from tests.support.databases import ThrowawayDatabase
 from tests.support.processes import TEST_TOKEN
 from tests.support.replica import Database, ReplicaPair

@@ -1,5 +1,5 @@
-"""/readyz follows Redis, in-process: bot.health's readiness route with the real watcher
-(`bot.storage.watch_redis`) on a redis-server of the test's own, stopped and started again.
+"""/readyz follows Redis, in-process: bot.serving.health's readiness route with the real watcher
+(`bot.serving.storage.watch_redis`) on a redis-server of the test's own, stopped and started again.
 Not ready ("storage": "down", 503) while it is gone, ready again once it is back."""
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from redis.asyncio import Redis
 
 from bot.dao.database import create_engine
-from bot.health import SCHEMA_AT_HEAD, Readiness, add_health_routes
-from bot.storage import StorageHealth, watch_redis
+from bot.serving.health import SCHEMA_AT_HEAD, Readiness, add_health_routes
+from bot.serving.storage import StorageHealth, watch_redis
 from tests.support.databases import ThrowawayDatabase
 from tests.support.redis import ThrowawayRedis
 

@@ -1,4 +1,4 @@
-"""Start-up's heap frozen once the bot is ready (bot.heap): its garbage is collected first,
+"""Start-up's heap frozen once the bot is ready (bot.serving.heap): its garbage is collected first,
 and what is left is no longer scanned by the collector."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import gc
 import weakref
 
-from bot.heap import freeze_startup_heap
+from bot.serving.heap import freeze_startup_heap
 
 
 class Node:

@@ -22,7 +22,7 @@ from bot.dao.database import create_engine
 from bot.dao.models import Purchase, User
 from bot.migration import MigrationOptions, migrate
 from bot.migration.connect import describe
-from bot.replica import ReplicaReads, Standing, verify_replica
+from bot.serving.replica import ReplicaReads, Standing, verify_replica
 from tests.migrations_testonly.scenarios import scenario
 from tests.support.books import BUYER, pay_for_book
 from tests.support.databases import statements_sent

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.storage import TRY_AGAIN
+from bot.serving.storage import TRY_AGAIN
 from tests.fakes.bot_api import FakeBotAPI
 from tests.migrations_testonly.scenarios import COUNTER, migrating
 from tests.support.databases import ThrowawayDatabase, fetch_all, sqlite_database

@@ -18,9 +18,9 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from bot.i18n.languages import RUSSIAN
 from bot.i18n.users import speaking
+from bot.serving.storage import ANSWERED_LATER, TRY_AGAIN, StorageHealth, watch_redis
+from bot.serving.webhook import _CheckedRequestHandler
 from bot.shop.invoices import build_payload
-from bot.storage import ANSWERED_LATER, TRY_AGAIN, StorageHealth, watch_redis
-from bot.webhook import _CheckedRequestHandler
 from tests.support.databases import ThrowawayDatabase
 from tests.support.redis import ThrowawayRedis
 from tests.support.shop import ShopBot, running_shop, texts

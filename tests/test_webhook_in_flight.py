@@ -12,7 +12,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot.config import Settings
-from bot.webhook import _CheckedRequestHandler
+from bot.serving.webhook import _CheckedRequestHandler
 from tests.fakes import FakeTelegram, RecordingSession
 from tests.support.processes import TEST_TOKEN
 

@@ -20,10 +20,10 @@ from aiohttp import web
 from loguru import logger
 
 from bot.gateways.service import BuyerNotice, Gateways, Refused
-from bot.health import Readiness
 from bot.i18n import _
 from bot.i18n.users import default_language, speaking
-from bot.listening import serving
+from bot.serving.health import Readiness
+from bot.serving.listening import serving
 from bot.shop.gateways.cryptopay import SIGNATURE_HEADER
 
 ROBOKASSA_RESULT_PATH = "/payments/robokassa/result"

@@ -4,8 +4,8 @@ PostgreSQL: a session advisory lock on the migration connection, so it dies with
 SQLite: an exclusive `flock` on a file beside the database, so it dies with the process.
 Both are taken by polling with backoff, and the waiter says who holds the lock.
 
-The pieces take the lock's key (or file) as a parameter: the poller election (bot/election.py)
-holds its own lock in another key space the same way.
+The pieces take the lock's key (or file) as a parameter: the poller election
+(bot/serving/election.py) holds its own lock in another key space the same way.
 """
 
 from __future__ import annotations

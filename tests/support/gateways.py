@@ -17,7 +17,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from bot.dao.models import Order
 from bot.gateways.server import add_payment_routes
 from bot.gateways.service import Gateways
-from bot.health import SCHEMA_AT_HEAD
+from bot.serving.health import SCHEMA_AT_HEAD
 from tests.fakes import Call
 from tests.support.databases import ThrowawayDatabase
 from tests.support.shop import ShopBot, running_shop

@@ -15,7 +15,7 @@ from pathlib import Path
 import asyncpg
 from sqlalchemy.engine import URL
 
-from bot.replica import ReplicaReads
+from bot.serving.replica import ReplicaReads
 from tests.support.databases import ThrowawayDatabase, execute
 from tests.support.processes import PROJECT_ROOT, free_port
 from tests.support.waiting import eventually

@@ -3,8 +3,8 @@ before anything else runs. aiogram's own middlewares come first otherwise (the F
 a Redis round trip), and Telegram has let go of the update by then: a stop or a crash in
 between must not lose it.
 
-In polling mode it polls only while this instance is the elected poller (bot/polling.py), and
-it remembers the last update it took, which the poller confirms as it steps down."""
+In polling mode it polls only while this instance is the elected poller (bot/serving/polling.py),
+and it remembers the last update it took, which the poller confirms as it steps down."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from aiogram import Bot, Dispatcher, loggers
 from aiogram.types import Update
 
 from bot.handlers.payments import receipt_of
-from bot.polling import Standby
+from bot.serving.polling import Standby
+from bot.serving.storage import StorageUnavailable
 from bot.shop.intake import PaymentIntake
-from bot.storage import StorageUnavailable
 
 
 class ShopDispatcher(Dispatcher):
@@ -35,7 +35,7 @@ class ShopDispatcher(Dispatcher):
 
     async def _feed_webhook_update(self, bot: Bot, update: Update, **kwargs: Any) -> Any:
         """aiogram's, except that an update that met Redis down is no error to log with a
-        traceback: bot.storage has said so once, and the webhook answers it 503."""
+        traceback: bot.serving.storage has said so once, and the webhook answers it 503."""
         try:
             return await self.feed_update(bot, update, **kwargs)
         except StorageUnavailable:

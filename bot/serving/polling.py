@@ -20,9 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot import migration
 from bot.config import Settings
-from bot.election import ROUND_TIMEOUT, PollerElection, poller_lock
 from bot.errors import StartupError
-from bot.health import SCHEMA_AT_HEAD, Readiness
+from bot.serving.election import ROUND_TIMEOUT, PollerElection, poller_lock
+from bot.serving.health import SCHEMA_AT_HEAD, Readiness
 
 # A standby reads the schema's revision this often.
 SCHEMA_CHECK_INTERVAL = 10.0

@@ -15,9 +15,9 @@ from aiohttp import web
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.listening import serving
-from bot.replica import ReplicaReads
-from bot.storage import StorageHealth
+from bot.serving.listening import serving
+from bot.serving.replica import ReplicaReads
+from bot.serving.storage import StorageHealth
 
 # A readiness probe's database check waits this long at most.
 DATABASE_CHECK_SECONDS = 2.0

@@ -23,15 +23,15 @@ from pydantic import ValidationError
 from bot.config import Settings
 from bot.gateways.server import add_payment_routes
 from bot.gateways.service import Gateways
-from bot.health import Readiness, add_health_routes
-from bot.listening import listen
-from bot.storage import StorageUnavailable
+from bot.serving.health import Readiness, add_health_routes
+from bot.serving.listening import listen
+from bot.serving.storage import StorageUnavailable
 
 
 class _CheckedRequestHandler(SimpleRequestHandler):
     """aiogram's handler, plus: 503 until the startup hooks are done (Telegram retries; an
     earlier deployment's webhook may already point here), 503 for an update that met Redis
-    down (Telegram delivers it again: bot.storage), and 400 with one warning line for a body
+    down (Telegram delivers it again: bot.serving.storage), and 400 with one warning line for a body
     that is not a Telegram update (aiogram would answer 500 with a traceback). At most
     `in_flight` updates are handled at once (UPDATES_IN_FLIGHT, as polling's
     tasks_concurrency_limit); the others wait for a turn, their requests open."""
