@@ -56,7 +56,6 @@ from bot.i18n.languages import ENGLISH, RUSSIAN, RUSSIAN_CLIENTS
 from bot.i18n.users import LanguageCache, UserLanguageMiddleware, speaking
 from bot.middlewares.bot_calls import CommitBeforeBotCalls
 from bot.middlewares.database import DatabaseSessionMiddleware, ShopFactory, shop_transactions
-from bot.outbox import Outbox, Renderer
 from bot.serving.dispatcher import ShopDispatcher
 from bot.serving.health import SCHEMA_AT_HEAD, Readiness, health_server
 from bot.serving.heap import freeze_startup_heap
@@ -76,9 +75,10 @@ from bot.shop import Shop
 from bot.shop.intake import PaymentIntake
 from bot.shop.journal import PaymentJournal
 from bot.shop.orders import settling_orders
-from bot.shop.reservations import ReservationSweep
 from bot.telegram.responses import keep_response_models
 from bot.telegram.retries import RetryMiddleware
+from bot.workers.outbox import Outbox, Renderer
+from bot.workers.reservations import ReservationSweep
 
 READS = "shopbot reads"  # the replica's connections, as pg_stat_activity names them
 

@@ -31,12 +31,12 @@ from bot.dao.outbox import Outgoing
 from bot.handlers.restock import restock_notice
 from bot.keyboards.callbacks import ProductCard, Restock
 from bot.middlewares.database import shop_transactions
-from bot.outbox import Outbox
 from bot.shop import Shop
 from bot.shop.restock import NOTICE_CHUNK
 from bot.shop.stock import StockLoad, load_units
 from bot.stock.cli import load_file
 from bot.telegram.outgoing import Part
+from bot.workers.outbox import Outbox
 from tests.support.databases import ThrowawayDatabase
 from tests.support.shop import STALE, Chat, Screen, ShopBot, running_shop
 

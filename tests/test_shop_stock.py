@@ -18,8 +18,8 @@ from bot.shop import Shop
 from bot.shop.customers import Customer
 from bot.shop.invoices import build_payload
 from bot.shop.payments import Payment, Recorded, SoldOut, record_payment
-from bot.shop.reservations import ReservationSweep
 from bot.shop.stock import load_units
+from bot.workers.reservations import ReservationSweep
 from tests.fakes import Call
 from tests.support.databases import ThrowawayDatabase
 from tests.support.shop import Chat, Screen, ShopBot, running_shop, texts

@@ -20,7 +20,6 @@ from loguru import logger
 from bot.config import Settings
 from bot.dao.models import Order
 from bot.handlers.payments import conclude
-from bot.outbox import Outbox
 from bot.shop import Shop
 from bot.shop.customers import Customer
 from bot.shop.gateways import PROVIDER_CRYPTOPAY, PROVIDER_ROBOKASSA
@@ -40,6 +39,7 @@ from bot.shop.orders import (
     order_receipt,
 )
 from bot.shop.payments import Receipt
+from bot.workers.outbox import Outbox
 
 # How often unpaid Crypto Pay invoices are looked up and overdue orders expired.
 CHECK_INTERVAL = 60.0

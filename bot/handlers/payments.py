@@ -31,7 +31,6 @@ from bot.i18n import _, __
 from bot.i18n.users import default_language, speaking
 from bot.keyboards.callbacks import Buy
 from bot.keyboards.gateways import pay_options_keyboard
-from bot.outbox import Outbox
 from bot.shop import Shop
 from bot.shop.checkout import Checkout, review_checkout
 from bot.shop.customers import Customer
@@ -58,6 +57,7 @@ from bot.shop.payments import (
 )
 from bot.shop.stock import in_stock, is_stock
 from bot.telegram.retries import answering_by
+from bot.workers.outbox import Outbox
 
 router = Router(name="payments")
 
