@@ -39,8 +39,6 @@ from bot.dao.models import OUTBOX_GOODS, OUTBOX_RESTOCK, OUTBOX_TEXT
 from bot.dao.open_transactions import track_open_transactions
 from bot.dao.routing import ReadsApart
 from bot.errors import ConfigError, UnreachableError
-from bot.gateways.server import payment_server
-from bot.gateways.service import Gateways
 from bot.handlers import routers
 from bot.handlers.delivery import goods_delivery, text_message
 from bot.handlers.payments import (
@@ -56,6 +54,7 @@ from bot.i18n.languages import ENGLISH, RUSSIAN, RUSSIAN_CLIENTS
 from bot.i18n.users import LanguageCache, UserLanguageMiddleware, speaking
 from bot.middlewares.bot_calls import CommitBeforeBotCalls
 from bot.middlewares.database import DatabaseSessionMiddleware, ShopFactory, shop_transactions
+from bot.payments.gateway_orders import Gateways
 from bot.serving.dispatcher import ShopDispatcher
 from bot.serving.health import SCHEMA_AT_HEAD, Readiness, health_server
 from bot.serving.heap import freeze_startup_heap
@@ -77,6 +76,7 @@ from bot.shop.journal import PaymentJournal
 from bot.shop.orders import settling_orders
 from bot.telegram.responses import keep_response_models
 from bot.telegram.retries import RetryMiddleware
+from bot.web.payment_callbacks import payment_server
 from bot.workers.outbox import Outbox, Renderer
 from bot.workers.reservations import ReservationSweep
 

@@ -15,8 +15,8 @@ import pytest
 from sqlalchemy import update
 
 from bot.dao.models import ORDER_CREATED, ORDER_EXPIRED, ORDER_PAID, Order, Purchase
-from bot.gateways.service import EXPIRY_GRACE
 from bot.keyboards.callbacks import Buy
+from bot.payments.gateway_orders import EXPIRY_GRACE
 from tests.fakes import Call
 from tests.fakes.cryptopay import FakeCryptoPay
 from tests.support.databases import ThrowawayDatabase

@@ -27,8 +27,8 @@ from bot.dao.models import (
     Purchase,
     StockUnit,
 )
-from bot.gateways.service import EXPIRY_GRACE
 from bot.keyboards.callbacks import Buy
+from bot.payments.gateway_orders import EXPIRY_GRACE
 from bot.shop import Shop
 from bot.shop.stock import load_units
 from tests.fakes import Call

@@ -1,5 +1,5 @@
 """Paying through a gateway outside Telegram: the buyer picks a way to pay after Buy, gets an
-order with its number and a payment link; the gateway's callback (bot.gateways.server)
+order with its number and a payment link; the gateway's callback (bot.web.payment_callbacks)
 delivers the purchase."""
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from bot.shop.gateways import PROVIDER_ROBOKASSA
 from bot.shop.money import format_amount
 from bot.shop.orders import NotOnSale, NoUnitLeft, Offer, Unavailable
 
-if TYPE_CHECKING:  # bot.gateways takes the payment path from bot.handlers.payments
-    from bot.gateways.service import Gateways
+if TYPE_CHECKING:  # bot.payments.gateway_orders takes the payment path from bot.handlers.payments
+    from bot.payments.gateway_orders import Gateways
 
 router = Router(name="gateways")
 

@@ -1,5 +1,5 @@
 """Serving updates by webhook instead of polling: an aiohttp server that Telegram posts to (and
-the payment gateways' callbacks, when one is set up: bot.gateways.server).
+the payment gateways' callbacks, when one is set up: bot.web.payment_callbacks).
 
 The path never contains the bot token; Telegram proves itself with the secret header
 (`X-Telegram-Bot-Api-Secret-Token`), which aiogram's handler checks on every request.
@@ -21,11 +21,11 @@ from loguru import logger
 from pydantic import ValidationError
 
 from bot.config import Settings
-from bot.gateways.server import add_payment_routes
-from bot.gateways.service import Gateways
+from bot.payments.gateway_orders import Gateways
 from bot.serving.health import Readiness, add_health_routes
 from bot.serving.listening import listen
 from bot.serving.storage import StorageUnavailable
+from bot.web.payment_callbacks import add_payment_routes
 
 
 class _CheckedRequestHandler(SimpleRequestHandler):

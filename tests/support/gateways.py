@@ -15,9 +15,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot.dao.models import Order
-from bot.gateways.server import add_payment_routes
-from bot.gateways.service import Gateways
+from bot.payments.gateway_orders import Gateways
 from bot.serving.health import SCHEMA_AT_HEAD
+from bot.web.payment_callbacks import add_payment_routes
 from tests.fakes import Call
 from tests.support.databases import ThrowawayDatabase
 from tests.support.shop import ShopBot, running_shop

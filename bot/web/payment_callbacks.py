@@ -19,9 +19,9 @@ from aiogram.exceptions import TelegramAPIError
 from aiohttp import web
 from loguru import logger
 
-from bot.gateways.service import BuyerNotice, Gateways, Refused
 from bot.i18n import _
 from bot.i18n.users import default_language, speaking
+from bot.payments.gateway_orders import BuyerNotice, Gateways, Refused
 from bot.serving.health import Readiness
 from bot.serving.listening import serving
 from bot.shop.gateways.cryptopay import SIGNATURE_HEADER
