@@ -13,7 +13,7 @@ import pytest
 
 from bot.shop.customers import Customer
 from bot.shop.journal import PaymentJournal
-from bot.shop.payments import Payment, Receipt
+from bot.shop.purchases import Payment, Receipt
 
 
 def _receipt(charge: str) -> Receipt:

@@ -23,7 +23,7 @@ from bot.shop.catalog import Removal, delete_if_empty, remove_product
 from bot.shop.customers import Customer
 from bot.shop.delivery import Goods, owned_goods
 from bot.shop.invoices import build_payload
-from bot.shop.payments import Duplicate, Payment, Recorded, Unmatched, record_payment
+from bot.shop.purchases import Duplicate, Payment, Recorded, Unmatched, record_payment
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from bot.middlewares.database import shop_transactions
 from bot.shop import Shop
 from bot.shop.customers import Customer
 from bot.shop.invoices import build_payload
-from bot.shop.payments import Payment, Recorded, SoldOut, record_payment
+from bot.shop.purchases import Payment, Recorded, SoldOut, record_payment
 from bot.shop.stock import load_units
 from bot.workers.reservations import ReservationSweep
 from tests.fakes import Call

@@ -46,7 +46,7 @@ from bot.shop.intake import (
 )
 from bot.shop.invoices import invoice_for, payable, unpayable_reason
 from bot.shop.money import STARS, format_amount
-from bot.shop.payments import (
+from bot.shop.purchases import (
     Duplicate,
     Payment,
     PaymentOutcome,

@@ -38,7 +38,7 @@ from bot.shop.orders import (
     open_order,
     order_receipt,
 )
-from bot.shop.payments import Receipt
+from bot.shop.purchases import Receipt
 from bot.workers.outbox import Outbox
 
 # How often unpaid Crypto Pay invoices are looked up and overdue orders expired.

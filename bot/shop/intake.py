@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from bot.dao.failures import is_transient
 from bot.dao.outbox import Outgoing
 from bot.shop.journal import PaymentJournal, Pending
-from bot.shop.payments import PaymentOutcome, Receipt, record_payment
+from bot.shop.purchases import PaymentOutcome, Receipt, record_payment
 from bot.shop.services import Shop
 
 # One transaction of its own that waits at most that many seconds for a lock.

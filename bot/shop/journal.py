@@ -28,7 +28,7 @@ from typing import Any
 from loguru import logger
 
 from bot.shop.customers import Customer
-from bot.shop.payments import Payment, Receipt
+from bot.shop.purchases import Payment, Receipt
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from bot.shop.customers import Customer, register
 from bot.shop.gateways import GATEWAY_PROVIDERS, PROVIDER_ROBOKASSA, charge_of
 from bot.shop.intake import OutboxWriter
 from bot.shop.invoices import build_payload
-from bot.shop.payments import Payment, PaymentOutcome, Receipt, Recorded
+from bot.shop.purchases import Payment, PaymentOutcome, Receipt, Recorded
 from bot.shop.services import Shop
 from bot.shop.stock import is_stock, now, reserve_unit
 

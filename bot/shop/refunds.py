@@ -10,7 +10,7 @@ from bot.dao.models import Purchase
 from bot.i18n import _
 from bot.i18n.formats import moment
 from bot.shop.money import format_amount
-from bot.shop.payments import PROVIDER_STARS
+from bot.shop.purchases import PROVIDER_STARS
 from bot.shop.services import Shop
 from bot.shop.stock import now
 

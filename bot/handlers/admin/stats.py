@@ -15,7 +15,7 @@ from bot.keyboards.callbacks import Admin, AdminAction
 from bot.shop import Shop
 from bot.shop.gateways import PROVIDER_CRYPTOPAY, PROVIDER_ROBOKASSA
 from bot.shop.money import format_amount
-from bot.shop.payments import PROVIDER_CARD, PROVIDER_STARS
+from bot.shop.purchases import PROVIDER_CARD, PROVIDER_STARS
 
 router = Router(name="admin-stats")
 

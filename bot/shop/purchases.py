@@ -1,4 +1,4 @@
-"""Recording a successful payment: once per charge, whatever Telegram repeats."""
+"""Recording a successful payment as a purchase: once per charge, whatever Telegram repeats."""
 
 from __future__ import annotations
 
