@@ -40,7 +40,6 @@ from bot.dao.open_transactions import track_open_transactions
 from bot.dao.routing import ReadsApart
 from bot.errors import ConfigError, UnreachableError
 from bot.handlers import routers
-from bot.handlers.delivery import goods_delivery, text_message
 from bot.handlers.payments import (
     finish_payments,
     payment_outbox,
@@ -54,6 +53,7 @@ from bot.i18n.languages import ENGLISH, RUSSIAN, RUSSIAN_CLIENTS
 from bot.i18n.users import LanguageCache, UserLanguageMiddleware, speaking
 from bot.middlewares.bot_calls import CommitBeforeBotCalls
 from bot.middlewares.database import DatabaseSessionMiddleware, ShopFactory, shop_transactions
+from bot.payments.delivery import goods_delivery, text_message
 from bot.payments.gateway_orders import Gateways
 from bot.serving.dispatcher import ShopDispatcher
 from bot.serving.health import SCHEMA_AT_HEAD, Readiness, health_server

@@ -19,10 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot import migration
 from bot.dao.database import create_session_factory
 from bot.dao.models import Category
-from bot.handlers.delivery import notify_admins
 from bot.handlers.ui import STALE, load_or_stale
 from bot.keyboards.callbacks import AdminProduct, Buy, CategoryPage, ProductCard
 from bot.middlewares.database import DatabaseSessionMiddleware
+from bot.payments.delivery import notify_admins
 from tests.fakes.bot_api import FakeBotAPI
 from tests.support.processes import TEST_TOKEN
 

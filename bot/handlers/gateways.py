@@ -11,7 +11,6 @@ from aiogram import Bot, Router
 from aiogram.types import CallbackQuery
 
 from bot.config import Settings
-from bot.handlers.customers import customer_of
 from bot.handlers.payments import offer_invoice
 from bot.handlers.ui import load_or_stale, stale
 from bot.i18n import _, ngettext
@@ -21,6 +20,7 @@ from bot.shop import Shop
 from bot.shop.gateways import PROVIDER_ROBOKASSA
 from bot.shop.money import format_amount
 from bot.shop.orders import NotOnSale, NoUnitLeft, Offer, Unavailable
+from bot.telegram.received import customer_of
 
 if TYPE_CHECKING:  # bot.payments.gateway_orders takes the payment path from bot.handlers.payments
     from bot.payments.gateway_orders import Gateways

@@ -7,7 +7,6 @@ from aiogram.types import CallbackQuery
 from aiogram.utils.i18n import I18n
 
 from bot.config import Settings
-from bot.handlers.customers import customer_of
 from bot.handlers.start import home
 from bot.handlers.ui import show, stale
 from bot.i18n import _
@@ -17,6 +16,7 @@ from bot.keyboards.callbacks import Menu, MenuAction, PickLanguage
 from bot.keyboards.language import language_keyboard
 from bot.shop import Shop
 from bot.shop.customers import register
+from bot.telegram.received import customer_of
 
 router = Router(name="language")
 

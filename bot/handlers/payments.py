@@ -24,13 +24,12 @@ from bot.dao.failures import is_transient
 from bot.dao.models import OUTBOX_GOODS, OUTBOX_TEXT, Product
 from bot.dao.outbox import NewMessage, Outgoing
 from bot.errors import ConfigError
-from bot.handlers.customers import customer_of
-from bot.handlers.delivery import notify_admins
 from bot.handlers.ui import load_or_stale
 from bot.i18n import _, __
 from bot.i18n.users import default_language, speaking
 from bot.keyboards.callbacks import Buy
 from bot.keyboards.gateways import pay_options_keyboard
+from bot.payments.delivery import notify_admins
 from bot.shop import Shop
 from bot.shop.checkout import Checkout, review_checkout
 from bot.shop.customers import Customer
@@ -56,6 +55,7 @@ from bot.shop.purchases import (
     Unmatched,
 )
 from bot.shop.stock import in_stock, is_stock
+from bot.telegram.received import customer_of
 from bot.telegram.retries import answering_by
 from bot.workers.outbox import Outbox
 

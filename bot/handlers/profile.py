@@ -10,13 +10,13 @@ from aiogram.types import CallbackQuery
 
 from bot.config import Settings
 from bot.dao.models import Purchase
-from bot.handlers.delivery import deliver
 from bot.handlers.ui import load_or_stale, show, stale
 from bot.i18n import _, ngettext
 from bot.i18n.formats import moment
 from bot.keyboards.callbacks import Menu, MenuAction, PurchasesPage, Redeliver
 from bot.keyboards.common import page_caption
 from bot.keyboards.profile import no_purchases_keyboard, purchases_keyboard
+from bot.payments.delivery import deliver
 from bot.shop import Shop
 from bot.shop.delivery import owned_goods
 from bot.shop.money import format_amount

@@ -10,7 +10,6 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 
 from bot.config import Settings
-from bot.handlers.customers import customer_of
 from bot.handlers.ui import show
 from bot.i18n import _
 from bot.keyboards.callbacks import Menu, MenuAction
@@ -19,6 +18,7 @@ from bot.shop import Shop
 from bot.shop.customers import register
 from bot.shop.invoices import shop_currency
 from bot.shop.money import STARS
+from bot.telegram.received import customer_of
 
 router = Router(name="start")
 

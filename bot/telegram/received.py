@@ -1,4 +1,4 @@
-"""Telegram's user as the shop's customer."""
+"""Telegram's objects read as the shop's values: a user as a customer."""
 
 from __future__ import annotations
 
