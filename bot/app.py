@@ -40,12 +40,7 @@ from bot.dao.open_transactions import track_open_transactions
 from bot.dao.routing import ReadsApart
 from bot.errors import ConfigError, UnreachableError
 from bot.handlers import routers
-from bot.handlers.payments import (
-    finish_payments,
-    payment_outbox,
-    payment_without_storage,
-    replay_payment_journal,
-)
+from bot.handlers.payments import payment_without_storage
 from bot.handlers.restock import restock_notice
 from bot.i18n import _
 from bot.i18n.catalogs import LOCALES, ShopI18n
@@ -55,6 +50,7 @@ from bot.middlewares.bot_calls import CommitBeforeBotCalls
 from bot.middlewares.database import DatabaseSessionMiddleware, ShopFactory, shop_transactions
 from bot.payments.delivery import goods_delivery, text_message
 from bot.payments.gateway_orders import Gateways
+from bot.payments.outcomes import payment_outbox
 from bot.serving.dispatcher import ShopDispatcher
 from bot.serving.health import SCHEMA_AT_HEAD, Readiness, health_server
 from bot.serving.heap import freeze_startup_heap
@@ -78,6 +74,7 @@ from bot.telegram.responses import keep_response_models
 from bot.telegram.retries import RetryMiddleware
 from bot.web.payment_callbacks import payment_server
 from bot.workers.outbox import Outbox, Renderer
+from bot.workers.payment_replay import finish_payments, replay_payment_journal
 from bot.workers.reservations import ReservationSweep
 
 READS = "shopbot reads"  # the replica's connections, as pg_stat_activity names them

@@ -23,19 +23,14 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from bot.config import Settings
 from bot.dao.catalog import ProductDAO
 from bot.dao.models import OutboxMessage, Product, Purchase
-from bot.handlers import payments as payments_handlers
-from bot.handlers.payments import (
-    DELIVERY_FOLLOWS,
-    UNMATCHED,
-    UNSAVED,
-    finish_payments,
-    replay_payment_journal,
-)
-from bot.handlers.payments import replay as replay_journal
 from bot.middlewares.bot_calls import TransactionAcrossBotCall
+from bot.payments.notices import DELIVERY_FOLLOWS, UNMATCHED, UNSAVED
 from bot.shop.intake import PaymentIntake
 from bot.shop.invoices import build_payload
 from bot.shop.money import format_amount
+from bot.workers import payment_replay
+from bot.workers.payment_replay import finish_payments, replay_payment_journal
+from bot.workers.payment_replay import replay as replay_journal
 from tests.support.burst import add_product
 from tests.support.databases import ThrowawayDatabase, database_locked
 from tests.support.processes import free_port
@@ -356,7 +351,7 @@ async def test_a_payment_neither_journal_nor_database_can_take_goes_to_the_admin
 async def test_a_journaled_payment_is_delivered_by_the_periodic_replay(
     database: ThrowawayDatabase, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(payments_handlers, "REPLAY_INTERVAL", 0.1)
+    monkeypatch.setattr(payment_replay, "REPLAY_INTERVAL", 0.1)
     async with running_shop(database, admin_ids=str(ADMIN), payment_retry_window=0.5) as shop:
         product_id = await shop.run(seed)
         async with database_locked(database):

@@ -5,7 +5,6 @@ delivers the purchase."""
 from __future__ import annotations
 
 from html import escape
-from typing import TYPE_CHECKING
 
 from aiogram import Bot, Router
 from aiogram.types import CallbackQuery
@@ -16,14 +15,12 @@ from bot.handlers.ui import load_or_stale, stale
 from bot.i18n import _, ngettext
 from bot.keyboards.callbacks import PayMethod, PayWith
 from bot.keyboards.gateways import pay_link_keyboard
+from bot.payments.gateway_orders import Gateways
 from bot.shop import Shop
 from bot.shop.gateways import PROVIDER_ROBOKASSA
 from bot.shop.money import format_amount
 from bot.shop.orders import NotOnSale, NoUnitLeft, Offer, Unavailable
 from bot.telegram.received import customer_of
-
-if TYPE_CHECKING:  # bot.payments.gateway_orders takes the payment path from bot.handlers.payments
-    from bot.payments.gateway_orders import Gateways
 
 router = Router(name="gateways")
 

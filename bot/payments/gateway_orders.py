@@ -19,7 +19,7 @@ from loguru import logger
 
 from bot.config import Settings
 from bot.dao.models import Order
-from bot.handlers.payments import conclude
+from bot.payments.outcomes import conclude
 from bot.shop import Shop
 from bot.shop.customers import Customer
 from bot.shop.gateways import PROVIDER_CRYPTOPAY, PROVIDER_ROBOKASSA

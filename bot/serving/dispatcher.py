@@ -13,10 +13,10 @@ from typing import Any
 from aiogram import Bot, Dispatcher, loggers
 from aiogram.types import Update
 
-from bot.handlers.payments import receipt_of
 from bot.serving.polling import Standby
 from bot.serving.storage import StorageUnavailable
 from bot.shop.intake import PaymentIntake
+from bot.telegram.received import receipt_of
 
 
 class ShopDispatcher(Dispatcher):

@@ -9,7 +9,7 @@ language. Polling cannot keep the update (Telegram has let it go): the user is a
 again in a minute. A webhook answers it 503 (`StorageUnavailable`), so Telegram delivers it
 again until Redis is back; the user is told it will be answered then. A pre-checkout is
 refused with the try-again line (Telegram waits only 10 s for it); payments are taken all the
-same (bot.handlers.payments).
+same (bot.payments.outcomes.take_payment).
 """
 
 from __future__ import annotations

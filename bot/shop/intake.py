@@ -57,7 +57,7 @@ class Taken:
 
 
 IntakeOutcome = Taken | Journaled | Unsaved
-# What a recorded payment must send, written in its transaction (bot.handlers.payments).
+# What a recorded payment must send, written in its transaction (bot.payments.outcomes).
 OutboxWriter = Callable[[Shop, Receipt, PaymentOutcome], Awaitable[list[Outgoing]]]
 # How often payments left in the journal are tried again while the bot runs.
 REPLAY_INTERVAL = 60.0
