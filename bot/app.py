@@ -73,6 +73,7 @@ from bot.shop.orders import settling_orders
 from bot.telegram.responses import keep_response_models
 from bot.telegram.retries import RetryMiddleware
 from bot.web.payment_callbacks import payment_server
+from bot.workers.gateway_checks import GatewayChecks
 from bot.workers.outbox import Outbox, Renderer
 from bot.workers.payment_replay import finish_payments, replay_payment_journal
 from bot.workers.reservations import ReservationSweep
@@ -209,14 +210,16 @@ def build_dispatcher(
     dispatcher.startup.register(replay_payment_journal)  # after the migration, before polling
     dispatcher.startup.register(reservations.start)
     dispatcher.startup.register(outbox.start)
-    if gateways is not None:
-        dispatcher.startup.register(gateways.start)
     dispatcher.shutdown.register(readiness.stop)  # first: no new traffic
+    if gateways is not None:  # callbacks stop before the payments in flight are waited for
+        checks = GatewayChecks(gateways)
+        dispatcher.startup.register(gateways.start)
+        dispatcher.startup.register(checks.start)
+        dispatcher.shutdown.register(checks.stop)
+        dispatcher.shutdown.register(gateways.stop)
     dispatcher.shutdown.register(reservations.stop)
     if replica is not None:
         dispatcher.shutdown.register(replica.stop)
-    if gateways is not None:  # before the payments in flight are waited for
-        dispatcher.shutdown.register(gateways.stop)
     dispatcher.shutdown.register(finish_payments)  # before the engine and the bot's session
     dispatcher.shutdown.register(outbox.stop)  # after the payments, which send through it
     dispatcher.shutdown.register(on_shutdown)

@@ -16,7 +16,7 @@ from sqlalchemy import update
 
 from bot.dao.models import ORDER_CREATED, ORDER_EXPIRED, ORDER_PAID, Order, Purchase
 from bot.keyboards.callbacks import Buy
-from bot.payments.gateway_orders import EXPIRY_GRACE
+from bot.workers.gateway_checks import EXPIRY_GRACE, check_gateways
 from tests.fakes import Call
 from tests.fakes.cryptopay import FakeCryptoPay
 from tests.support.databases import ThrowawayDatabase
@@ -154,12 +154,12 @@ async def test_a_lost_webhook_is_caught_by_the_check(
     await pay_with_crypto(shop.chat(BUYER), await rub_product(shop))
     [invoice_id] = cryptopay.invoices
     gateways = gateways_of(shop)
-    await gateways.check(shop.bot)  # not paid yet
+    await check_gateways(gateways, shop.bot)  # not paid yet
     assert await shop.rows(Purchase) == []
     cryptopay.pay(invoice_id)  # the webhook never comes
     mark = shop.telegram.mark()
-    await gateways.check(shop.bot)
-    await gateways.check(shop.bot)  # and again: nothing more
+    await check_gateways(gateways, shop.bot)
+    await check_gateways(gateways, shop.bot)  # and again: nothing more
     assert len(await shop.rows(Purchase)) == 1
     assert [order.state for order in await orders(shop)] == [ORDER_PAID]
     assert len(delivered(shop, mark)) == 1
@@ -180,10 +180,10 @@ async def test_an_outage_expires_nothing_it_could_not_look_at(
     past = datetime.now(UTC) - EXPIRY_GRACE - timedelta(seconds=1)
     await shop.run(lambda session: session.execute(update(Order).values(expires_at=past)))
     cryptopay.down = True
-    await gateways_of(shop).check(shop.bot)
+    await check_gateways(gateways_of(shop), shop.bot)
     assert [order.state for order in await orders(shop)] == [ORDER_CREATED]
     cryptopay.down = False
-    await gateways_of(shop).check(shop.bot)
+    await check_gateways(gateways_of(shop), shop.bot)
     assert [order.state for order in await orders(shop)] == [ORDER_EXPIRED]
 
 

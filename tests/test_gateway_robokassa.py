@@ -28,9 +28,9 @@ from bot.dao.models import (
     StockUnit,
 )
 from bot.keyboards.callbacks import Buy
-from bot.payments.gateway_orders import EXPIRY_GRACE
 from bot.shop import Shop
 from bot.shop.stock import load_units
+from bot.workers.gateway_checks import EXPIRY_GRACE, check_gateways
 from tests.fakes import Call
 from tests.support.databases import ThrowawayDatabase
 from tests.support.gateways import (
@@ -206,11 +206,11 @@ async def test_an_unpaid_order_expires_and_frees_its_unit(shop: ShopBot) -> None
     other = await shop.chat(BUYER + 1).press(Buy(product_id=product_id).pack())
     assert other.notice is not None and "sold out" in other.notice
 
-    await gateways_of(shop).check(shop.bot)  # not due yet: nothing changes
+    await check_gateways(gateways_of(shop), shop.bot)  # not due yet: nothing changes
     assert [order.state for order in await orders(shop)] == [ORDER_CREATED]
     past = datetime.now(UTC) - EXPIRY_GRACE - timedelta(seconds=1)
     await shop.run(lambda session: session.execute(update(Order).values(expires_at=past)))
-    await gateways_of(shop).check(shop.bot)
+    await check_gateways(gateways_of(shop), shop.bot)
     assert [order.state for order in await orders(shop)] == [ORDER_EXPIRED]
     [unit] = await shop.rows(StockUnit)
     assert (unit.state, unit.reserved_for) == (UNIT_AVAILABLE, None)
@@ -222,7 +222,7 @@ async def test_a_late_payment_of_an_expired_order_is_still_taken(shop: ShopBot) 
     await order_by_card(shop.chat(BUYER), product_id)
     past = datetime.now(UTC) - EXPIRY_GRACE - timedelta(seconds=1)
     await shop.run(lambda session: session.execute(update(Order).values(expires_at=past)))
-    await gateways_of(shop).check(shop.bot)
+    await check_gateways(gateways_of(shop), shop.bot)
     [order] = await orders(shop)
     async with callback_server(shop) as client:
         answer = await client.post("/payments/robokassa/result", data=result_params(order, BUYER))

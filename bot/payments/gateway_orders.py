@@ -1,6 +1,6 @@
-"""What the gateways do for the bot: open an order (and its invoice), take a confirmed
-payment through the one purchase path, and, every CHECK_INTERVAL, look for Crypto Pay
-invoices paid without a webhook and expire the orders not paid in time.
+"""What the gateways do for the bot: open an order (and its invoice), and take a confirmed
+payment (a callback, or a paid invoice the check finds: bot.workers.gateway_checks) through
+the one purchase path.
 
 No database transaction stays open across a network call: an order is committed before its
 Crypto Pay invoice is asked for, and the invoice's id is written in a transaction of its own.
@@ -8,8 +8,6 @@ Crypto Pay invoice is asked for, and the invoice's id is written in a transactio
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 from dataclasses import dataclass
 from datetime import timedelta
@@ -34,20 +32,11 @@ from bot.shop.orders import (
     OpenedOrder,
     Unavailable,
     abandon_order,
-    expire_orders,
     open_order,
     order_receipt,
 )
 from bot.shop.purchases import Receipt
 from bot.workers.outbox import Outbox
-
-# How often unpaid Crypto Pay invoices are looked up and overdue orders expired.
-CHECK_INTERVAL = 60.0
-# An order expires this long after its time: a payment made at the last moment (a Crypto Pay
-# invoice lives from a little after its order) has two checks to be seen first.
-EXPIRY_GRACE = timedelta(seconds=2 * CHECK_INTERVAL)
-# At most this many unpaid Crypto Pay orders are looked up in one check (oldest first).
-_CHECK_BATCH = 1000
 
 
 class Refused(Exception):
@@ -72,7 +61,6 @@ class Gateways:
         outbox: Outbox,
         robokassa: Robokassa | None,
         cryptopay: CryptoPayClient | None,
-        interval: float = CHECK_INTERVAL,
     ) -> None:
         self.settings = settings
         self.payments = payments
@@ -80,9 +68,7 @@ class Gateways:
         self.outbox = outbox
         self.robokassa = robokassa
         self.cryptopay = cryptopay
-        self.interval = interval
         self.accepting = True  # False once stopping: callbacks get 503 and come again
-        self._task: asyncio.Task[None] | None = None
 
     @classmethod
     def build(cls, settings: Settings, payments: PaymentIntake, outbox: Outbox) -> Gateways | None:
@@ -236,63 +222,14 @@ class Gateways:
         if isinstance(await self.take(bot, receipt), Unsaved):
             raise OSError("neither the journal nor the database took the payment")
 
-    # The background check
-
-    async def check(self, bot: Bot) -> None:
-        """Once: take the Crypto Pay invoices paid without a webhook, then expire what is
-        overdue (Crypto Pay's orders only if their invoices could be looked at)."""
-        providers = self.providers
-        if self.cryptopay is not None:
-            try:
-                await self._poll_cryptopay(bot)
-            except CryptoPayError as error:
-                logger.warning("could not look up unpaid Crypto Pay invoices: {}", error)
-                providers.remove(PROVIDER_CRYPTOPAY)
-        async with self.transactions(LOCK_WAIT) as shop:
-            expired = await expire_orders(shop, providers, EXPIRY_GRACE)
-        for order in expired:
-            logger.info("order {} expired unpaid", order.order_id)
-
-    async def _poll_cryptopay(self, bot: Bot) -> None:
-        assert self.cryptopay is not None
-        async with self.transactions(LOCK_WAIT) as shop:
-            unpaid = await shop.orders.unpaid(PROVIDER_CRYPTOPAY, _CHECK_BATCH)
-        if not unpaid:
-            return
-        invoices = await self.cryptopay.invoices([int(external) for _, external in unpaid])
-        for invoice in invoices:
-            if invoice.status != PAID:
-                continue
-            logger.warning(
-                "Crypto Pay invoice {} is paid but its webhook has not come; taking it now",
-                invoice.invoice_id,
-            )
-            try:
-                await self.confirm_invoice(bot, invoice)
-            except Refused as refusal:
-                logger.error("Crypto Pay invoice {} not taken: {}", invoice.invoice_id, refusal)
-
-    async def _run(self, bot: Bot) -> None:
-        while True:
-            await asyncio.sleep(self.interval)
-            try:
-                await self.check(bot)
-            except Exception as error:  # the database down for a while: next tick
-                logger.warning("the gateways' check failed: {}: {}", type(error).__name__, error)
-
-    async def start(self, bot: Bot) -> None:
-        """Startup hook."""
+    async def start(self) -> None:
+        """Startup hook: callbacks are taken."""
         self.accepting = True
-        self._task = asyncio.create_task(self._run(bot))
 
     async def stop(self) -> None:
         """Shutdown hook, before the payments in flight are waited for: callbacks arriving
         from now on get 503 (the gateways call again)."""
         self.accepting = False
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
         if self.cryptopay is not None:
             await self.cryptopay.close()
 
