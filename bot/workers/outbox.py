@@ -37,6 +37,7 @@ from bot.shop import Shop
 from bot.shop.intake import LOCK_WAIT, ShopTransactions
 from bot.shop.stock import now
 from bot.telegram.outgoing import Part
+from bot.telegram.pace import Pace
 from bot.telegram.retries import answering_by, describe, is_transient
 
 # What a row of a kind turns into, read in a transaction when it is sent; None when there is
@@ -89,21 +90,6 @@ class _Outcome:
 def sender_name() -> str:
     """Who claims rows: unique per process start (a restarted container may reuse a pid)."""
     return holder_name("shopbot-outbox", secrets.token_hex(4))
-
-
-class Pace:
-    """At most `per_second` sends per second from this process, in turn."""
-
-    def __init__(self, per_second: float) -> None:
-        self.interval = 1.0 / per_second
-        self._next = 0.0
-
-    async def turn(self) -> None:
-        loop_now = asyncio.get_running_loop().time()
-        slot = max(loop_now, self._next)
-        self._next = slot + self.interval
-        if slot > loop_now:
-            await asyncio.sleep(slot - loop_now)
 
 
 class Outbox:
