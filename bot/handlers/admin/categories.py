@@ -9,6 +9,7 @@ from aiogram.filters import StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 
+from bot.handlers.admin.states import CategoryForm
 from bot.handlers.ui import load_or_stale, show
 from bot.i18n import _, ngettext
 from bot.keyboards.admin import categories_keyboard, category_keyboard
@@ -16,7 +17,6 @@ from bot.keyboards.callbacks import Admin, AdminAction, AdminCategory, CategoryA
 from bot.shop import Shop
 from bot.shop.catalog import delete_if_empty
 from bot.shop.validation import CATEGORY_NAME_MAX, clean_text
-from bot.states import CategoryForm
 
 router = Router(name="admin-categories")
 

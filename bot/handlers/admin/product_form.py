@@ -17,6 +17,7 @@ from aiogram.types import CallbackQuery, Message
 from bot.config import Settings
 from bot.dao.models import KIND_STOCK, KIND_UNLIMITED
 from bot.handlers.admin.products import category_line, price_line
+from bot.handlers.admin.states import AddProduct
 from bot.handlers.ui import load_or_stale, show
 from bot.i18n import _, ngettext
 from bot.keyboards.admin import (
@@ -43,7 +44,6 @@ from bot.shop.validation import (
     Field,
     clean_text,
 )
-from bot.states import AddProduct
 
 router = Router(name="admin-product-form")
 

@@ -10,6 +10,7 @@ from aiogram.types import CallbackQuery
 
 from bot.config import Settings
 from bot.dao.models import UNIT_TEXT_MAX, Product
+from bot.handlers.admin.states import AddUnits
 from bot.handlers.admin.units import units_line
 from bot.handlers.ui import load_or_stale, show, stale
 from bot.i18n import _, ngettext
@@ -21,7 +22,6 @@ from bot.shop.catalog import Removal, remove_product
 from bot.shop.money import format_amount
 from bot.shop.restock import notify_restock
 from bot.shop.stock import is_stock, now
-from bot.states import AddUnits
 
 router = Router(name="admin-products")
 

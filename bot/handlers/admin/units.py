@@ -9,6 +9,7 @@ from aiogram import Bot, F, Router
 from aiogram.fsm.context import FSMContext
 from aiogram.types import Document, Message
 
+from bot.handlers.admin.states import AddUnits
 from bot.i18n import _, ngettext
 from bot.keyboards.admin import product_keyboard
 from bot.shop import Shop
@@ -20,7 +21,6 @@ from bot.shop.stock import (
     load_units,
     now,
 )
-from bot.states import AddUnits
 
 router = Router(name="admin-units")
 
