@@ -42,10 +42,10 @@ from bot.errors import ConfigError, UnreachableError
 from bot.handlers import routers
 from bot.handlers.payments import payment_without_storage
 from bot.handlers.restock import restock_notice
-from bot.i18n import _
+from bot.i18n import _, speaking
 from bot.i18n.catalogs import LOCALES, ShopI18n
 from bot.i18n.languages import ENGLISH, RUSSIAN, RUSSIAN_CLIENTS
-from bot.i18n.users import LanguageCache, UserLanguageMiddleware, speaking
+from bot.i18n.users import LanguageCache, UserLanguageMiddleware
 from bot.middlewares.bot_calls import CommitBeforeBotCalls
 from bot.middlewares.database import DatabaseSessionMiddleware, ShopFactory, shop_transactions
 from bot.payments.delivery import goods_delivery, text_message

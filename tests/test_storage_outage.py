@@ -16,8 +16,8 @@ from aiogram.fsm.storage.redis import RedisStorage
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from bot.i18n import speaking
 from bot.i18n.languages import RUSSIAN
-from bot.i18n.users import speaking
 from bot.serving.storage import ANSWERED_LATER, TRY_AGAIN, StorageHealth, watch_redis
 from bot.serving.webhook import _CheckedRequestHandler
 from bot.shop.invoices import build_payload

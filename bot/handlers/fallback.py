@@ -10,8 +10,8 @@ from aiogram.types import CallbackQuery, ErrorEvent
 from loguru import logger
 
 from bot.handlers.ui import stale
-from bot.i18n import _
-from bot.i18n.users import LanguageCache, default_language, speaking
+from bot.i18n import _, default_language, speaking
+from bot.i18n.users import LanguageCache
 
 router = Router(name="fallback")
 

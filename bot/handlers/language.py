@@ -9,9 +9,9 @@ from aiogram.utils.i18n import I18n
 from bot.config import Settings
 from bot.handlers.start import home
 from bot.handlers.ui import show, stale
-from bot.i18n import _
+from bot.i18n import _, speaking
 from bot.i18n.languages import LANGUAGES
-from bot.i18n.users import LanguageCache, speaking
+from bot.i18n.users import LanguageCache
 from bot.keyboards.callbacks import Menu, MenuAction, PickLanguage
 from bot.keyboards.language import language_keyboard
 from bot.shop import Shop

@@ -6,15 +6,13 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict
-from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext, suppress
+from contextlib import suppress
 from typing import Any
 
 from aiogram.types import TelegramObject, User
 from aiogram.utils.i18n import I18n, I18nMiddleware
 from loguru import logger
 
-from bot.i18n.formats import SOURCE_LANGUAGE
 from bot.i18n.languages import language_for
 from bot.middlewares.database import current_update_transaction, works_apart
 from bot.shop import Shop
@@ -125,18 +123,3 @@ class UserLanguageMiddleware(I18nMiddleware):
                 await update.session.rollback()
             raise
         return language
-
-
-@contextmanager
-def speaking(language: str) -> Iterator[None]:
-    """Texts made inside are in `language` (outside any update too: the outbox's worker,
-    start-up); without an I18n set up they stay English."""
-    i18n = I18n.get_current(no_error=True)
-    with i18n.use_locale(language) if i18n is not None else nullcontext():
-        yield
-
-
-def default_language() -> str:
-    """DEFAULT_LANGUAGE: for a chat the shop has no language for (an admin who never wrote)."""
-    i18n = I18n.get_current(no_error=True)
-    return i18n.default_locale if i18n is not None else SOURCE_LANGUAGE

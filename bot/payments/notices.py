@@ -8,8 +8,7 @@ from html import escape
 
 from bot.dao.models import OUTBOX_TEXT
 from bot.dao.outbox import NewMessage
-from bot.i18n import _, __
-from bot.i18n.users import default_language, speaking
+from bot.i18n import _, __, default_language, speaking
 from bot.shop import Shop
 from bot.shop.customers import Customer
 from bot.shop.money import format_amount

@@ -15,7 +15,7 @@ from loguru import logger
 from bot.config import Settings
 from bot.dao.models import OUTBOX_GOODS
 from bot.dao.outbox import NewMessage, Outgoing
-from bot.i18n.users import default_language, speaking
+from bot.i18n import default_language, speaking
 from bot.payments.delivery import notify_admins
 from bot.payments.notices import (
     DELIVERY_FOLLOWS,

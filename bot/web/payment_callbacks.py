@@ -19,8 +19,7 @@ from aiogram.exceptions import TelegramAPIError
 from aiohttp import web
 from loguru import logger
 
-from bot.i18n import _
-from bot.i18n.users import default_language, speaking
+from bot.i18n import _, default_language, speaking
 from bot.payments.gateway_orders import BuyerNotice, Gateways, Refused
 from bot.serving.health import Readiness
 from bot.serving.listening import serving

@@ -30,8 +30,7 @@ from loguru import logger
 
 from bot.dao.models import OUTBOX_GOODS, OUTBOX_TEXT
 from bot.dao.outbox import NewMessage, OutboxDAO, Outgoing
-from bot.i18n import __
-from bot.i18n.users import default_language, speaking
+from bot.i18n import __, default_language, speaking
 from bot.migration.locks import holder_name
 from bot.shop import Shop
 from bot.shop.intake import LOCK_WAIT, ShopTransactions

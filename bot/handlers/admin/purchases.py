@@ -12,9 +12,8 @@ from loguru import logger
 
 from bot.dao.models import Purchase
 from bot.handlers.ui import show
-from bot.i18n import _
+from bot.i18n import _, default_language, speaking
 from bot.i18n.formats import moment
-from bot.i18n.users import default_language, speaking
 from bot.keyboards.admin import purchase_keyboard, refund_confirmation
 from bot.keyboards.callbacks import AdminPurchase, PurchaseAction
 from bot.shop import Shop
