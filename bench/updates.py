@@ -71,9 +71,9 @@ from bot.dao.database import (
 from bot.dao.models import Category, Product, User
 from bot.dao.paging import Page
 from bot.dao.routing import ReadRouting
-from bot.i18n.users import LanguageCache, UserLanguageMiddleware
 from bot.keyboards.callbacks import CategoryPage, Menu, MenuAction, ProductCard
 from bot.middlewares.database import DatabaseSessionMiddleware
+from bot.middlewares.languages import LanguageCache, UserLanguageMiddleware
 from bot.migration import MigrationOptions
 from bot.serving.heap import freeze_startup_heap
 from bot.shop import Shop

@@ -45,9 +45,9 @@ from bot.handlers.restock import restock_notice
 from bot.i18n import _, speaking
 from bot.i18n.catalogs import LOCALES, ShopI18n
 from bot.i18n.languages import ENGLISH, RUSSIAN, RUSSIAN_CLIENTS
-from bot.i18n.users import LanguageCache, UserLanguageMiddleware
 from bot.middlewares.bot_calls import CommitBeforeBotCalls
 from bot.middlewares.database import DatabaseSessionMiddleware, ShopFactory, shop_transactions
+from bot.middlewares.languages import LanguageCache, UserLanguageMiddleware
 from bot.payments.delivery import goods_delivery, text_message
 from bot.payments.gateway_orders import Gateways
 from bot.payments.outcomes import payment_outbox

@@ -11,7 +11,7 @@ from loguru import logger
 
 from bot.handlers.ui import stale
 from bot.i18n import _, default_language, speaking
-from bot.i18n.users import LanguageCache
+from bot.middlewares.languages import LanguageCache
 
 router = Router(name="fallback")
 

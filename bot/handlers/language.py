@@ -11,9 +11,9 @@ from bot.handlers.start import home
 from bot.handlers.ui import show, stale
 from bot.i18n import _, speaking
 from bot.i18n.languages import LANGUAGES
-from bot.i18n.users import LanguageCache
 from bot.keyboards.callbacks import Menu, MenuAction, PickLanguage
 from bot.keyboards.language import language_keyboard
+from bot.middlewares.languages import LanguageCache
 from bot.shop import Shop
 from bot.shop.customers import register
 from bot.telegram.received import customer_of

@@ -36,7 +36,7 @@ from bot.config import Settings
 from bot.errors import ConfigError, StartupError, UnreachableError
 from bot.i18n import __, default_language, speaking
 from bot.i18n.languages import language_for
-from bot.i18n.users import LanguageCache
+from bot.middlewares.languages import LanguageCache
 from bot.migration.waiting import Backoff, wait_until
 
 # What aiogram's RedisStorage raises while Redis is down or restarting.
