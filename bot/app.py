@@ -70,11 +70,11 @@ from bot.shop import Shop
 from bot.shop.intake import PaymentIntake
 from bot.shop.journal import PaymentJournal
 from bot.shop.orders import settling_orders
+from bot.telegram.outbox import Outbox, Renderer
 from bot.telegram.responses import keep_response_models
 from bot.telegram.retries import RetryMiddleware
 from bot.web.payment_callbacks import payment_server
 from bot.workers.gateway_checks import GatewayChecks
-from bot.workers.outbox import Outbox, Renderer
 from bot.workers.payment_replay import finish_payments, replay_payment_journal
 from bot.workers.reservations import ReservationSweep
 

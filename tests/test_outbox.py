@@ -25,7 +25,7 @@ from bot.dao.models import (
 )
 from bot.dao.outbox import NewMessage, OutboxDAO
 from bot.shop.stock import now
-from bot.workers.outbox import GET_IT_AGAIN, Outbox
+from bot.telegram.outbox import GET_IT_AGAIN, Outbox
 from tests.support.books import ADMIN, BUYER, CONTENT, HERE_IS, pay_for_book
 from tests.support.databases import ThrowawayDatabase
 from tests.support.shop import ShopBot, documents, running_shop, texts

@@ -35,8 +35,8 @@ from bot.shop import Shop
 from bot.shop.restock import NOTICE_CHUNK
 from bot.shop.stock import StockLoad, load_units
 from bot.stock.cli import load_file
+from bot.telegram.outbox import Outbox
 from bot.telegram.outgoing import Part
-from bot.workers.outbox import Outbox
 from tests.support.databases import ThrowawayDatabase
 from tests.support.shop import STALE, Chat, Screen, ShopBot, running_shop
 

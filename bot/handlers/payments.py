@@ -33,8 +33,8 @@ from bot.shop.intake import PaymentIntake, ShopTransactions
 from bot.shop.invoices import invoice_for, payable, unpayable_reason
 from bot.shop.money import format_amount
 from bot.shop.stock import in_stock, is_stock
+from bot.telegram.outbox import Outbox
 from bot.telegram.retries import answering_by
-from bot.workers.outbox import Outbox
 
 router = Router(name="payments")
 

@@ -36,7 +36,7 @@ from bot.shop.orders import (
     order_receipt,
 )
 from bot.shop.purchases import Receipt
-from bot.workers.outbox import Outbox
+from bot.telegram.outbox import Outbox
 
 
 class Refused(Exception):

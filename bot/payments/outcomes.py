@@ -32,8 +32,8 @@ from bot.shop import Shop
 from bot.shop.intake import IntakeOutcome, Journaled, OutboxWriter, PaymentIntake, Unsaved
 from bot.shop.money import STARS
 from bot.shop.purchases import Duplicate, PaymentOutcome, Receipt, Recorded, SoldOut, Unmatched
+from bot.telegram.outbox import Outbox
 from bot.telegram.received import receipt_of
-from bot.workers.outbox import Outbox
 
 
 async def take_payment(

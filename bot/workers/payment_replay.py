@@ -13,7 +13,7 @@ from bot.config import Settings
 from bot.errors import ConfigError
 from bot.payments.outcomes import conclude
 from bot.shop.intake import REPLAY_INTERVAL, Journaled, PaymentIntake
-from bot.workers.outbox import Outbox
+from bot.telegram.outbox import Outbox
 
 
 async def replay_payment_journal(
