@@ -75,6 +75,7 @@ from bot.telegram.responses import keep_response_models
 from bot.telegram.retries import RetryMiddleware
 from bot.web.payment_callbacks import payment_server
 from bot.workers.gateway_checks import GatewayChecks
+from bot.workers.outbox import OutboxWorker
 from bot.workers.payment_replay import finish_payments, replay_payment_journal
 from bot.workers.reservations import ReservationSweep
 
@@ -167,6 +168,7 @@ def build_dispatcher(
     keep_response_models()  # see bot.telegram.responses
     languages = LanguageCache()
     outbox = Outbox(transactions, OUTBOX_RENDERERS, lease=settings.delivery_lease)
+    outbox_worker = OutboxWorker(outbox)
     payments = PaymentIntake(
         PaymentJournal(settings.payments_journal_path),
         transactions,
@@ -190,6 +192,7 @@ def build_dispatcher(
         schema_mode=mode,
         payments=payments,
         outbox=outbox,
+        outbox_worker=outbox_worker,
         languages=languages,
         readiness=readiness,
         gateways=gateways,
@@ -209,7 +212,7 @@ def build_dispatcher(
     dispatcher.startup.register(on_startup)
     dispatcher.startup.register(replay_payment_journal)  # after the migration, before polling
     dispatcher.startup.register(reservations.start)
-    dispatcher.startup.register(outbox.start)
+    dispatcher.startup.register(outbox_worker.start)
     dispatcher.shutdown.register(readiness.stop)  # first: no new traffic
     if gateways is not None:  # callbacks stop before the payments in flight are waited for
         checks = GatewayChecks(gateways)
@@ -221,7 +224,7 @@ def build_dispatcher(
     if replica is not None:
         dispatcher.shutdown.register(replica.stop)
     dispatcher.shutdown.register(finish_payments)  # before the engine and the bot's session
-    dispatcher.shutdown.register(outbox.stop)  # after the payments, which send through it
+    dispatcher.shutdown.register(outbox_worker.stop)  # after the payments, which send through it
     dispatcher.shutdown.register(on_shutdown)
     return dispatcher
 

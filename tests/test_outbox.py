@@ -26,6 +26,7 @@ from bot.dao.models import (
 from bot.dao.outbox import NewMessage, OutboxDAO
 from bot.shop.stock import now
 from bot.telegram.outbox import GET_IT_AGAIN, Outbox
+from bot.workers.outbox import OutboxWorker
 from tests.support.books import ADMIN, BUYER, CONTENT, HERE_IS, pay_for_book
 from tests.support.databases import ThrowawayDatabase
 from tests.support.shop import ShopBot, documents, running_shop, texts
@@ -40,6 +41,11 @@ async def shop(database: ThrowawayDatabase) -> AsyncIterator[ShopBot]:
 def outbox_of(shop: ShopBot) -> Outbox:
     outbox: Outbox = shop.dispatcher["outbox"]
     return outbox
+
+
+def worker_of(shop: ShopBot) -> OutboxWorker:
+    worker: OutboxWorker = shop.dispatcher["outbox_worker"]
+    return worker
 
 
 def another_sender(shop: ShopBot) -> Outbox:
@@ -202,40 +208,40 @@ async def test_a_stopping_sender_hands_its_rows_on_at_once(shop: ShopBot) -> Non
         await mine.write(session_shop, [NewMessage(OUTBOX_TEXT, 803, text="note handed on")])
     assert await another_sender(shop).send_due(shop.bot) == 0  # claimed by `mine`
 
-    await mine.stop()
+    await worker_of(shop).stop()
 
     assert await another_sender(shop).send_due(shop.bot) == 1
     assert sent_texts(shop) == ["note handed on"]
 
 
 async def test_the_worker_sends_what_becomes_due(shop: ShopBot) -> None:
-    outbox = outbox_of(shop)
-    await outbox.start(shop.bot)
+    worker = worker_of(shop)
+    await worker.start(shop.bot)
     try:
         await add_texts(shop, 3)
-        outbox.wake()
+        worker.wake()
         for _ in range(200):
             if {row.state for row in await outbox_rows(shop)} == {OUTBOX_SENT}:
                 break
             await asyncio.sleep(0.05)
     finally:
-        await outbox.stop()
+        await worker.stop()
     assert sorted(sent_texts(shop)) == ["note 0", "note 1", "note 2"]
     assert {row.state for row in await outbox_rows(shop)} == {OUTBOX_SENT}
 
 
 async def test_a_stopping_worker_finishes_the_round_it_is_sending(shop: ShopBot) -> None:
     """SIGTERM mid-round: what went out is recorded as sent, not handed on to be sent again."""
-    outbox = outbox_of(shop)
+    worker = worker_of(shop)
     shop.telegram.set_latency(0.3, "sendMessage")
     await add_texts(shop, 2)
-    await outbox.start(shop.bot)
+    await worker.start(shop.bot)
     for _ in range(200):
         if shop.telegram.calls_of("sendMessage"):
             break
         await asyncio.sleep(0.01)
 
-    await outbox.stop()
+    await worker.stop()
 
     assert sorted(sent_texts(shop)) == ["note 0", "note 1"]
     assert {row.state for row in await outbox_rows(shop)} == {OUTBOX_SENT}

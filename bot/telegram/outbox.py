@@ -1,6 +1,6 @@
-"""Sending what the outbox holds: right after the transaction that wrote it, and from a
-background worker for whatever could not go then (Telegram flooding or down, a crash, a
-restart, an instance that stopped).
+"""Sending what the outbox holds: right after the transaction that wrote it, and, when the
+worker (bot.workers.outbox) claims them, whatever could not go then (Telegram flooding or
+down, a crash, a restart, an instance that stopped).
 
 A row is sent by whoever claimed it (bot.dao.outbox). Within a claim, the bot session's
 RetryMiddleware retries flood control and server errors until the claim's send-by moment;
@@ -17,7 +17,6 @@ purchases.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import secrets
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -43,14 +42,12 @@ from bot.telegram.retries import answering_by, describe, is_transient
 # nothing to send any more (a refunded purchase, a product gone).
 Renderer = Callable[[Shop, Outgoing], Awaitable[list[Part] | None]]
 
-POLL_INTERVAL = 2.0  # how often the worker looks for due rows when nothing wakes it
 BATCH = 50  # rows per claim
 CHATS_AT_ONCE = 8  # chats sent to concurrently; one chat's rows go in order
 # The worker's sends per instance, under Telegram's ~30 messages a second for a bot: a restock
 # broadcast to thousands goes out at this pace.
 SENDS_PER_SECOND = 25.0
 SEND_SHARE = 0.75  # of a claim's lease spent sending; the rest is margin to record it
-STOP_WAIT = 10.0  # how long a stopping worker may take to finish its round
 FIRST_RETRY = 5.0
 MAX_RETRY = 600.0
 _WAITS_FOR_EARLIER = "waits for an earlier message to this chat"
@@ -104,10 +101,6 @@ class Outbox:
         self.lease = lease
         self.pace = Pace(SENDS_PER_SECOND)
         self.owner = sender_name()
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._failing = False
-        self._stopping = False
         # Rows `write` rendered, until `send_now` sends them. Keyed by the whole row, not its
         # id: SQLite reuses the id of a row whose transaction rolled back.
         self._rendered: dict[Outgoing, list[Part] | None] = {}
@@ -320,56 +313,9 @@ class Outbox:
                 messages.append(NewMessage(OUTBOX_TEXT, chat_id, text=str(GET_IT_AGAIN)))
         return await self.write(shop, messages)
 
-    def wake(self) -> None:
-        """New rows are due: the worker looks now rather than at its next poll."""
-        self._wake.set()
-
-    async def _run(self, bot: Bot) -> None:
-        while not self._stopping:
-            claimed = 0
-            try:
-                claimed = await self.send_due(bot)
-                self._healthy()
-            except Exception as error:  # the database down for a while: the next poll
-                self._failed_poll(error)
-            if claimed < BATCH and not self._stopping:
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(POLL_INTERVAL):
-                        await self._wake.wait()
-                self._wake.clear()
-
-    def _healthy(self) -> None:
-        if self._failing:
-            self._failing = False
-            logger.info("the outbox is being sent again")
-
-    def _failed_poll(self, error: Exception) -> None:
-        if not self._failing:
-            self._failing = True
-            logger.warning(
-                "could not look for outbox rows to send ({}: {}); trying every {:g} s",
-                type(error).__name__,
-                " ".join(str(error).split())[:300],
-                POLL_INTERVAL,
-            )
-
-    async def start(self, bot: Bot) -> None:
-        """Startup hook: the worker."""
-        self._stopping = False
-        self._task = asyncio.create_task(self._run(bot))
-
-    async def stop(self) -> None:
-        """Shutdown hook: let the worker finish the round it is sending (up to STOP_WAIT
-        seconds; cut short, what it sent is sent again), then let go of the rows this
-        instance held, so the next start (or another instance) sends them at once instead of
-        after the lease."""
-        if self._task is not None:
-            self._stopping = True
-            self._wake.set()
-            await asyncio.wait([self._task], timeout=STOP_WAIT)
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+    async def release(self) -> None:
+        """Let go of the rows this instance held, so the next start (or another instance)
+        sends them at once instead of after the lease."""
         try:
             async with self.transactions(LOCK_WAIT) as shop:
                 released = await shop.outbox.release(self.owner)
