@@ -78,7 +78,8 @@ def check_database_file(settings: DatabaseSettings) -> None:
 
 def run_bot(settings: Settings, *, no_migrate: bool) -> None:
     # Imported here: aiogram takes seconds to import and --migrate-only never needs it.
-    from bot.app import SchemaMode, run
+    from bot.app import run
+    from bot.serving.startup import SchemaMode
 
     mode = SchemaMode.VERIFY if no_migrate else SchemaMode.MIGRATE
     asyncio.run(run(settings, mode))

@@ -59,7 +59,7 @@ from bench._common import (
     timed_migrate,
 )
 from bench._costs import ROUND_TRIPS, RoundTrips, own_time_by_area, profiled
-from bot.app import SchemaMode, build_dispatcher, reads_apart
+from bot.app import build_dispatcher, reads_apart
 from bot.config import Settings
 from bot.dao.catalog_cache import CatalogCache
 from bot.dao.database import (
@@ -76,6 +76,7 @@ from bot.middlewares.database import DatabaseSessionMiddleware
 from bot.middlewares.languages import LanguageCache, UserLanguageMiddleware
 from bot.migration import MigrationOptions
 from bot.serving.heap import freeze_startup_heap
+from bot.serving.startup import SchemaMode
 from bot.shop import Shop
 from tests.fakes import FakeTelegram, RecordingSession
 

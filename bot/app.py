@@ -1,12 +1,11 @@
-"""Builds the Bot and the Dispatcher and runs them: migrate (or verify) on startup, then poll
-or serve the webhook."""
+"""The composition root: builds the Bot, the storage and the Dispatcher with its middlewares,
+routers, workers and hooks (bot.serving.startup migrates or verifies on start), then polls or
+serves the webhook until stopped."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
-from enum import StrEnum
 from functools import partial
 
 from aiogram import Bot, Dispatcher, F
@@ -20,12 +19,9 @@ from aiogram.filters import ExceptionTypeFilter
 from aiogram.fsm.storage.base import BaseStorage
 from aiogram.fsm.storage.memory import MemoryStorage
 from aiogram.fsm.storage.redis import RedisStorage
-from aiogram.types import BotCommand
 from aiogram.utils.i18n import I18n
-from loguru import logger
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot import migration
 from bot.config import Settings
 from bot.dao.catalog_cache import CatalogCache
 from bot.dao.database import (
@@ -42,9 +38,7 @@ from bot.errors import ConfigError, UnreachableError
 from bot.handlers import routers
 from bot.handlers.payments import payment_without_storage
 from bot.handlers.restock import restock_notice
-from bot.i18n import _, speaking
 from bot.i18n.catalogs import LOCALES, ShopI18n
-from bot.i18n.languages import ENGLISH, RUSSIAN, RUSSIAN_CLIENTS
 from bot.middlewares.bot_calls import CommitBeforeBotCalls
 from bot.middlewares.database import DatabaseSessionMiddleware, ShopFactory, shop_transactions
 from bot.middlewares.languages import LanguageCache, UserLanguageMiddleware
@@ -52,18 +46,17 @@ from bot.payments.delivery import goods_delivery, text_message
 from bot.payments.gateway_orders import Gateways
 from bot.payments.outcomes import payment_outbox
 from bot.serving.dispatcher import ShopDispatcher
-from bot.serving.health import SCHEMA_AT_HEAD, Readiness, health_server
+from bot.serving.health import Readiness, health_server
 from bot.serving.heap import freeze_startup_heap
 from bot.serving.polling import standby_for
-from bot.serving.replica import ReplicaReads, verify_replica
+from bot.serving.replica import ReplicaReads
+from bot.serving.startup import SchemaMode, on_shutdown, on_startup
 from bot.serving.storage import (
     OUTAGE_ERRORS,
     StorageHealth,
     describe,
     redis_storage,
     update_without_storage,
-    wait_for_redis,
-    watch_redis,
 )
 from bot.serving.webhook import serve_webhook
 from bot.shop import Shop
@@ -87,26 +80,6 @@ OUTBOX_RENDERERS: dict[str, Renderer] = {
     OUTBOX_RESTOCK: restock_notice,
     OUTBOX_TEXT: text_message,
 }
-
-
-def commands() -> list[BotCommand]:
-    """The bot's command list, in the current language."""
-    return [
-        BotCommand(command="start", description=_("Main menu")),
-        BotCommand(command="cancel", description=_("Cancel the current action")),
-    ]
-
-
-def command_languages(default: str) -> list[tuple[str | None, str]]:
-    """(client language, bot language) pairs to set the command list for: the default list
-    (None) in DEFAULT_LANGUAGE, then each client language the bot answers in another one."""
-    clients = [("en", ENGLISH), *((code, RUSSIAN) for code in RUSSIAN_CLIENTS)]
-    return [(None, default), *((code, bot) for code, bot in clients if bot != default)]
-
-
-class SchemaMode(StrEnum):
-    MIGRATE = "migrate"  # bring the schema to head under the migration lock
-    VERIFY = "verify"  # --no-migrate: only check (and wait for) the schema
 
 
 def build_bot(settings: Settings, session: BaseSession | None = None) -> Bot:
@@ -236,70 +209,6 @@ def reads_apart(engine: AsyncEngine) -> ReadsApart | None:
     for ever for one to write with. Its sessions defer the transaction on their one
     connection instead (bot.dao.deferred, through `writing`)."""
     return ReadsApart(writing(engine), reading(engine)) if is_sqlite(engine.url) else None
-
-
-async def prepare_schema(
-    engine: AsyncEngine, settings: Settings, mode: SchemaMode, replica: ReplicaReads | None
-) -> None:
-    """Runs on the dispatcher's loop before the first getUpdates; raising here stops the start.
-    A replica for reads is then waited for, and watched."""
-    options = migration.MigrationOptions.from_settings(settings)
-    if mode is SchemaMode.MIGRATE:
-        await migration.migrate(engine, options)
-    else:
-        await migration.verify(engine, options)
-    if replica is not None:
-        await verify_replica(replica, options)
-        await replica.start()
-
-
-async def on_startup(
-    bot: Bot,
-    dispatcher: Dispatcher,
-    engine: AsyncEngine,
-    settings: Settings,
-    schema_mode: SchemaMode,
-    readiness: Readiness,
-    replica: ReplicaReads | None,
-) -> None:
-    health: StorageHealth | None = dispatcher.workflow_data.get("storage_health")
-    if health is not None:
-        assert isinstance(dispatcher.storage, RedisStorage)
-        await wait_for_redis(dispatcher.storage.redis, health.where, settings.db_connect_timeout)
-    await prepare_schema(engine, settings, schema_mode, replica)
-    readiness.schema = SCHEMA_AT_HEAD
-    for client_language, language in command_languages(settings.default_language):
-        with speaking(language):
-            await bot.set_my_commands(commands(), language_code=client_language)
-    endpoint = settings.webhook_endpoint
-    if endpoint is None:
-        # Telegram refuses getUpdates while a webhook is set (e.g. by an earlier deployment).
-        await bot.delete_webhook(drop_pending_updates=False)
-        receiving = "polling for updates (or standing by while another instance polls)"
-    else:
-        assert settings.webhook_secret is not None
-        await bot.set_webhook(
-            endpoint,
-            secret_token=settings.webhook_secret.get_secret_value(),
-            allowed_updates=dispatcher.resolve_used_update_types(),
-            drop_pending_updates=False,
-        )
-        receiving = f"receiving updates by webhook at {endpoint}"
-    me = await bot.me()
-    logger.info("bot @{} (id {}) is ready; {}", me.username, me.id, receiving)
-    if health is not None:
-        assert isinstance(dispatcher.storage, RedisStorage)
-        dispatcher["storage_watch"] = asyncio.create_task(
-            watch_redis(dispatcher.storage.redis, health)
-        )
-
-
-async def on_shutdown(dispatcher: Dispatcher) -> None:
-    watch: asyncio.Task[None] | None = dispatcher.workflow_data.get("storage_watch")
-    if watch is not None:
-        watch.cancel()
-    await dispatcher.storage.close()
-    logger.info("bot stopped")
 
 
 @asynccontextmanager

@@ -27,12 +27,13 @@ from loguru import logger
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from bot.app import SchemaMode, build_bot, build_dispatcher
+from bot.app import build_bot, build_dispatcher
 from bot.config import Settings
 from bot.dao.database import create_engine, create_session_factory
 from bot.dao.models import Category, Product
 from bot.log import InterceptHandler
 from bot.migration import migrate
+from bot.serving.startup import SchemaMode
 from tests.fakes import Call, FakeTelegram, RecordingSession
 from tests.fakes.telegram import JSONDict
 from tests.support.databases import ThrowawayDatabase
