@@ -1,4 +1,4 @@
-"""What a purchase delivers to its buyer (the sending itself is Telegram's, in the handlers)."""
+"""What a purchase delivers to its buyer (the sending is Telegram's: bot.payments.delivery)."""
 
 from __future__ import annotations
 
