@@ -51,6 +51,14 @@ async def deliver(bot: Bot, chat_id: int, goods: Goods) -> None:
         )
 
 
+async def tell_buyer(bot: Bot, chat_id: int, text: str) -> None:
+    """A line to a buyer that must not stop what follows if Telegram refuses it."""
+    try:
+        await bot.send_message(chat_id, text)
+    except TelegramAPIError as error:
+        logger.warning("could not tell buyer {}: {}", chat_id, error)
+
+
 async def notify_admins(bot: Bot, admin_ids: Iterable[int], text: str) -> None:
     """Tell every admin at once, without the database (it is what failed); one admin who
     blocked the bot does not stop the others."""

@@ -16,7 +16,7 @@ from bot.config import Settings
 from bot.dao.models import OUTBOX_GOODS
 from bot.dao.outbox import NewMessage, Outgoing
 from bot.i18n import default_language, speaking
-from bot.payments.delivery import notify_admins
+from bot.payments.delivery import notify_admins, tell_buyer
 from bot.payments.notices import (
     DELIVERY_FOLLOWS,
     UNMATCHED,
@@ -66,13 +66,13 @@ async def conclude(
     outbox sends it now (or, failing that, later, after a restart too)."""
     chat_id = receipt.payer.telegram_id
     if isinstance(outcome, Journaled):
-        await _tell(bot, chat_id, str(DELIVERY_FOLLOWS))
+        await tell_buyer(bot, chat_id, str(DELIVERY_FOLLOWS))
         return
     if isinstance(outcome, Unsaved):  # the database is what failed: no admin's language known
         with speaking(default_language()):
             notice = unsaved_notice(receipt)
         await notify_admins(bot, settings.admin_ids, notice)
-        await _tell(bot, chat_id, str(UNSAVED))
+        await tell_buyer(bot, chat_id, str(UNSAVED))
         return
     if isinstance(outcome.outcome, SoldOut):
         await _refund_sold_out(bot, settings, outbox, receipt, outcome.outcome)
@@ -112,14 +112,6 @@ def payment_outbox(outbox: Outbox, admin_ids: Iterable[int]) -> OutboxWriter:
         return await outbox.write(shop, messages)
 
     return write
-
-
-async def _tell(bot: Bot, chat_id: int, text: str) -> None:
-    """A line to the buyer that must not stop what follows if Telegram refuses it."""
-    try:
-        await bot.send_message(chat_id, text)
-    except TelegramAPIError as error:
-        logger.warning("could not tell buyer {}: {}", chat_id, error)
 
 
 async def _refund_sold_out(

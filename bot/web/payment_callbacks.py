@@ -15,12 +15,12 @@ from contextlib import asynccontextmanager
 from html import escape
 
 from aiogram import Bot
-from aiogram.exceptions import TelegramAPIError
 from aiohttp import web
 from loguru import logger
 
 from bot.i18n import _, default_language, speaking
-from bot.payments.gateway_orders import BuyerNotice, Gateways, Refused
+from bot.payments.delivery import tell_buyer
+from bot.payments.gateway_orders import Gateways, Refused
 from bot.serving.health import Readiness
 from bot.serving.listening import serving
 from bot.shop.gateways.cryptopay import SIGNATURE_HEADER
@@ -131,15 +131,8 @@ async def _robokassa_return(
                 "the product's card."
             ).format(number=notice.order_id)
         if not notice.paid:
-            await _tell(bot, notice, line)
+            await tell_buyer(bot, notice.telegram_id, line)
         return _page(page)
-
-
-async def _tell(bot: Bot, notice: BuyerNotice, text: str) -> None:
-    try:
-        await bot.send_message(notice.telegram_id, text)
-    except TelegramAPIError as error:
-        logger.warning("could not tell buyer {}: {}", notice.telegram_id, error)
 
 
 def _page(text: str, status: int = 200) -> web.Response:
