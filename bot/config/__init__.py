@@ -6,118 +6,48 @@ without a bot token; `Settings` adds what the bot itself needs.
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 from typing import Annotated, Literal, TypeVar
-from urllib.parse import SplitResult, urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-from sqlalchemy.engine import URL, make_url
+from pydantic_settings import NoDecode
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from bot.config.base import base_url, given, parse_url, stripped
+from bot.config.database import (
+    DEFAULT_DATABASE_URL,
+    DatabaseSettings,
+    ReadReplicaSettings,
+    database_secrets,
+    normalize_database_url,
+)
 from bot.dao.database import sqlite_path
 from bot.errors import ConfigError
 
-DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/shopbot.sqlite3"
+__all__ = [
+    "DEFAULT_DATABASE_URL",
+    "ConfigError",
+    "DatabaseSettings",
+    "Settings",
+    "SettingsT",
+    "database_secrets",
+    "load_settings",
+    "normalize_database_url",
+]
 
-_ASYNC_DRIVERS = {
-    "sqlite": "sqlite+aiosqlite",
-    "sqlite+aiosqlite": "sqlite+aiosqlite",
-    "postgres": "postgresql+asyncpg",
-    "postgresql": "postgresql+asyncpg",
-    "postgresql+asyncpg": "postgresql+asyncpg",
-}
 _TOKEN_PATTERN = re.compile(r"^\d+:[\w-]{20,}$")
 _WEBHOOK_SECRET_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,256}")
-_HTTP_URL_HINT = "expected an http(s) base URL such as https://shop.example.com"
 _REDIS_URL_HINT = "expected a Redis URL such as redis://localhost:6379/0"
 
 
-def _parse_url(value: str, schemes: tuple[str, ...], hint: str) -> SplitResult:
-    """Split a URL, refusing another scheme, a missing host or a port outside 1-65535."""
-    parts = urlsplit(value)
-    if parts.scheme not in schemes or (parts.scheme != "unix" and not parts.hostname):
-        raise ValueError(hint)
-    try:
-        port = parts.port
-    except ValueError:
-        port = 0
-    if port == 0:
-        raise ValueError(f"the port must be a number from 1 to 65535; {hint}")
-    return parts
-
-
-def normalize_database_url(raw: str) -> URL:
-    """Parse a database URL and switch it to the async driver this project ships."""
-    try:
-        url = make_url(raw)
-    except ArgumentError:
-        raise ValueError(
-            "not a database URL; expected e.g. postgresql+asyncpg://user:pass@host/db "
-            "or sqlite+aiosqlite:///data/shopbot.sqlite3"
-        ) from None
-    driver = _ASYNC_DRIVERS.get(url.drivername)
-    if driver is None:
-        raise ValueError(
-            f"unsupported database driver {url.drivername!r}; "
-            "use postgresql+asyncpg://... or sqlite+aiosqlite:///path"
-        )
-    return url.set(drivername=driver)
-
-
-class DatabaseSettings(BaseSettings):
-    """What the migrator needs: the database and how patient to be with it."""
-
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
-
-    database_url: SecretStr = SecretStr(DEFAULT_DATABASE_URL)
-    migration_lock_timeout: float = Field(60.0, gt=0)
-    schema_wait_timeout: float = Field(120.0, ge=0)
-    ddl_lock_timeout: float = Field(5.0, gt=0)
-    ddl_lock_retries: int = Field(3, ge=0)
-    db_connect_timeout: float = Field(30.0, ge=0)
-    migration_heartbeat: float = Field(10.0, gt=0)
-    allow_unknown_revision: bool = False
-    extra_migration_dirs: Annotated[tuple[Path, ...], NoDecode] = ()
-    log_level: Literal["TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR"] = "INFO"
-    log_format: Literal["text", "json"] = "text"
-
-    @field_validator("database_url", mode="before")
-    @classmethod
-    def _check_database_url(cls, value: object) -> object:
-        value = _stripped(value)
-        raw = value.get_secret_value() if isinstance(value, SecretStr) else value
-        if isinstance(raw, str):
-            normalize_database_url(raw)
-        return value
-
-    @field_validator("extra_migration_dirs", mode="before")
-    @classmethod
-    def _split_dirs(cls, value: object) -> object:
-        if isinstance(value, str):
-            return tuple(Path(part) for part in value.split(os.pathsep) if part.strip())
-        return value
-
-    @field_validator("log_level", mode="before")
-    @classmethod
-    def _upper_log_level(cls, value: object) -> object:
-        return value.upper() if isinstance(value, str) else value
-
-    @property
-    def database(self) -> URL:
-        return normalize_database_url(self.database_url.get_secret_value())
-
-
-class Settings(DatabaseSettings):
+# Pydantic orders the fields from the last base to the first, and a bad value is reported in
+# that order: the database's first.
+class Settings(ReadReplicaSettings, DatabaseSettings):
     """Everything the running bot needs."""
 
     bot_token: SecretStr
-    # A hot standby of DATABASE_URL for reads (PostgreSQL); writes and migrations stay on
-    # DATABASE_URL, and reads fall back to it while the replica lags or is down.
-    database_read_url: SecretStr | None = None
-    read_replica_max_lag: float = Field(5.0, gt=0, le=3600)
     admin_ids: Annotated[frozenset[int], NoDecode] = frozenset()
     bot_api_url: str | None = None
     # Seconds a failing Bot API call may be retried (429, 5xx, network); 0: never retried.
@@ -168,7 +98,6 @@ class Settings(DatabaseSettings):
 
     @field_validator(
         "bot_token",
-        "database_read_url",
         "redis_url",
         "payments_provider_token",
         "webhook_secret",
@@ -179,7 +108,7 @@ class Settings(DatabaseSettings):
     )
     @classmethod
     def _strip_secret(cls, value: object) -> object:
-        return _stripped(value)
+        return stripped(value)
 
     @field_validator("bot_token")
     @classmethod
@@ -203,7 +132,7 @@ class Settings(DatabaseSettings):
     @field_validator("robokassa_login", mode="before")
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
-        value = _stripped(value)
+        value = stripped(value)
         return None if value == "" else value
 
     @field_validator("robokassa_hash", mode="before")
@@ -224,18 +153,14 @@ class Settings(DatabaseSettings):
     @field_validator("bot_api_url", "webhook_url", "cryptopay_api_url")
     @classmethod
     def _check_base_url(cls, value: str | None) -> str | None:
-        if value is None or not value.strip():
-            return None
-        value = value.strip().rstrip("/")
-        _parse_url(value, ("http", "https"), _HTTP_URL_HINT)
-        return value
+        return base_url(value)
 
     @field_validator("redis_url")
     @classmethod
     def _check_redis_url(cls, value: SecretStr | None) -> SecretStr | None:
         if value is None or not value.get_secret_value():
             return None
-        parts = _parse_url(value.get_secret_value(), ("redis", "rediss", "unix"), _REDIS_URL_HINT)
+        parts = parse_url(value.get_secret_value(), ("redis", "rediss", "unix"), _REDIS_URL_HINT)
         if parts.scheme != "unix" and not re.fullmatch(r"/?\d*", parts.path):
             raise ValueError(f"the database after the host must be a number; {_REDIS_URL_HINT}")
         return value
@@ -254,15 +179,6 @@ class Settings(DatabaseSettings):
             raise ValueError("expected 1-256 characters of A-Z, a-z, 0-9, _ and -")
         return value
 
-    @field_validator("database_read_url")
-    @classmethod
-    def _check_read_url(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is None or not value.get_secret_value():
-            return None
-        if normalize_database_url(value.get_secret_value()).get_backend_name() != "postgresql":
-            raise ValueError("expected a PostgreSQL URL of a hot standby of DATABASE_URL")
-        return value
-
     @model_validator(mode="after")
     def _check_read_replica(self) -> Settings:
         if self.database_read_url is not None and self.database.get_backend_name() != "postgresql":
@@ -271,13 +187,6 @@ class Settings(DatabaseSettings):
                 "SQLite database has no replicas); unset DATABASE_READ_URL"
             )
         return self
-
-    @property
-    def database_read(self) -> URL | None:
-        """DATABASE_READ_URL parsed, or None when every read goes to DATABASE_URL."""
-        if self.database_read_url is None:
-            return None
-        return normalize_database_url(self.database_read_url.get_secret_value())
 
     @model_validator(mode="after")
     def _check_webhook(self) -> Settings:
@@ -302,8 +211,8 @@ class Settings(DatabaseSettings):
     def _check_gateways(self) -> Settings:
         robokassa = [
             bool(self.robokassa_login),
-            _given(self.robokassa_password1),
-            _given(self.robokassa_password2),
+            given(self.robokassa_password1),
+            given(self.robokassa_password2),
         ]
         if any(robokassa) and not all(robokassa):
             raise ValueError(
@@ -332,7 +241,7 @@ class Settings(DatabaseSettings):
 
     @property
     def cryptopay_enabled(self) -> bool:
-        return _given(self.cryptopay_token)
+        return given(self.cryptopay_token)
 
     @property
     def gateways_enabled(self) -> bool:
@@ -382,27 +291,11 @@ class Settings(DatabaseSettings):
         return found + database_secrets(self)
 
 
-def _stripped(value: object) -> object:
-    """A value without surrounding whitespace: a secret mounted from a file ends in a newline."""
-    if isinstance(value, SecretStr):
-        return SecretStr(value.get_secret_value().strip())
-    return value.strip() if isinstance(value, str) else value
-
-
-def _given(secret: SecretStr | None) -> bool:
-    return secret is not None and bool(secret.get_secret_value())
-
-
 def _password_of(raw_url: str) -> str | None:
     try:
         return make_url(raw_url).password
     except ArgumentError:
         return None
-
-
-def database_secrets(settings: DatabaseSettings) -> list[str]:
-    password = settings.database.password
-    return [str(password)] if password else []
 
 
 SettingsT = TypeVar("SettingsT", bound=DatabaseSettings)
