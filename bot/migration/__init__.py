@@ -4,15 +4,8 @@ No aiogram here: the bot calls us, never the reverse. `migrations/env.py` uses `
 every caller) and `cli` (when a person runs alembic).
 """
 
-from bot.migration.runner import (
-    AppliedRevision,
-    MigrationOptions,
-    MigrationReport,
-    SchemaStatus,
-    migrate,
-    status,
-    verify,
-)
+from bot.migration.progress import AppliedRevision, MigrationReport
+from bot.migration.runner import MigrationOptions, SchemaStatus, migrate, status, verify
 
 __all__ = [
     "AppliedRevision",

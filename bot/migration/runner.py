@@ -8,17 +8,13 @@ instances, `status()` for both. The alembic CLI goes through `migrations/env.py`
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from alembic.runtime.migration import MigrationContext, MigrationInfo
+from alembic.runtime.migration import MigrationContext
 from loguru import logger
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
@@ -42,6 +38,7 @@ from bot.migration.locks import (
     lock_holder,
     migration_lock,
 )
+from bot.migration.progress import AppliedRevision, MigrationReport, Progress, beating, finish
 from bot.migration.revisions import VERSION_TABLE, Revisions, alembic_config
 from bot.migration.waiting import Backoff, wait_until
 
@@ -92,91 +89,6 @@ class SchemaStatus:
         return f"database at {current}, code head {self.head}"
 
 
-@dataclass(frozen=True)
-class AppliedRevision:
-    revision: str
-    description: str
-    seconds: float
-
-
-@dataclass(frozen=True)
-class MigrationReport:
-    from_revisions: tuple[str, ...]
-    to_revisions: tuple[str, ...]
-    applied: tuple[AppliedRevision, ...] = ()
-    lock_wait: float = 0.0
-    seconds: float = 0.0
-    unknown: tuple[str, ...] = ()
-
-    def summary(self) -> str:
-        before = ", ".join(self.from_revisions) or "empty"
-        after = ", ".join(self.to_revisions) or "empty"
-        if self.unknown:
-            return (
-                f"database at {after}, a revision this code does not know; nothing applied, "
-                f"serving as it is because ALLOW_UNKNOWN_REVISION=true ({self.seconds:.3f}s)"
-            )
-        if not self.applied:
-            return f"schema already at head {after}; nothing to apply ({self.seconds:.3f}s)"
-        return (
-            f"schema migrated {before} -> {after}: {len(self.applied)} revision(s) in "
-            f"{self.seconds:.3f}s (waited {self.lock_wait:.3f}s for the lock)"
-        )
-
-
-@dataclass
-class _Progress:
-    """Follows alembic through the pending revisions: which one runs and since when (for the
-    heartbeat and for the waiters, through the lock), and what was applied, with durations.
-    Called by alembic's on_version_apply inside each revision's transaction, as it ends."""
-
-    pending: tuple[str, ...]
-    descriptions: dict[str, str]
-    announce: Callable[[Connection, str, str], None]
-    applied: list[AppliedRevision] = field(default_factory=list)
-    running: str | None = None
-    since: float = field(default_factory=time.monotonic)
-
-    def start_next(self, sync_conn: Connection) -> None:
-        done = {applied.revision for applied in self.applied}
-        upcoming = [revision for revision in self.pending if revision not in done]
-        self.since = time.monotonic()
-        self.running = upcoming[0] if upcoming else None
-        if self.running is not None:
-            logger.debug("applying revision {} ({})", self.running, self.describe(self.running))
-            self.announce(sync_conn, self.running, self.describe(self.running))
-
-    def describe(self, revision: str) -> str:
-        return self.descriptions.get(revision, "")
-
-    def __call__(self, *, ctx: MigrationContext, step: MigrationInfo, **_: Any) -> None:
-        revision = step.up_revision_id or "base"
-        applied = AppliedRevision(revision, self.describe(revision), time.monotonic() - self.since)
-        self.applied.append(applied)
-        logger.info(
-            "applied revision {} ({}) in {:.3f}s",
-            applied.revision,
-            applied.description,
-            applied.seconds,
-        )
-        assert ctx.connection is not None  # online: offline runs have no progress to follow
-        self.start_next(ctx.connection)
-
-    async def heartbeat(self, every: float) -> None:
-        """Log, every `every` seconds, the revision that is still running."""
-        while True:
-            await asyncio.sleep(every)
-            if self.running is not None:
-                logger.info(
-                    "still applying revision {} ({}): {:.0f}s so far, {} of {} revision(s) done",
-                    self.running,
-                    self.describe(self.running),
-                    time.monotonic() - self.since,
-                    len(self.applied),
-                    len(self.pending),
-                )
-
-
 async def _read_current(conn: AsyncConnection) -> tuple[str, ...]:
     """The database's revision(s). A plain SELECT answers every start but the first; alembic's
     own reading, which first reflects the catalog to see whether the table exists (~5 ms with
@@ -213,15 +125,6 @@ def _upgrade_to_head(sync_conn: Connection, config: Config) -> None:
     command.upgrade(config, "head")
 
 
-@asynccontextmanager
-async def _beating(progress: _Progress, every: float) -> AsyncIterator[None]:
-    task = asyncio.create_task(progress.heartbeat(every))
-    try:
-        yield
-    finally:
-        task.cancel()
-
-
 async def _apply(
     conn: AsyncConnection,
     revisions: Revisions,
@@ -230,10 +133,10 @@ async def _apply(
     options: MigrationOptions,
 ) -> list[AppliedRevision]:
     """Upgrade to head, retrying a revision that hit the DDL lock_timeout."""
-    progress = _Progress(pending, revisions.descriptions(pending), held.announce)
+    progress = Progress(pending, revisions.descriptions(pending), held.announce)
     revisions.config.attributes["tracker"] = progress
     attempt = 0
-    async with _beating(progress, options.heartbeat):
+    async with beating(progress, options.heartbeat):
         while True:
             try:
                 await conn.run_sync(progress.start_next)
@@ -302,7 +205,7 @@ async def migrate(engine: AsyncEngine, options: MigrationOptions | None = None) 
         await refuse_read_only(conn)  # even at head: a bot on a replica could not write
         before = await _status(conn, revisions)
         if before.at_head or _tolerates_unknown(before, options):
-            return _finish(
+            return finish(
                 MigrationReport(before.current, before.current, unknown=before.unknown), started
             )
         name = holder_name(MIGRATOR_NAME)
@@ -318,7 +221,7 @@ async def migrate(engine: AsyncEngine, options: MigrationOptions | None = None) 
                     lock_wait=held.waited,
                     unknown=under_lock.unknown,
                 )
-                return _finish(report, started)
+                return finish(report, started)
             logger.info(
                 "migrating: {}; {} revision(s) to apply: {}",
                 under_lock.describe(),
@@ -328,13 +231,7 @@ async def migrate(engine: AsyncEngine, options: MigrationOptions | None = None) 
             applied = await _apply(conn, revisions, under_lock.pending, held, options)
             after = await _read_current(conn)
     report = MigrationReport(before.current, after, tuple(applied), held.waited)
-    return _finish(report, started)
-
-
-def _finish(report: MigrationReport, started: float) -> MigrationReport:
-    finished = dataclasses.replace(report, seconds=time.monotonic() - started)
-    logger.info(finished.summary())
-    return finished
+    return finish(report, started)
 
 
 async def verify(
