@@ -107,8 +107,8 @@ def _run(
 def _commit_batch(connection: Connection) -> None:
     """Commit what the revision did so far and go on in a new transaction, as two statements
     to the database: SQLAlchemy's transaction is alembic's, which commits the revision (and
-    records it) at its end. alembic's autocommit_block cannot serve here: it needs a pooled
-    connection (the migrator's is detached) and on SQLite would undo the engine's own BEGIN
-    (bot.dao.database)."""
+    records it) at its end. alembic's autocommit_block does not serve here: a batch is a
+    transaction, not a statement in autocommit, and on SQLite the block would undo the
+    engine's own BEGIN (bot.dao.database)."""
     connection.exec_driver_sql("COMMIT")
     connection.exec_driver_sql("BEGIN")

@@ -17,7 +17,7 @@ from bot.errors import ConfigError, StartupError
 from bot.log import masker, setup_logging
 from bot.migration.connect import connect, refuse_read_only
 from bot.migration.failures import revision_failed
-from bot.migration.locks import holder_name, label_session, migration_lock
+from bot.migration.locks import holder_name, labeled_session, migration_lock
 from bot.migration.revisions import VERSION_TABLE
 
 CLI_NAME = "shopbot-alembic-cli"
@@ -72,12 +72,14 @@ async def cli_connection(config: Config) -> AsyncIterator[AsyncConnection]:
                 return
             await refuse_read_only(conn)
             name = holder_name(CLI_NAME)
-            await label_session(conn, name, ddl_lock_timeout=settings.ddl_lock_timeout)
-            async with migration_lock(
-                conn,
-                version_table=VERSION_TABLE,
-                timeout=settings.migration_lock_timeout,
-                name=name,
+            async with (
+                labeled_session(conn, name, ddl_lock_timeout=settings.ddl_lock_timeout),
+                migration_lock(
+                    conn,
+                    version_table=VERSION_TABLE,
+                    timeout=settings.migration_lock_timeout,
+                    name=name,
+                ),
             ):
                 yield conn
     finally:

@@ -193,20 +193,28 @@ def _applying(revision: str) -> str:
     return f"{_APPLYING} {revision}"
 
 
-async def label_session(conn: AsyncConnection, name: str, *, ddl_lock_timeout: float) -> None:
-    """On PostgreSQL: a name others see in pg_stat_activity (and in our lock-wait messages),
-    and a DDL lock_timeout so a revision never queues behind a long transaction while the
-    bot's traffic queues behind it.
+@asynccontextmanager
+async def labeled_session(
+    conn: AsyncConnection, name: str, *, ddl_lock_timeout: float
+) -> AsyncIterator[None]:
+    """On PostgreSQL, while the block runs: a name others see in pg_stat_activity (and in our
+    lock-wait messages), and a DDL lock_timeout so a revision never queues behind a long
+    transaction while the bot's traffic queues behind it.
 
-    The connection is detached from the pool first (see `name_session`)."""
+    The session is thrown away as the block ends (invalidated: the pool closes it rather than
+    handing it on), so its settings and a lock it held never reach the bot's queries, and no
+    reset can fail halfway. Not detached up front like the poller's (`name_session`): a
+    revision's `autocommit_block()` changes the connection's isolation level, which SQLAlchemy
+    can undo only on a pooled connection."""
     if conn.dialect.name != "postgresql":
+        yield
         return
-    await name_session(conn, name)
-    await conn.execute(
-        text("SELECT set_config('lock_timeout', :ms, false)"),
-        {"ms": f"{int(ddl_lock_timeout * 1000)}ms"},
-    )
-    await conn.commit()
+    try:
+        await _set_session(conn, "application_name", name)
+        await _set_session(conn, "lock_timeout", f"{int(ddl_lock_timeout * 1000)}ms")
+        yield
+    finally:
+        await conn.invalidate()
 
 
 async def name_session(conn: AsyncConnection, name: str) -> None:
@@ -215,7 +223,13 @@ async def name_session(conn: AsyncConnection, name: str) -> None:
     state (settings, an advisory lock) never reaches the bot's queries, and no reset can fail
     halfway."""
     await conn.run_sync(Connection.detach)
-    await conn.execute(text("SELECT set_config('application_name', :name, false)"), {"name": name})
+    await _set_session(conn, "application_name", name)
+
+
+async def _set_session(conn: AsyncConnection, setting: str, value: str) -> None:
+    await conn.execute(
+        text("SELECT set_config(:setting, :value, false)"), {"setting": setting, "value": value}
+    )
     await conn.commit()
 
 

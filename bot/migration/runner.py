@@ -34,7 +34,7 @@ from bot.migration.failures import (
 from bot.migration.locks import (
     HeldLock,
     holder_name,
-    label_session,
+    labeled_session,
     lock_holder,
     migration_lock,
 )
@@ -209,10 +209,12 @@ async def migrate(engine: AsyncEngine, options: MigrationOptions | None = None) 
                 MigrationReport(before.current, before.current, unknown=before.unknown), started
             )
         name = holder_name(MIGRATOR_NAME)
-        await label_session(conn, name, ddl_lock_timeout=options.ddl_lock_timeout)
-        async with migration_lock(
-            conn, version_table=VERSION_TABLE, timeout=options.lock_timeout, name=name
-        ) as held:
+        async with (
+            labeled_session(conn, name, ddl_lock_timeout=options.ddl_lock_timeout),
+            migration_lock(
+                conn, version_table=VERSION_TABLE, timeout=options.lock_timeout, name=name
+            ) as held,
+        ):
             under_lock = await _status(conn, revisions)  # another instance may have migrated
             if under_lock.at_head or _tolerates_unknown(under_lock, options):
                 report = MigrationReport(
