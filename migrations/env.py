@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.dao import Base
 from bot.migration import cli
+from bot.migration.concurrent import dead_builds_replaced
 from bot.migration.context import context_options, sqlite_foreign_keys_off
 
 config = context.config
@@ -43,7 +44,11 @@ def do_run_migrations(connection: Connection) -> None:
         target_metadata=target_metadata,
         **context_options(connection.dialect.name, config),
     )
-    with sqlite_foreign_keys_off(connection), context.begin_transaction():
+    with (
+        sqlite_foreign_keys_off(connection),
+        dead_builds_replaced(connection),
+        context.begin_transaction(),
+    ):
         context.run_migrations()
 
 
