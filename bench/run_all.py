@@ -21,6 +21,7 @@ SCRIPTS = (
     "stock",
     "failover",
     "replica",
+    "index_build",
 )
 
 

@@ -27,6 +27,7 @@ SMALLEST = ["--repeat", "1", "--backend", "sqlite"]
         ["stock", "--buyers", "10", "--units", "3", "--load", "500"],
         ["failover"],
         ["replica", "--updates", "8", "--backend", "postgresql"],  # a primary and its replica
+        ["index_build", "--rows", "2000", "--backend", "postgresql"],  # CONCURRENTLY: PostgreSQL
     ],
     ids=lambda script: script[0],
 )
