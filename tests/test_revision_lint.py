@@ -13,6 +13,8 @@ from bot.migration import lint as lint_module
 from bot.migration.lint import ACCEPTED, Exemption, LintError, exemptions, lint
 from bot.migration.revisions import PROJECT_ROOT
 from tests.migrations_testonly.scenarios import real_head, scenario
+from tests.support.databases import ThrowawayDatabase, execute
+from tests.support.processes import clean_env, run_alembic, write_alembic_ini
 
 RULE = "require-concurrent-index-creation"
 VERSIONS = PROJECT_ROOT / "migrations" / "versions"
@@ -204,3 +206,30 @@ def test_the_hook_never_fails_on_a_file_it_cannot_lint(
     assert len(out) == 2
     assert out[0].startswith(f"squawk: {broken} not linted: the revision file {broken}:12 ")
     assert out[1] == f"squawk: {stray} not linted: {stray} is not a revision alembic knows"
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+def test_autogenerate_shows_the_new_revisions_findings(
+    database: ThrowawayDatabase, tmp_path: Path
+) -> None:
+    scratch = tmp_path / "versions"
+    scratch.mkdir()
+    ini = write_alembic_ini(tmp_path / "alembic.ini", scratch)
+    env = clean_env(DATABASE_URL=database.url_string)
+    assert run_alembic(["upgrade", "head"], env, ini=ini).returncode == 0
+    # The models have an index the database lacks: autogenerate writes a plain CREATE INDEX.
+    execute(database.url, "DROP INDEX ix_purchases_user_id")
+
+    result = run_alembic(
+        ["revision", "--autogenerate", "-m", "index back", "--version-path", str(scratch)],
+        env,
+        ini=ini,
+    )
+
+    assert result.returncode == 0, result.stderr
+    [written] = scratch.glob("*_index_back.py")
+    assert f"{written}: {RULE}: CREATE INDEX ix_purchases_user_id ON purchases (user_id);" in (
+        result.stdout
+    )
+    assert f"# squawk: allow {RULE} -- why it is safe here" in result.stdout
+    assert "Running upgrade" not in result.stdout + result.stderr  # no migration was run
