@@ -180,6 +180,12 @@ def test_a_merge_revision_is_linted_on_its_own(tmp_path: Path) -> None:
     assert lint((scenario("heads", "merge", into=tmp_path),)) == []
 
 
+def test_the_hook_says_when_a_revision_passes(capsys: pytest.CaptureFixture[str]) -> None:
+    assert lint_module.main([str(PROJECT_ROOT / RELEASED)]) == 0
+
+    assert capsys.readouterr().out == f"squawk: {RELEASED} passes\n"
+
+
 def test_the_hook_without_squawk_says_so_in_one_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -294,7 +294,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except Exception as error:  # a hook must never stop the revision being written
             print(f"squawk: {_shown(path)} not linted: {type(error).__name__}: {error}")
             continue
-        print("\n".join(problems) if problems else f"squawk: no findings in {_shown(path)}")
+        print("\n".join(problems) if problems else f"squawk: {_shown(path)} passes")
     return 0
 
 
