@@ -126,7 +126,10 @@ async def _held_by_migrator(engine: AsyncEngine) -> tuple[int, list[str]]:
     """The advisory locks held right now, and the recorded revision."""
     async with engine.connect() as conn:
         locks = await conn.execute(
-            text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted")
+            text(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+            )
         )
         recorded = await conn.execute(text("SELECT version_num FROM alembic_version"))
         return int(locks.scalar_one()), [str(row[0]) for row in recorded]
@@ -273,7 +276,8 @@ async def test_the_migrators_session_never_reaches_the_bots_connections(
                 text(
                     "SELECT pg_backend_pid(), current_setting('application_name'), "
                     "current_setting('lock_timeout'), (SELECT count(*) FROM pg_locks "
-                    "WHERE locktype = 'advisory')"
+                    "WHERE locktype = 'advisory' AND database = "
+                    "(SELECT oid FROM pg_database WHERE datname = current_database()))"
                 )
             )
             pid, name, lock_timeout, advisory_locks = session.one()
