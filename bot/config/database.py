@@ -53,6 +53,7 @@ class DatabaseSettings(EnvSettings):
     ddl_lock_retries: int = Field(3, ge=0)
     db_connect_timeout: float = Field(30.0, ge=0)
     migration_heartbeat: float = Field(10.0, gt=0)
+    migration_backups: int = Field(3, ge=0)  # SQLite: copies kept of the database before a change
     allow_unknown_revision: bool = False
     extra_migration_dirs: Annotated[tuple[Path, ...], NoDecode] = ()
     log_level: Literal["TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR"] = "INFO"

@@ -15,6 +15,7 @@ from bot.config import DatabaseSettings, database_secrets, load_settings, normal
 from bot.dao.database import create_engine
 from bot.errors import ConfigError, StartupError
 from bot.log import masker, setup_logging
+from bot.migration.backups import back_up_before_cli_upgrade
 from bot.migration.connect import connect, refuse_read_only
 from bot.migration.failures import revision_failed
 from bot.migration.locks import holder_name, labeled_session, migration_lock
@@ -81,6 +82,8 @@ async def cli_connection(config: Config) -> AsyncIterator[AsyncConnection]:
                     name=name,
                 ),
             ):
+                if cli_command(config) == "upgrade":  # the copy the bot's migrate() makes
+                    await back_up_before_cli_upgrade(conn, config, settings.migration_backups)
                 yield conn
     finally:
         await engine.dispose()

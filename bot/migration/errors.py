@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from bot.errors import ConfigError, SchemaError, UnreachableError
 
 __all__ = [
+    "BackupFailedError",
     "DatabaseConfigError",
     "DatabaseFailedError",
     "DatabaseUnreachableError",
@@ -118,6 +119,11 @@ class ForeignKeyViolationError(RevisionFailedError):
 
 class MigrationSetupError(SchemaError):
     """The migration connection could not be prepared; nothing was applied."""
+
+
+class BackupFailedError(SchemaError):
+    """SQLite: no copy of the database could be made before migrating (no room for it, a
+    directory we may not write); nothing was applied."""
 
 
 class DatabaseFailedError(SchemaError):

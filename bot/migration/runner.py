@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.config import DatabaseSettings
 from bot.errors import SchemaError
+from bot.migration.backups import back_up
 from bot.migration.connect import connect, describe, refuse_read_only
 from bot.migration.errors import ReadOnlyServingError, SchemaBehindError, UnknownRevisionError
 from bot.migration.failures import (
@@ -55,6 +56,7 @@ class MigrationOptions:
     allow_unknown_revision: bool = False
     heartbeat: float = 10.0
     extra_version_locations: tuple[Path, ...] = ()
+    backups: int = 3  # SQLite: copies of the database kept, one made before revisions run
 
     @classmethod
     def from_settings(cls, settings: DatabaseSettings) -> MigrationOptions:
@@ -67,6 +69,7 @@ class MigrationOptions:
             allow_unknown_revision=settings.allow_unknown_revision,
             heartbeat=settings.migration_heartbeat,
             extra_version_locations=tuple(settings.extra_migration_dirs),
+            backups=settings.migration_backups,
         )
 
 
@@ -240,6 +243,7 @@ async def migrate(engine: AsyncEngine, options: MigrationOptions | None = None) 
                 len(under_lock.pending),
                 ", ".join(under_lock.pending),
             )
+            await back_up(conn, under_lock.current, under_lock.head, keep=options.backups)
             applied = await _apply(conn, revisions, under_lock.pending, held, options)
             after = await _read_current(conn)
     report = MigrationReport(before.current, after, tuple(applied), held.waited)
