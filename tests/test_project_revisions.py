@@ -5,40 +5,17 @@ SQLite and PostgreSQL: every row kept, foreign keys intact, both ways."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
 from pathlib import Path
 
-import sqlalchemy as sa
-from sqlalchemy.pool import NullPool
-
-from bot.dao.database import create_engine
 from bot.migration.revisions import Revisions, alembic_config
-from tests.migrations_testonly.living_shop import ShopRows, shop_rows
+from tests.migrations_testonly.living_shop import insert_as_it_is, shop_rows
 from tests.migrations_testonly.scenarios import version
 from tests.support.databases import ThrowawayDatabase, fetch_all
 from tests.support.processes import clean_env, run_alembic, run_main
 
 TABLES = ("categories", "users", "products", "purchases")
 OUTBOX_REVISION = "c7d061978b68"
-
-
-def _insert(database: ThrowawayDatabase, rows: ShopRows) -> None:
-    """The rows through the schema as the database has it now (reflected, not the models)."""
-
-    def fill(conn: sa.Connection) -> None:
-        for table, listed in rows.items():
-            conn.execute(sa.insert(sa.Table(table, sa.MetaData(), autoload_with=conn)), listed)
-
-    async def run() -> None:
-        engine = create_engine(database.url, poolclass=NullPool)
-        try:
-            async with engine.begin() as conn:
-                await conn.run_sync(fill)
-        finally:
-            await engine.dispose()
-
-    asyncio.run(run())
 
 
 def _kept(database: ThrowawayDatabase) -> dict[str, list[tuple]]:
@@ -68,7 +45,7 @@ def test_a_populated_shop_goes_to_head_by_main_and_back_by_alembic(
     first, *later = Revisions(alembic_config()).pending(())
     env = clean_env(DATABASE_URL=database.url_string)
     assert run_alembic(["upgrade", first], env).returncode == 0
-    _insert(database, shop_rows(purchases=300))
+    insert_as_it_is(database, shop_rows(purchases=300))
     before = _kept(database)
 
     upgraded = run_main(["--migrate-only"], env, tmp_path)
@@ -106,7 +83,7 @@ def test_a_downgrade_past_the_outbox_refuses_while_goods_wait_to_be_sent(
         "state": "pending",
         "due_at": datetime(2026, 1, 4, 5, 6, 7),
     }
-    _insert(database, {**rows, "outbox": [waiting]})
+    insert_as_it_is(database, {**rows, "outbox": [waiting]})
 
     downgraded = run_alembic(["downgrade", "c41f7e2a9d63"], env)
 

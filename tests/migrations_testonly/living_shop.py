@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 
-from sqlalchemy import insert, text
+from sqlalchemy import Connection, MetaData, Table, insert, text
 from sqlalchemy.pool import NullPool
 
 from bot.dao import Base
@@ -82,6 +82,25 @@ def _purchase(i: int, users: int) -> Row:
 def tagged(rows: ShopRows) -> list[Row]:
     """The rows as pytest-alembic's `at_revision_data` takes them: each names its table."""
     return [{"__tablename__": table, **row} for table, listed in rows.items() for row in listed]
+
+
+def insert_as_it_is(database: ThrowawayDatabase, rows: ShopRows) -> None:
+    """The rows through the schema as the database has it now (reflected, not the models):
+    for a database at an older revision."""
+
+    def fill(conn: Connection) -> None:
+        for table, listed in rows.items():
+            conn.execute(insert(Table(table, MetaData(), autoload_with=conn)), listed)
+
+    async def run() -> None:
+        engine = create_engine(database.url, poolclass=NullPool)
+        try:
+            async with engine.begin() as conn:
+                await conn.run_sync(fill)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
 
 
 def open_shop(database: ThrowawayDatabase, rows: ShopRows | None = None) -> None:
