@@ -14,6 +14,7 @@ from bench._common import PROJECT_ROOT, print_table, sec
 SCRIPTS = (
     "noop_check",
     "full_upgrade",
+    "backup",
     "many_instances",
     "time_to_ready",
     "updates",

@@ -20,6 +20,7 @@ SMALLEST = ["--repeat", "1", "--backend", "sqlite"]
     [
         ["noop_check", "--lengths", "10"],
         ["full_upgrade", "--lengths", "10"],
+        ["backup", "--purchases", "1000"],
         ["many_instances", "--lengths", "0", "--instances", "1", "2"],
         ["time_to_ready"],
         ["updates", "--updates", "8"],
