@@ -114,7 +114,7 @@ def test_the_copy_holds_the_database_as_it_was_before_the_upgrade(
         assert _read(copy, "PRAGMA journal_mode") == [("delete",)]  # one file, no -wal needed
         [said] = [line for line in log if "copied the database" in line]
         assert str(copy) in said
-        assert re.search(r"\d+\.\d MB", said)
+        assert re.search(r"\d+ kB in \d+\.\d\ds", said)
         assert _leftovers(database) == [copy.name]
 
 

@@ -20,7 +20,7 @@ import shutil
 import sqlite3
 import time
 from collections.abc import Sequence
-from contextlib import closing
+from contextlib import closing, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -96,34 +96,33 @@ def copies_of(database: Path) -> list[Path]:
 
 def _back_up(database: Path, copy: Path, keep: int) -> Path | None:
     started = time.monotonic()
-    with closing(sqlite3.connect(database, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)) as source:
-        if not _has_rows(source):
-            return None
-        _check_room(database)
-        partial = database.with_name(f"{database.name}.backing-up")
-        try:
+    partial = database.with_name(f"{database.name}.backing-up")
+    try:
+        with closing(sqlite3.connect(database, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)) as source:
+            if not _has_rows(source):
+                return None
+            _check_room(database)
             _copy(source, partial)
-            os.replace(partial, copy)
-            _sync_directory(copy.parent)
-        except (OSError, sqlite3.Error) as error:
-            _remove(partial)
-            _remove(copy)
-            raise BackupFailedError(
-                f"could not copy the SQLite database into {copy.parent} before migrating "
-                f"({database_message(error)}); nothing was applied: free some disk space or "
-                "make the directory writable, or set MIGRATION_BACKUPS=0 to migrate without "
-                "a copy"
-            ) from None
+        os.replace(partial, copy)
+        _sync_directory(copy.parent)
+    except (OSError, sqlite3.Error) as error:
+        _remove(partial)
+        _remove(copy)
+        raise BackupFailedError(
+            f"could not copy the SQLite database into {copy.parent} before migrating "
+            f"({database_message(error)}); nothing was applied: free some disk space or make "
+            "the directory writable, or set MIGRATION_BACKUPS=0 to migrate without a copy"
+        ) from None
     for old in copies_of(database)[:-keep]:
         try:
             old.unlink()
         except OSError as error:
             logger.warning("could not remove an old copy of the database: {}", error)
     logger.info(
-        "copied the database to {} before migrating: {:.1f} MB in {:.2f}s "
+        "copied the database to {} before migrating: {} in {:.2f}s "
         "(MIGRATION_BACKUPS={} copies are kept)",
         copy,
-        copy.stat().st_size / 1e6,
+        _size(copy.stat().st_size),
         time.monotonic() - started,
         keep,
     )
@@ -154,10 +153,14 @@ def _check_room(database: Path) -> None:
     if free < needed:
         raise BackupFailedError(
             f"not enough disk space to copy the SQLite database before migrating: "
-            f"{database.parent} has {free / 1e6:.1f} MB free and the copy needs up to "
-            f"{needed / 1e6:.1f} MB; nothing was applied: free some space (older copies are "
+            f"{database.parent} has {_size(free)} free and the copy needs up to "
+            f"{_size(needed)}; nothing was applied: free some space (older copies are "
             f"{database.name}.before-*), or set MIGRATION_BACKUPS=0 to migrate without a copy"
         )
+
+
+def _size(size: int) -> str:
+    return f"{size / 1e6:.1f} MB" if size >= 1e6 else f"{size / 1e3:.0f} kB"
 
 
 def _copy(source: sqlite3.Connection, partial: Path) -> None:
@@ -177,6 +180,7 @@ def _sync_directory(directory: Path) -> None:
 
 
 def _remove(path: Path) -> None:
-    """`path` and the files SQLite may have left beside it."""
+    """`path` and the files SQLite may have left beside it, as far as we may."""
     for end in ("", "-journal", "-wal", "-shm"):
-        path.with_name(path.name + end).unlink(missing_ok=True)
+        with suppress(OSError):
+            path.with_name(path.name + end).unlink(missing_ok=True)
