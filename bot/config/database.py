@@ -56,6 +56,9 @@ class DatabaseSettings(EnvSettings):
     migration_backups: int = Field(3, ge=0)  # SQLite: copies kept of the database before a change
     allow_unknown_revision: bool = False
     extra_migration_dirs: Annotated[tuple[Path, ...], NoDecode] = ()
+    # Before a start applies revisions: a write-blocking statement on a table above the rows.
+    migration_guard: Literal["refuse", "warn", "off"] = "refuse"
+    migration_guard_rows: int = Field(1_000_000, ge=0)
     log_level: Literal["TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"
 
@@ -79,6 +82,11 @@ class DatabaseSettings(EnvSettings):
     @classmethod
     def _upper_log_level(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
+
+    @field_validator("migration_guard", mode="before")
+    @classmethod
+    def _lower_guard(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @property
     def database(self) -> URL:

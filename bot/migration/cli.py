@@ -7,8 +7,9 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
 from alembic.util.exc import CommandError
-from sqlalchemy.engine import URL
+from sqlalchemy.engine import URL, Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.config import DatabaseSettings, database_secrets, load_settings, normalize_database_url
@@ -18,8 +19,9 @@ from bot.log import masker, setup_logging
 from bot.migration.backups import back_up_before_cli_upgrade
 from bot.migration.connect import connect, refuse_read_only
 from bot.migration.failures import revision_failed
+from bot.migration.guard import guard
 from bot.migration.locks import holder_name, labeled_session, migration_lock
-from bot.migration.revisions import VERSION_TABLE
+from bot.migration.revisions import VERSION_TABLE, Revisions
 
 CLI_NAME = "shopbot-alembic-cli"
 # alembic commands that run env.py online but only read: they take no lock (and work on a
@@ -82,11 +84,26 @@ async def cli_connection(config: Config) -> AsyncIterator[AsyncConnection]:
                     name=name,
                 ),
             ):
-                if cli_command(config) == "upgrade":  # the copy the bot's migrate() makes
+                if cli_command(config) == "upgrade":  # the bot's migrate() does the same
+                    await _guard(conn, config, settings)
                     await back_up_before_cli_upgrade(conn, config, settings.migration_backups)
                 yield conn
     finally:
         await engine.dispose()
+
+
+async def _guard(conn: AsyncConnection, config: Config, settings: DatabaseSettings) -> None:
+    """`alembic upgrade` is held to the same migration guard as a starting bot."""
+
+    def current_heads(sync_conn: Connection) -> tuple[str, ...]:
+        context = MigrationContext.configure(sync_conn, opts={"version_table": VERSION_TABLE})
+        return tuple(context.get_current_heads())
+
+    current = await conn.run_sync(current_heads)
+    await conn.rollback()
+    destination = getattr(config.cmd_opts, "revision", None) or "head"
+    mode, rows = settings.migration_guard, settings.migration_guard_rows
+    await guard(conn, Revisions(config), current, mode, rows, destination)
 
 
 @contextmanager

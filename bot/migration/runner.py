@@ -11,6 +11,7 @@ import asyncio
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from alembic.runtime.environment import EnvironmentContext
 from alembic.runtime.migration import MigrationContext, RevisionStep
@@ -31,6 +32,7 @@ from bot.migration.failures import (
     one_line_errors,
     revision_failed,
 )
+from bot.migration.guard import guard
 from bot.migration.locks import (
     HeldLock,
     holder_name,
@@ -57,6 +59,8 @@ class MigrationOptions:
     heartbeat: float = 10.0
     extra_version_locations: tuple[Path, ...] = ()
     backups: int = 3  # SQLite: copies of the database kept, one made before revisions run
+    guard: Literal["refuse", "warn", "off"] = "refuse"
+    guard_rows: int = 1_000_000
 
     @classmethod
     def from_settings(cls, settings: DatabaseSettings) -> MigrationOptions:
@@ -70,6 +74,8 @@ class MigrationOptions:
             heartbeat=settings.migration_heartbeat,
             extra_version_locations=tuple(settings.extra_migration_dirs),
             backups=settings.migration_backups,
+            guard=settings.migration_guard,
+            guard_rows=settings.migration_guard_rows,
         )
 
 
@@ -243,6 +249,7 @@ async def migrate(engine: AsyncEngine, options: MigrationOptions | None = None) 
                 len(under_lock.pending),
                 ", ".join(under_lock.pending),
             )
+            await guard(conn, revisions, under_lock.current, options.guard, options.guard_rows)
             await back_up(conn, under_lock.current, under_lock.head, keep=options.backups)
             applied = await _apply(conn, revisions, under_lock.pending, held, options)
             after = await _read_current(conn)
