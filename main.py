@@ -2,7 +2,8 @@
 
 Exit codes: 0 ok; 2 configuration error (settings, DATABASE_URL, credentials, bot token,
 webhook port); 3 the database, Redis or the Bot API is unreachable; 4 the schema could not be
-migrated or verified (a read-only database included);
+migrated or verified (a read-only database included), or a pending revision would block
+writes on a big table (the migration guard, `--plan`);
 128 + N: signal N (SIGTERM 143, SIGINT 130) arrived while start-up was only waiting (for the
 database, the migration lock or the schema), so nothing was changed.
 """
@@ -21,6 +22,7 @@ from bot.dao.database import UnusableSQLiteError, check_sqlite_database, create_
 from bot.errors import ConfigError, SchemaError, StartupError
 from bot.log import setup_logging
 from bot.migration import MigrationOptions, migrate
+from bot.migration.preview import show_plan
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -34,7 +36,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         ),
         epilog=(
             "exit codes: 0 ok, 2 configuration error, 3 database, Redis or Bot API unreachable, "
-            "4 schema could not be migrated or verified, 143/130 stopped by SIGTERM/SIGINT "
+            "4 schema could not be migrated or verified, or a pending revision would block "
+            "writes on a table above MIGRATION_GUARD_ROWS, 143/130 stopped by SIGTERM/SIGINT "
             "while waiting (for the database, the migration lock or the schema)"
         ),
     )
@@ -56,13 +59,24 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
             "containers); needs only DATABASE_URL, no BOT_TOKEN"
         ),
     )
+    mode.add_argument(
+        "--plan",
+        action="store_true",
+        help=(
+            "print the pending revisions and, for each statement, the lock it takes, its "
+            "table's rows and size and whether it blocks writes; change nothing (a replica "
+            "will do); exit 4 if one would block writes on a table above "
+            "MIGRATION_GUARD_ROWS; needs only DATABASE_URL"
+        ),
+    )
     return parser.parse_args(argv)
 
 
-async def migrate_only(settings: DatabaseSettings) -> None:
+async def migrate_only(settings: DatabaseSettings, *, plan: bool = False) -> None:
     engine = create_engine(settings.database)
+    options = MigrationOptions.from_settings(settings)
     try:
-        await migrate(engine, MigrationOptions.from_settings(settings))
+        await (show_plan(engine, options) if plan else migrate(engine, options))
     finally:
         await engine.dispose()
 
@@ -88,7 +102,7 @@ def run_bot(settings: Settings, *, no_migrate: bool) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        settings = load_settings(DatabaseSettings if args.migrate_only else Settings)
+        settings = load_settings(DatabaseSettings if args.migrate_only or args.plan else Settings)
     except ConfigError as error:
         print(f"shopbot: configuration error: {error}", file=sys.stderr)
         return ConfigError.exit_code
@@ -99,7 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if isinstance(settings, Settings):
             run_bot(settings, no_migrate=args.no_migrate)
         else:
-            asyncio.run(migrate_only(settings))
+            asyncio.run(migrate_only(settings, plan=args.plan))
     except StartupError as error:
         logger.error("{}", error)
         return error.exit_code
