@@ -171,7 +171,11 @@ def test_a_revision_that_cannot_be_planned_is_named_and_applied(
     tmp_path: Path, log: list[str]
 ) -> None:
     versions = scenario("offline_blind", into=tmp_path)
+    with sqlite_database(tmp_path) as fresh:  # no revision yet: every table new, no plan
+        _migrate(fresh, MigrationOptions(extra_version_locations=(versions,), guard_rows=0))
+    assert not [line for line in log if "cannot be planned" in line]
     with sqlite_database(tmp_path) as database:
+        _migrate(database, MigrationOptions())
         report = _migrate(
             database, MigrationOptions(extra_version_locations=(versions,), guard_rows=0)
         )

@@ -65,7 +65,7 @@ async def guard(
 ) -> None:
     """Raise GuardRefusedError (refuse) or log (warn) when an upgrade from `current` to
     `destination` would block writes on a table above `rows` rows."""
-    if mode == "off":
+    if mode == "off" or not current:  # a database with no revision has no table to block
         return
     plan = await make_plan(conn, revisions, current, rows=rows, destination=destination)
     report_unplanned(plan)
