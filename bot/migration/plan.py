@@ -62,6 +62,7 @@ class Step:
     def line(self, rows: int) -> str:
         verdict = "BLOCKS" if self.over(rows) else "blocks" if self.blocks_writes else "-"
         table = self.table or (f"index {self.effect.index}" if self.effect.index else "-")
+        table += "".join(f" +{other}" for other in self.effect.others if self.blocks_writes)
         size = self.size.describe() if self.size is not None else ""
         return (
             f"  {verdict:<6}  {self.lock or '-':<22}  {table:<24}  {size:<26}  {self.statement()}"
