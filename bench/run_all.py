@@ -23,6 +23,7 @@ SCRIPTS = (
     "failover",
     "replica",
     "index_build",
+    "plan",
 )
 
 

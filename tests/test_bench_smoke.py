@@ -29,6 +29,7 @@ SMALLEST = ["--repeat", "1", "--backend", "sqlite"]
         ["failover"],
         ["replica", "--updates", "8", "--backend", "postgresql"],  # a primary and its replica
         ["index_build", "--rows", "2000", "--backend", "postgresql"],  # CONCURRENTLY: PostgreSQL
+        ["plan", "--purchases", "1000"],  # PostgreSQL only
     ],
     ids=lambda script: script[0],
 )
