@@ -2,7 +2,7 @@
 pending revision that adds an index on purchases (tests/migrations_testonly/plain_index).
 
 (a) `python main.py --plan` as a subprocess, the way a release step runs it;
-(b) `alembic upgrade <head>:index1 --sql`, alembic's own offline SQL of the same range, which
+(b) `alembic upgrade <head>:plain_index1 --sql`, alembic's own offline SQL of the same range, which
     a DBA would read instead (it touches no database);
 (c) `python main.py --plan` with nothing pending: the command's start and schema check alone;
 (d) in-process: the plan as `show_plan()` makes it (own engine, status, plan, dispose) against
@@ -49,6 +49,7 @@ from tests.migrations_testonly.scenarios import real_head, scenario
 from tests.support.databases import execute
 from tests.support.processes import write_alembic_ini
 
+PLAIN = "plain_index1"  # the pending revision: tests/migrations_testonly/plain_index
 FILL = (
     "INSERT INTO purchases (user_id, product_id, amount, currency, provider, charge_id) "
     "SELECT 1 + g % 3, 1 + g % 12, 150, 'XTR', 'telegram_stars', 'bench-' || g "
@@ -89,7 +90,7 @@ def main() -> None:
             probes: dict[str, Callable[[], Awaitable[float]]] = {
                 "main.py --plan": _process([PYTHON, str(MAIN), "--plan"], pending, cwd),
                 "alembic upgrade --sql": _process(
-                    [str(ALEMBIC), "-c", str(ini), "upgrade", f"{real_head()}:index1", "--sql"],
+                    [str(ALEMBIC), "-c", str(ini), "upgrade", f"{real_head()}:{PLAIN}", "--sql"],
                     env,
                     cwd,
                 ),

@@ -27,7 +27,7 @@ from tests.support.processes import (
     write_alembic_ini,
 )
 
-INDEX = "ix_purchases_testonly_created_at"  # what plain_index builds
+INDEX = "ix_purchases_testonly_amount"  # what plain_index builds
 PURCHASES = 5000
 THRESHOLD = 1000
 
@@ -70,8 +70,8 @@ def test_a_starting_bot_refuses_an_index_build_on_a_big_table(
     assert "Traceback" not in result.stdout + result.stderr
     [line] = [line for line in result.stderr.splitlines() if "| ERROR" in line]
     for named in (
-        "revision index1 ",
-        f"CREATE INDEX {INDEX} ON purchases (created_at)",
+        "revision plain_index1 ",
+        f"CREATE INDEX {INDEX} ON purchases (amount)",
         "would block writes on purchases (~5,000 rows",
         "MIGRATION_GUARD_ROWS=1000",
         "`python main.py --plan`",
@@ -98,10 +98,10 @@ def test_alembic_upgrade_is_refused_the_same_way(
     assert refused.returncode != 0
     assert "Traceback" not in refused.stdout + refused.stderr
     [line] = [line for line in refused.stdout.splitlines() if line.startswith("FAILED")]
-    assert "revision index1 would block writes on purchases (~5,000 rows" in line
+    assert "revision plain_index1 would block writes on purchases (~5,000 rows" in line
     assert warned.returncode == 0, warned.stdout + warned.stderr
     assert "applying it anyway because MIGRATION_GUARD=warn" in warned.stderr
-    assert version(database) == ["index1"]
+    assert version(database) == ["plain_index1"]
     assert _has_index(database)
 
 
@@ -117,10 +117,10 @@ def test_warn_logs_the_same_line_and_applies(
 
     report = _migrate(database, options)
 
-    assert [applied.revision for applied in report.applied] == ["index1"]
+    assert [applied.revision for applied in report.applied] == ["plain_index1"]
     [warning] = [line for line in log if "MIGRATION_GUARD=warn" in line]
-    assert "revision index1 would block writes on purchases (~5,000 rows" in warning
-    assert f"CREATE INDEX {INDEX} ON purchases (created_at)" in warning
+    assert "revision plain_index1 would block writes on purchases (~5,000 rows" in warning
+    assert f"CREATE INDEX {INDEX} ON purchases (amount)" in warning
     assert _has_index(database)
 
 
@@ -139,7 +139,7 @@ def test_off_makes_no_plan_and_applies(
 
     report = _migrate(database, options)
 
-    assert [applied.revision for applied in report.applied] == ["index1"]
+    assert [applied.revision for applied in report.applied] == ["plain_index1"]
     assert _has_index(database)
 
 

@@ -29,7 +29,7 @@ from tests.migrations_testonly.scenarios import real_head, scenario, version
 from tests.support.databases import ThrowawayDatabase, execute, fetch_all
 from tests.support.processes import clean_env, run_main
 
-INDEX = "ix_purchases_testonly_created_at"  # what plain_index and concurrent_index build
+INDEX = "ix_purchases_testonly_amount"  # what plain_index and concurrent_index build
 PURCHASES = 5000
 THRESHOLD = 1000
 
@@ -234,9 +234,9 @@ def test_the_plan_names_lock_table_and_rows_and_fails_above_the_threshold(
 
     assert refused.value.exit_code == 4
     line = str(refused.value)
-    for named in ("revision index1", "purchases", "~5,000 rows", "python main.py --plan"):
+    for named in ("revision plain_index1", "purchases", "~5,000 rows", "python main.py --plan"):
         assert named in line
-    assert "CREATE INDEX ix_purchases_testonly_created_at ON purchases (created_at)" in line
+    assert "CREATE INDEX ix_purchases_testonly_amount ON purchases (amount)" in line
     [step] = [line for line in below if line.startswith("  ") and "CREATE INDEX" in line]
     assert step.split()[:3] == ["blocks", "SHARE", "purchases"]
     assert "~5,000 rows" in step
@@ -264,7 +264,7 @@ def test_the_plan_changes_nothing_and_runs_on_a_read_only_database(
 
     assert result.returncode == 4, result.stderr
     assert "Traceback" not in result.stdout + result.stderr
-    assert "revision index1: testonly plain index" in result.stdout
+    assert "revision plain_index1: testonly plain index" in result.stdout
     [step] = [
         line
         for line in result.stdout.splitlines()
