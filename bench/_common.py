@@ -267,6 +267,8 @@ def synthetic_chain(length: int) -> Iterator[Chain]:
         versions.mkdir()
         config = alembic_config([versions])
         config.cmd_opts = argparse.Namespace(quiet=True)  # no "Generating ..." per revision
+        # No post-write hooks (ruff, squawk): three processes per generated file, for nothing.
+        config.set_section_option("post_write_hooks", "hooks", "")
         script = ScriptDirectory.from_config(config)
         revisions = Revisions(config)
         head = revisions.head()
