@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy.pool import NullPool
 
 from bot.dao.database import create_engine
-from bot.migration import MigrationOptions
+from bot.migration import MigrationOptions, lint
 from bot.migration.offline import render
 from bot.migration.preview import PlanBlocksError, show_plan
 from bot.migration.revisions import Revisions, alembic_config
@@ -241,7 +241,29 @@ def test_the_plan_names_lock_table_and_rows_and_fails_above_the_threshold(
     assert step.split()[:3] == ["blocks", "SHARE", "purchases"]
     assert "~5,000 rows" in step
     assert below[-1] == "nothing pending blocks writes on a table above 1,000,000 rows"
+    assert "linter (squawk): 1 finding(s) in the pending revisions" in below
+    [finding] = [line for line in below if line.startswith("squawk: ")]
+    assert finding.startswith(
+        "squawk: plain_index1: require-concurrent-index-creation: CREATE INDEX "
+        "ix_purchases_testonly_amount ON purchases (amount)"
+    )
     assert version(database) == [real_head()]
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+def test_the_plan_says_in_one_line_that_it_shows_no_findings_without_squawk(
+    database: ThrowawayDatabase, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """squawk is a development tool: a production machine plans without it."""
+    monkeypatch.setattr(lint, "squawk_binary", lambda: None)
+    versions = scenario("plain_index", into=tmp_path)
+
+    shown = _plan(database, MigrationOptions(extra_version_locations=(versions,)))
+
+    assert [line for line in shown if "squawk" in line] == [
+        "linter: squawk is not installed: pip install -r requirements-dev.txt; its findings "
+        "are not shown"
+    ]
 
 
 @pytest.mark.parametrize("backend", ["postgresql"], indirect=True)

@@ -87,7 +87,7 @@ def lint(
         raise LintError(str(broken)) from None
     if only is not None and not revisions:
         raise LintError(f"{_shown(only)} is not a revision alembic knows")
-    found = _squawk({r.revision: revision_sql(config, script, r) for r in revisions})
+    found = squawk_findings({r.revision: revision_sql(config, script, r) for r in revisions})
     taken = _accepted(accepted)
     problems: list[str] = []
     for revision in reversed(revisions):  # oldest first
@@ -199,7 +199,7 @@ def squawk_binary() -> Path | None:
     return Path(found) if found else None
 
 
-def _squawk(sql: dict[str, str]) -> dict[str, list[Finding]]:
+def squawk_findings(sql: dict[str, str]) -> dict[str, list[Finding]]:
     """squawk's findings in each revision's SQL, in one run of squawk."""
     if not sql:  # squawk given no file would read its standard input
         return {}

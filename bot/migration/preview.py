@@ -13,11 +13,26 @@ from bot.errors import SchemaError
 from bot.migration.connect import connect, describe
 from bot.migration.failures import one_line_errors
 from bot.migration.guard import refusal, report_unplanned
-from bot.migration.plan import make_plan
+from bot.migration.lint import LintError, squawk_findings
+from bot.migration.plan import Plan, make_plan
 from bot.migration.revisions import Revisions, alembic_config
 from bot.migration.runner import MigrationOptions, status
 
 _COLUMNS = f"  {'writes':<6}  {'lock':<22}  {'table':<24}  {'size':<26}  statement"
+
+
+def _linter_lines(plan: Plan) -> list[str]:
+    """squawk's findings in the pending revisions' SQL, a line each. squawk is a development
+    tool (requirements-dev.txt): where it is not installed, one line says so."""
+    sql = {revision.revision: "\n".join(revision.statements) for revision in plan.revisions}
+    try:
+        found = squawk_findings(sql)
+    except LintError as error:
+        return [f"linter: {error}; its findings are not shown"]
+    findings = [(revision, f) for revision, listed in found.items() for f in listed]
+    return [f"linter (squawk): {len(findings)} finding(s) in the pending revisions"] + [
+        f"squawk: {revision}: {finding.rule}: {finding.statement}" for revision, finding in findings
+    ]
 
 
 class PlanBlocksError(SchemaError):
@@ -40,6 +55,8 @@ async def show_plan(
     write(f"writes: BLOCKS above MIGRATION_GUARD_ROWS={rows:,} rows, blocks below it, - never")
     write(_COLUMNS)
     for line in plan.lines(rows, revisions.descriptions(schema.pending)):
+        write(line)
+    for line in _linter_lines(plan):
         write(line)
     over = plan.over(rows)
     if over:
