@@ -22,6 +22,7 @@ from pathlib import Path
 from alembic.script import ScriptDirectory
 from alembic.util import rev_id
 from loguru import logger
+from sqlalchemy import text
 from sqlalchemy.engine import URL
 
 from bot.dao.database import create_engine
@@ -146,6 +147,19 @@ def import_seconds(module: str, *, cwd: Path, repeat: int) -> tuple[float, float
         code = f"import os, {module}; os._exit(0)"
         loaded.append(run_checked([PYTHON, "-c", code], env=env, cwd=cwd))
     return median(bare), median(loaded)
+
+
+async def floor_seconds(url: URL) -> float:
+    """The floor of any start-up check: an engine set up, connected, `SELECT version_num`,
+    disposed."""
+    started = time.perf_counter()
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT version_num FROM alembic_version"))
+    finally:
+        await engine.dispose()
+    return time.perf_counter() - started
 
 
 async def timed_migrate(url: URL, options: MigrationOptions) -> tuple[float, MigrationReport]:

@@ -18,11 +18,11 @@ import gc
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from functools import partial
 from pathlib import Path
 from unittest import mock
 
 from alembic.util.exc import CommandError
-from sqlalchemy import text
 from sqlalchemy.engine import URL
 
 from bench._common import (
@@ -30,6 +30,7 @@ from bench._common import (
     Chain,
     alembic_upgrade_command,
     clean_env,
+    floor_seconds,
     import_seconds,
     median,
     ms,
@@ -43,7 +44,6 @@ from bench._common import (
     timed_migrate,
     times,
 )
-from bot.dao.database import create_engine
 from bot.migration import MigrationOptions, runner
 from bot.migration.errors import MultipleHeadsError
 from bot.migration.revisions import Revisions, alembic_config
@@ -103,16 +103,6 @@ def _head_probes(chain: Chain) -> dict[str, Probe]:
 def _startup_probes(url: URL, chain: Chain) -> dict[str, Probe]:
     options = MigrationOptions(extra_version_locations=chain.extra)
 
-    async def floor() -> float:
-        started = time.perf_counter()
-        engine = create_engine(url)
-        try:
-            async with engine.connect() as conn:
-                await conn.execute(text("SELECT version_num FROM alembic_version"))
-        finally:
-            await engine.dispose()
-        return time.perf_counter() - started
-
     async def before() -> float:
         with mock.patch.object(runner, "Revisions", FullMapRevisions):
             return (await timed_migrate(url, options))[0]
@@ -120,7 +110,7 @@ def _startup_probes(url: URL, chain: Chain) -> dict[str, Probe]:
     async def now() -> float:
         return (await timed_migrate(url, options))[0]
 
-    return {"floor": floor, "before": before, "now": now}
+    return {"floor": partial(floor_seconds, url), "before": before, "now": now}
 
 
 async def _at_head_then_measure(url: URL, chain: Chain, repeat: int) -> dict[str, float]:

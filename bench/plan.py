@@ -22,7 +22,6 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from sqlalchemy import text
 from sqlalchemy.engine import URL
 
 from bench._common import (
@@ -31,6 +30,7 @@ from bench._common import (
     PYTHON,
     add_numbers_flag,
     clean_env,
+    floor_seconds,
     median,
     ms,
     parse_args,
@@ -98,7 +98,7 @@ def main() -> None:
                     [PYTHON, str(MAIN), "--plan"], env, cwd
                 ),
                 "show_plan() in-process": lambda: _in_process(database.url, options),
-                "floor: SELECT version_num": lambda: _floor(database.url),
+                "floor: SELECT version_num": lambda: floor_seconds(database.url),
             }
             found = asyncio.run(_rounds(probes, args.repeat))
     plan, sql, idle = (found[name] for name in list(probes)[:3])
@@ -127,17 +127,6 @@ async def _in_process(url: URL, options: MigrationOptions) -> float:
     engine = create_engine(url)
     try:
         await show_plan(engine, options, write=lambda _line: None)
-    finally:
-        await engine.dispose()
-    return time.perf_counter() - started
-
-
-async def _floor(url: URL) -> float:
-    started = time.perf_counter()
-    engine = create_engine(url)
-    try:
-        async with engine.connect() as conn:
-            await conn.execute(text("SELECT version_num FROM alembic_version"))
     finally:
         await engine.dispose()
     return time.perf_counter() - started
