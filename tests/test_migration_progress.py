@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.config import DatabaseSettings, load_settings
-from bot.migration import MigrationOptions, migrate
+from bot.migration import MigrationOptions, migrate, progress
+from bot.migration.progress import AppliedRevision, Progress
 from bot.migration.revisions import Revisions, alembic_config
 from tests.migrations_testonly.scenarios import real_head, scenario
 
@@ -68,3 +69,31 @@ async def test_a_merge_is_announced_as_what_it_applies(
     [announced] = [line for line in log if "migrating: " in line]
     assert f"{len(report.applied)} revision(s) to apply" in announced
     assert [applied.revision for applied in report.applied][-1] == "join1"
+
+
+def test_a_revision_is_named_before_its_first_statement_that_may_take_long() -> None:
+    """Naming is a round trip on PostgreSQL: statements that make a new table or keep
+    alembic's version wait for it while the last name is under ANNOUNCE_EVERY seconds old."""
+    named: list[str] = []
+    tracker = Progress(
+        ("a", "b", "c", "d"), {}, lambda _conn, revision, _doc: named.append(revision)
+    )
+
+    def run(*statements: str) -> None:
+        for statement in statements:
+            tracker._before_statement(None, None, statement)  # type: ignore[arg-type]
+
+    tracker.start_next()
+    run("CREATE TABLE t1 (id INTEGER)", "UPDATE alembic_version SET version_num='a'")
+    tracker.applied.append(AppliedRevision("a", "", 0.0))
+    tracker.start_next()
+    run("CREATE TABLE t2 (id INTEGER)", "CREATE INDEX ix ON purchases (amount)")
+    tracker.applied.append(AppliedRevision("b", "", 0.0))
+    tracker.start_next()
+    run("CREATE TABLE t3 (id INTEGER)", "INSERT INTO alembic_version (version_num) VALUES ('c')")
+    tracker.applied.append(AppliedRevision("c", "", 0.0))
+    tracker.announced_at -= progress.ANNOUNCE_EVERY  # as if a second had passed
+    tracker.start_next()
+    run("CREATE TABLE t4 (id INTEGER)")
+
+    assert named == ["a", "b", "d"]  # the first; before a long one; once a second at least

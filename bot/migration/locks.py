@@ -165,7 +165,14 @@ async def postgres_lock(
         # The host makes room: PostgreSQL keeps 63 characters of the name, and waiters see
         # the client's address and how long the revision's transaction has run instead.
         label = f"{name.split(' host=')[0]} {_applying(revision)}"[:_NAME_LIMIT]
-        sync_conn.execute(text("SELECT set_config('application_name', :n, false)"), {"n": label})
+        # On the driver's own cursor: this runs just before another statement of the
+        # connection (Progress.watching), inside that statement's execution.
+        cursor = sync_conn.connection.cursor()
+        try:
+            quoted = label.replace("'", "''")
+            cursor.execute(f"SELECT set_config('application_name', '{quoted}', false)")
+        finally:
+            cursor.close()
 
     acquired = False
     try:

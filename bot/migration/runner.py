@@ -128,18 +128,21 @@ async def _status(conn: AsyncConnection, revisions: Revisions) -> SchemaStatus:
     return SchemaStatus(current=current, head=head, pending=pending, unknown=unknown)
 
 
-def _upgrade_to_head(sync_conn: Connection, revisions: Revisions) -> None:
+def _upgrade_to_head(sync_conn: Connection, revisions: Revisions, progress: Progress) -> None:
     """alembic's `command.upgrade(config, "head")`, on the revision scripts `revisions` has
-    already loaded: the command would load them all again (about 1 ms a script), which made
-    the embedded upgrade of 1,000 revisions slower than the CLI's."""
+    already loaded (the command would load them all again, about 1 ms a script), with
+    `progress` naming each revision to the waiters as its statements come."""
     revisions.config.attributes["connection"] = sync_conn
     script = revisions.script
 
     def upgrade(current: str, _context: MigrationContext) -> list[RevisionStep]:
         return script._upgrade_revs("head", current)
 
-    with EnvironmentContext(
-        revisions.config, script, fn=upgrade, as_sql=False, destination_rev="head"
+    with (
+        progress.watching(sync_conn),
+        EnvironmentContext(
+            revisions.config, script, fn=upgrade, as_sql=False, destination_rev="head"
+        ),
     ):
         script.run_env()
 
@@ -158,9 +161,8 @@ async def _apply(
     async with beating(progress, options.heartbeat):
         while True:
             try:
-                await conn.run_sync(progress.start_next)
-                await conn.commit()
-                await conn.run_sync(_upgrade_to_head, revisions)
+                progress.start_next()
+                await conn.run_sync(_upgrade_to_head, revisions, progress)
                 return progress.applied
             except Exception as error:  # a revision's script may raise anything
                 await conn.rollback()
