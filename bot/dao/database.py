@@ -23,6 +23,7 @@ from bot.dao.deferred import DEFER_TRANSACTION, defer_transactions
 from bot.dao.liveness import ping_when_idle
 from bot.dao.routing import RoutedSession
 from bot.dao.sqlite_driver import one_trip_dbapi
+from bot.dao.sqlite_writer import take_writer_lock
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -209,9 +210,19 @@ def _use_real_sqlite_transactions(engine: AsyncEngine) -> None:
         if connection.info.get(_BUSY_TIMEOUT) != busy_timeout:  # a round trip: only to change
             connection.exec_driver_sql(f"PRAGMA busy_timeout={busy_timeout}")
             connection.info[_BUSY_TIMEOUT] = busy_timeout
+        if not options.get(BEGIN_IMMEDIATE):
+            connection.exec_driver_sql("BEGIN")
+            return
         # A deferred transaction that reads, then writes after another writer committed,
-        # fails at once (SQLITE_BUSY_SNAPSHOT); taking the write lock at BEGIN makes it wait.
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if options.get(BEGIN_IMMEDIATE) else "BEGIN")
+        # fails at once (SQLITE_BUSY_SNAPSHOT); taking the write lock at BEGIN makes it wait,
+        # first on the event loop behind this process's other writers (bot.dao.sqlite_writer).
+        writer = take_writer_lock(connection, busy_timeout)
+        try:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:  # no transaction to end: the lock goes back now
+            if writer is not None:
+                writer.let_writer_go()
+            raise
 
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

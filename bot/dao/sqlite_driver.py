@@ -15,6 +15,7 @@ its driver module; everything else is SQLAlchemy's aiosqlite adapter as it is.
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections import deque
 from typing import Any
@@ -104,17 +105,50 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
 
 
 class OneTripConnection(AsyncAdapt_aiosqlite_connection):
-    __slots__ = ()
+    __slots__ = ("_writer",)
 
     _cursor_cls = OneTripCursor
 
+    _writer: asyncio.Lock | None
+
+    def hold_writer(self, lock: asyncio.Lock) -> None:
+        """This connection's transaction holds the process's writer lock (bot.dao.sqlite_writer)
+        until it commits, rolls back or the connection closes."""
+        self._writer = lock
+
+    def let_writer_go(self) -> None:
+        """The writer lock back, if this connection holds it."""
+        lock = getattr(self, "_writer", None)
+        if lock is not None:
+            self._writer = None
+            lock.release()
+
     def commit(self) -> None:
-        if self._transaction_open():
-            super().commit()
+        try:
+            if self._transaction_open():
+                super().commit()
+        finally:
+            self.let_writer_go()
 
     def rollback(self) -> None:
-        if self._transaction_open():
-            super().rollback()
+        try:
+            if self._transaction_open():
+                super().rollback()
+        finally:
+            self.let_writer_go()
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self.let_writer_go()
+
+    def terminate(self) -> None:
+        """How the pool drops a connection whose statement was cancelled."""
+        try:
+            super().terminate()
+        finally:
+            self.let_writer_go()
 
     def _transaction_open(self) -> bool:
         # SQLite's own answer, read without a trip (it is a flag of the connection); a
