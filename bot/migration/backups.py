@@ -24,18 +24,14 @@ from contextlib import closing, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from alembic.script.revision import RevisionError
 from loguru import logger
-from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.dao.database import SQLITE_BUSY_TIMEOUT_MS, sqlite_path
 from bot.migration.connect import database_message
 from bot.migration.errors import BackupFailedError
-from bot.migration.revisions import VERSION_TABLE
+from bot.migration.revisions import VERSION_TABLE, Revisions
 
 # What follows `<database file>.before-` in a copy's name: the time, then the revisions.
 _COPY_GLOB = "????????T??????.???Z-from-*-to-*"
@@ -56,27 +52,26 @@ async def back_up(
     return await asyncio.to_thread(_back_up, database, _copy_path(database, current, target), keep)
 
 
-async def back_up_before_cli_upgrade(conn: AsyncConnection, config: Config, keep: int) -> None:
-    """`alembic upgrade <target>`: the copy `migrate()` makes, when there is something to apply."""
+async def back_up_before_cli_upgrade(
+    conn: AsyncConnection,
+    revisions: Revisions,
+    current: Sequence[str],
+    destination: str,
+    *,
+    keep: int,
+) -> None:
+    """`alembic upgrade <destination>` from `current`: the copy `migrate()` makes, when there
+    is something to apply."""
     if sqlite_path(conn.engine.url) is None or keep <= 0:
         return
-    assert config.cmd_opts is not None  # the CLI's own upgrade: its command line is there
-    destination: str = config.cmd_opts.revision
-
-    def upgrade_from(sync_conn: Connection) -> tuple[tuple[str, ...], str | None]:
-        context = MigrationContext.configure(sync_conn, opts={"version_table": VERSION_TABLE})
-        current = tuple(sorted(context.get_current_heads()))
-        script = ScriptDirectory.from_config(config)
-        try:  # alembic's own walk for an upgrade, from the destination down
-            steps = list(script.iterate_revisions(destination, current, implicit_base=True))
-        except RevisionError:  # a target alembic refuses: it says why as the command runs
-            return current, None
-        return current, steps[0].revision if steps else None
-
-    current, target = await conn.run_sync(upgrade_from)
-    await conn.rollback()  # leave no transaction open: alembic must begin its own
-    if target is not None:
-        await back_up(conn, current, target, keep=keep)
+    try:  # alembic's own walk for an upgrade, from the destination down
+        steps = list(
+            revisions.script.iterate_revisions(destination, tuple(current), implicit_base=True)
+        )
+    except RevisionError:  # a target alembic refuses: it says why as the command runs
+        return
+    if steps:
+        await back_up(conn, current, steps[0].revision, keep=keep)
 
 
 def _copy_path(database: Path, current: Sequence[str], target: str) -> Path:

@@ -7,9 +7,8 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 
 from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
 from alembic.util.exc import CommandError
-from sqlalchemy.engine import URL, Connection
+from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.config import DatabaseSettings, database_secrets, load_settings, normalize_database_url
@@ -22,6 +21,7 @@ from bot.migration.failures import revision_failed
 from bot.migration.guard import guard
 from bot.migration.locks import holder_name, labeled_session, migration_lock
 from bot.migration.revisions import VERSION_TABLE, Revisions
+from bot.migration.runner import read_current
 
 CLI_NAME = "shopbot-alembic-cli"
 # alembic commands that run env.py online but only read: they take no lock (and work on a
@@ -84,26 +84,27 @@ async def cli_connection(config: Config) -> AsyncIterator[AsyncConnection]:
                     name=name,
                 ),
             ):
-                if cli_command(config) == "upgrade":  # the bot's migrate() does the same
-                    await _guard(conn, config, settings)
-                    await back_up_before_cli_upgrade(conn, config, settings.migration_backups)
+                if cli_command(config) == "upgrade":
+                    await _before_upgrade(conn, config, settings)
                 yield conn
     finally:
         await engine.dispose()
 
 
-async def _guard(conn: AsyncConnection, config: Config, settings: DatabaseSettings) -> None:
-    """`alembic upgrade` is held to the same migration guard as a starting bot."""
-
-    def current_heads(sync_conn: Connection) -> tuple[str, ...]:
-        context = MigrationContext.configure(sync_conn, opts={"version_table": VERSION_TABLE})
-        return tuple(context.get_current_heads())
-
-    current = await conn.run_sync(current_heads)
-    await conn.rollback()
+async def _before_upgrade(
+    conn: AsyncConnection, config: Config, settings: DatabaseSettings
+) -> None:
+    """What the bot's `migrate()` does before its first revision, for `alembic upgrade`: the
+    migration guard, then the SQLite copy; on one reading of the database's revision and one
+    load of the scripts."""
+    current = await read_current(conn)
+    revisions = Revisions(config)
     destination = getattr(config.cmd_opts, "revision", None) or "head"
     mode, rows = settings.migration_guard, settings.migration_guard_rows
-    await guard(conn, Revisions(config), current, mode, rows, destination)
+    await guard(conn, revisions, current, mode, rows, destination)
+    await back_up_before_cli_upgrade(
+        conn, revisions, current, destination, keep=settings.migration_backups
+    )
 
 
 @contextmanager

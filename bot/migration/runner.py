@@ -97,7 +97,7 @@ class SchemaStatus:
         return f"database at {current}, code head {self.head}"
 
 
-async def _read_current(conn: AsyncConnection) -> tuple[str, ...]:
+async def read_current(conn: AsyncConnection) -> tuple[str, ...]:
     """The database's revision(s). A plain SELECT answers every start but the first; alembic's
     own reading, which first reflects the catalog to see whether the table exists (~5 ms with
     a fresh engine on PostgreSQL), is left for when the SELECT fails."""
@@ -121,7 +121,7 @@ async def _read_current(conn: AsyncConnection) -> tuple[str, ...]:
 
 
 async def _status(conn: AsyncConnection, revisions: Revisions) -> SchemaStatus:
-    current = await _read_current(conn)
+    current = await read_current(conn)
     head = revisions.head()
     unknown = revisions.unknown(current)
     pending = () if unknown or current == (head,) else revisions.pending(current)
@@ -254,7 +254,7 @@ async def migrate(engine: AsyncEngine, options: MigrationOptions | None = None) 
             await guard(conn, revisions, under_lock.current, options.guard, options.guard_rows)
             await back_up(conn, under_lock.current, under_lock.head, keep=options.backups)
             applied = await _apply(conn, revisions, under_lock.pending, held, options)
-            after = await _read_current(conn)
+            after = await read_current(conn)
     report = MigrationReport(before.current, after, tuple(applied), held.waited)
     return finish(report, started)
 
