@@ -213,6 +213,9 @@ async def _ask_to_confirm(message: Message, state: FSMContext, shop: Shop) -> No
 @router.callback_query(AddProduct.confirm, ProductForm.filter(F.action == FormAction.SAVE))
 async def save(callback: CallbackQuery, state: FSMContext, shop: Shop) -> None:
     data = await state.get_data()
+    if "category_id" not in data:  # Save tapped twice: the first tap saved it and closed the form
+        await callback.answer(_("This product is saved already."))
+        return
     categories = shop.categories
     if await categories.get(data["category_id"]) is None:
         await state.set_state(AddProduct.category)
