@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot import migration
 from bot.dao.database import create_engine, serving_session_factory
-from tests.support.databases import ThrowawayDatabase, database_locked
+from tests.support.databases import SLOW_SQLITE_READ, ThrowawayDatabase, database_locked
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite"])
 
@@ -122,10 +122,7 @@ async def test_a_writer_cut_short_in_its_begin_gives_the_lock_back(
 async def test_a_writer_cut_short_mid_statement_gives_the_lock_back(engine: AsyncEngine) -> None:
     """Cancelled while SQLite runs one of its statements: the pool drops (terminates) the
     connection, with the transaction, and the lock goes with it."""
-    slow = text(
-        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000000) "
-        "SELECT count(*) FROM n"
-    )
+    slow = text(SLOW_SQLITE_READ)
 
     async def write_then_read_long() -> None:
         async with serving_session_factory(engine)() as session, session.begin():

@@ -22,7 +22,7 @@ from sqlalchemy.types import TypeDecorator
 from bot.dao.deferred import DEFER_TRANSACTION, defer_transactions
 from bot.dao.liveness import ping_when_idle
 from bot.dao.routing import RoutedSession
-from bot.dao.sqlite_driver import one_trip_dbapi
+from bot.dao.sqlite_driver import OneTripConnection, one_trip_dbapi
 from bot.dao.sqlite_writer import take_writer_lock
 
 NAMING_CONVENTION = {
@@ -39,7 +39,7 @@ BEGIN_IMMEDIATE = "shopbot_begin_immediate"
 LOCK_WAIT_MS = "shopbot_lock_wait_ms"
 # SQLite: reads with no transaction around them (see `reading`).
 NO_TRANSACTION = "shopbot_no_transaction"
-_BUSY_TIMEOUT = "shopbot_busy_timeout_ms"  # what a SQLite connection has, in its info
+_BUSY_TIMEOUT = "shopbot_busy_timeout_ms"  # what a connection of another driver has, in its info
 # PostgreSQL: a handful of connections serve many updates, since no transaction waits on
 # Telegram; the overflow absorbs bursts, and a wait past the timeout is retried by payments.
 POOL_SIZE = 10
@@ -161,6 +161,7 @@ def create_engine(url: URL, *, application_name: str = "shopbot", **kwargs: Any)
             kwargs = {"pool_size": SQLITE_POOL_SIZE, "max_overflow": -1, **kwargs}
         if url.get_driver_name() == "aiosqlite":
             kwargs.setdefault("module", one_trip_dbapi())
+        kwargs.setdefault("connect_args", {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         engine = create_async_engine(url, **kwargs)
         _use_real_sqlite_transactions(engine)
         return engine
@@ -196,10 +197,8 @@ def _use_real_sqlite_transactions(engine: AsyncEngine) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.close()
-        _record.info[_BUSY_TIMEOUT] = SQLITE_BUSY_TIMEOUT_MS
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Connection) -> None:
@@ -207,7 +206,11 @@ def _use_real_sqlite_transactions(engine: AsyncEngine) -> None:
         if options.get(NO_TRANSACTION):  # the driver runs each statement on its own
             return
         busy_timeout = int(options.get(LOCK_WAIT_MS, SQLITE_BUSY_TIMEOUT_MS))
-        if connection.info.get(_BUSY_TIMEOUT) != busy_timeout:  # a round trip: only to change
+        driver: Any = connection.connection.dbapi_connection
+        if isinstance(driver, OneTripConnection):
+            driver.wait_for_locks(busy_timeout)
+        elif connection.info.get(_BUSY_TIMEOUT, SQLITE_BUSY_TIMEOUT_MS) != busy_timeout:
+            # SQLAlchemy's own adapter (bench.updates' engine before): a round trip, only to change
             connection.exec_driver_sql(f"PRAGMA busy_timeout={busy_timeout}")
             connection.info[_BUSY_TIMEOUT] = busy_timeout
         if not options.get(BEGIN_IMMEDIATE):
