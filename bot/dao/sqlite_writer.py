@@ -39,10 +39,7 @@ def take_writer_lock(connection: Connection, timeout_ms: int) -> Any:
     per_loop = _LOCKS.setdefault(connection.engine.pool, {})
     lock = per_loop.setdefault(asyncio.get_running_loop(), asyncio.Lock())
     try:
-        if lock.locked():
-            await_only(asyncio.wait_for(lock.acquire(), timeout_ms / 1000))
-        else:  # free: taken without the task and the timer of a wait
-            await_only(lock.acquire())
+        await_only(asyncio.wait_for(lock.acquire(), timeout_ms / 1000))
     except TimeoutError:
         raise sqlite3.OperationalError(
             "database is locked (another transaction of this process kept writing)"
