@@ -6,7 +6,9 @@ not failed; a cancelled BEGIN gives the lock back."""
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,8 +16,10 @@ from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot import migration
-from bot.dao.database import create_engine, serving_session_factory
+from bot.dao.database import create_engine, create_session_factory, serving_session_factory
+from bot.dao.models import KIND_STOCK, Category, Product
 from tests.support.databases import SLOW_SQLITE_READ, ThrowawayDatabase, database_locked
+from tests.support.processes import PROJECT_ROOT, clean_env
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite"])
 
@@ -134,3 +138,38 @@ async def test_a_writer_cut_short_mid_statement_gives_the_lock_back(engine: Asyn
 
     async with asyncio.timeout(5):
         await add_category(engine, "next")
+
+
+async def test_the_stock_loader_in_another_process_and_this_process_s_writers_all_finish(
+    engine: AsyncEngine, database: ThrowawayDatabase, tmp_path: Path
+) -> None:
+    """A real second process holding SQLite's write lock for a whole load (`python -m
+    bot.stock load`, 20,000 units in one transaction) while this process keeps writing: each
+    waits for the other in SQLite's busy handler, on the connection's thread, and nothing fails
+    with `database is locked`."""
+    async with create_session_factory(engine)() as session, session.begin():
+        product = Product(
+            category=Category(name="Keys"), name="K", price=5, currency="XTR", kind=KIND_STOCK
+        )
+        session.add(product)
+        await session.flush()
+        product_id = product.id
+    units = tmp_path / "units.txt"
+    units.write_text("".join(f"UNIT-{n:06d}\n" for n in range(20_000)), encoding="utf-8")
+    env = clean_env(DATABASE_URL=database.url_string, PYTHONPATH=str(PROJECT_ROOT))
+    loader = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot.stock", "load", str(product_id), str(units),
+        env=env, cwd=tmp_path, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    written = 0
+    while loader.returncode is None:
+        await add_category(engine, f"while loading {written}")
+        written += 1
+        await asyncio.sleep(0.01)
+    out, err = await loader.communicate()
+
+    assert (loader.returncode, err.decode()) == (0, "")
+    assert out.decode().startswith(f"product #{product_id}: added 20000")
+    async with engine.connect() as conn:
+        categories = await conn.scalar(text("SELECT count(*) FROM categories"))
+    assert written >= 2 and categories == written + 1  # "Keys" and every one written meanwhile
