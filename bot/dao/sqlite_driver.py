@@ -71,13 +71,17 @@ def _run(conn: sqlite3.Connection, operation: str, parameters: Any, many: bool) 
         cursor.close()
 
 
+def _gives_way(error: sqlite3.OperationalError) -> bool:
+    return error.sqlite_errorcode & 0xFF in _GIVE_WAY
+
+
 def _ended_at_once(conn: sqlite3.Connection, end: Callable[[sqlite3.Connection], None]) -> bool:
     """False if SQLite would have waited for a lock (only outside WAL mode, where a commit
     waits for readers): the transaction is still open, to be ended on the thread."""
     try:
         end(conn)
     except sqlite3.OperationalError as error:
-        if error.sqlite_errorcode & 0xFF in _GIVE_WAY:
+        if _gives_way(error):
             return False
         raise
     return True
@@ -186,7 +190,7 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
             return _run(conn, operation, parameters, many)
         except sqlite3.OperationalError as error:
             # A read, or a statement with no transaction open: nothing of it is left to undo.
-            if error.sqlite_errorcode & 0xFF in _GIVE_WAY:
+            if _gives_way(error):
                 return None
             raise
         finally:
