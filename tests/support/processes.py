@@ -5,6 +5,7 @@ from __future__ import annotations
 import configparser
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -100,11 +101,29 @@ def get_json(port: int, path: str) -> tuple[int, dict[str, Any]]:
         return 0, {}
 
 
+# Ports handed to the processes the tests start come from below the kernel's ephemeral range:
+# a port the kernel picks for `bind(0)` is one it may give the next outgoing connection
+# (another test's client of PostgreSQL or Redis) before the started process binds it.
+_EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+_LOWEST_PORT = 10_000
+
+
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on (at the time of asking)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    """A TCP port on 127.0.0.1 that nothing listens on (at the time of asking), below the
+    ephemeral range."""
+    try:
+        ephemeral_low = int(_EPHEMERAL_RANGE.read_text().split()[0])
+    except (OSError, ValueError, IndexError):  # not Linux: its default range
+        ephemeral_low = 32_768
+    for _ in range(200):
+        port = random.randrange(_LOWEST_PORT, max(ephemeral_low, _LOWEST_PORT + 1_000))
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:  # taken: another
+                continue
+            return port
+    raise RuntimeError("no free TCP port below the ephemeral range")
 
 
 def write_alembic_ini(path: Path, extra_versions: Path) -> Path:
