@@ -10,7 +10,8 @@ the same database, zero latency. With no transaction held across a Bot API call,
 burst's handling time is the latency plus the database work, and nobody goes unanswered.
 
 The large burst (`bench._new_users`) runs in a process of its own per sample, so that its
-peak RSS is its own; a fresh database each time.
+peak RSS is its own; a fresh database each time. Each round runs every backend and bound in
+turn, and SQLite's rate against PostgreSQL's is the median of each round's own ratio.
 
     .venv/bin/python -m bench.burst [--repeat 3] [--backend sqlite] [--new-users 1000]
 """
@@ -92,31 +93,57 @@ def new_users(backend: str, scratch: Path, users: int, in_flight: int) -> NewUse
     return NewUsers(**json.loads(completed.stdout.strip().splitlines()[-1]))
 
 
-def new_users_rows(backend: str, scratch: Path, users: int, repeat: int) -> list[list[str]]:
-    samples: dict[int, list[NewUsers]] = {in_flight: [] for in_flight in IN_FLIGHT}
+def new_users_samples(
+    backends: Sequence[str], scratch: Path, users: int, repeat: int
+) -> dict[tuple[str, int], list[NewUsers]]:
+    """Every backend and bound in each round, so a drift of the machine's speed within the run
+    falls on all of them alike."""
+    samples: dict[tuple[str, int], list[NewUsers]] = {
+        (backend, in_flight): [] for backend in backends for in_flight in IN_FLIGHT
+    }
     for _ in range(repeat):
-        for in_flight in IN_FLIGHT:  # interleaved: the baseline sees the same machine load
-            samples[in_flight].append(new_users(backend, scratch, users, in_flight))
+        for backend, in_flight in samples:
+            samples[backend, in_flight].append(new_users(backend, scratch, users, in_flight))
+    return samples
 
-    def rate(results: list[NewUsers]) -> float:
-        return median([result.answered / max(result.seconds, 1e-9) for result in results])
 
-    unbounded = rate(samples[0])
-    return [
-        [
-            backend,
-            str(users),
-            str(in_flight or "no bound"),
-            f"{min(result.answered for result in results)}/{users}",
-            f"{rate(results):.0f}",
-            times(rate(results), unbounded),
-            ms(percentile([result.p99 for result in results], 0.5)),
-            f"{median([result.peak_rss_mb for result in results]):.0f}",
-            f"{median([result.peak_rss_mb - result.rss_before_mb for result in results]):.0f}",
-            str(max(result.errors for result in results)),
-        ]
-        for in_flight, results in samples.items()
-    ]
+def rate(result: NewUsers) -> float:
+    return result.answered / max(result.seconds, 1e-9)
+
+
+def new_users_rows(samples: dict[tuple[str, int], list[NewUsers]]) -> list[list[str]]:
+    rows = []
+    for (backend, in_flight), results in samples.items():
+        unbounded = median([rate(result) for result in samples[backend, 0]])
+        rows.append(
+            [
+                backend,
+                str(results[0].users),
+                str(in_flight or "no bound"),
+                f"{min(result.answered for result in results)}/{results[0].users}",
+                f"{median([rate(result) for result in results]):.0f}",
+                times(median([rate(result) for result in results]), unbounded),
+                ms(percentile([result.p99 for result in results], 0.5)),
+                f"{median([result.peak_rss_mb for result in results]):.0f}",
+                f"{median([result.peak_rss_mb - result.rss_before_mb for result in results]):.0f}",
+                str(max(result.errors for result in results)),
+            ]
+        )
+    return rows
+
+
+def sqlite_against_postgresql(samples: dict[tuple[str, int], list[NewUsers]]) -> str | None:
+    """The median over the rounds of each round's own SQLite/PostgreSQL ratio, bound on."""
+    bound = IN_FLIGHT[0]
+    if ("sqlite", bound) not in samples or ("postgresql", bound) not in samples:
+        return None
+    rounds = zip(samples["sqlite", bound], samples["postgresql", bound], strict=True)
+    ratios = [rate(sqlite) / max(rate(postgresql), 1e-9) for sqlite, postgresql in rounds]
+    listed = ", ".join(f"{ratio:.2f}x" for ratio in ratios)
+    return (
+        f"SQLite against PostgreSQL with {bound} in flight, round by round: {listed}; "
+        f"median {times(median(ratios), 1.0)}.\n"
+    )
 
 
 def add_new_users_flag(parser: argparse.ArgumentParser) -> None:
@@ -151,10 +178,8 @@ def main() -> None:
         "the process's during the burst, and its growth over the RSS before.\n",
         flush=True,
     )
-    large = []
     with tempfile.TemporaryDirectory(prefix="shopbot-bench-new-users-") as scratch:
-        for backend in args.backends:
-            large += new_users_rows(backend, Path(scratch), args.new_users, args.repeat)
+        samples = new_users_samples(args.backends, Path(scratch), args.new_users, args.repeat)
     print_table(
         [
             "database",
@@ -168,8 +193,11 @@ def main() -> None:
             "RSS growth MB",
             "errors",
         ],
-        large,
+        new_users_rows(samples),
     )
+    ratio = sqlite_against_postgresql(samples)
+    if ratio is not None:
+        print(ratio, flush=True)
 
 
 if __name__ == "__main__":
