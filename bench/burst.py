@@ -24,6 +24,7 @@ import json
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Protocol
 
 from bench._common import (
     PYTHON,
@@ -52,8 +53,19 @@ NEW_USERS = 1000
 IN_FLIGHT = (Settings.model_fields["updates_in_flight"].default, 0)
 
 
-def answered_per_second(results: Sequence[BurstResult]) -> float:
-    return median([result.answered / result.seconds for result in results])
+class Answered(Protocol):
+    """A burst's outcome: `BurstResult` and `NewUsers` alike."""
+
+    @property
+    def answered(self) -> int: ...
+
+    @property
+    def seconds(self) -> float: ...
+
+
+def answered_per_second(results: Sequence[Answered]) -> float:
+    """The median over the bursts of users answered per second."""
+    return median([result.answered / max(result.seconds, 1e-9) for result in results])
 
 
 def row(backend: str, latency: float, results: list[BurstResult], baseline: float) -> list[str]:
@@ -107,22 +119,18 @@ def new_users_samples(
     return samples
 
 
-def rate(result: NewUsers) -> float:
-    return result.answered / max(result.seconds, 1e-9)
-
-
 def new_users_rows(samples: dict[tuple[str, int], list[NewUsers]]) -> list[list[str]]:
     rows = []
     for (backend, in_flight), results in samples.items():
-        unbounded = median([rate(result) for result in samples[backend, 0]])
+        answered = answered_per_second(results)
         rows.append(
             [
                 backend,
                 str(results[0].users),
                 str(in_flight or "no bound"),
                 f"{min(result.answered for result in results)}/{results[0].users}",
-                f"{median([rate(result) for result in results]):.0f}",
-                times(median([rate(result) for result in results]), unbounded),
+                f"{answered:.0f}",
+                times(answered, answered_per_second(samples[backend, 0])),
                 ms(percentile([result.p99 for result in results], 0.5)),
                 f"{median([result.peak_rss_mb for result in results]):.0f}",
                 f"{median([result.peak_rss_mb - result.rss_before_mb for result in results]):.0f}",
@@ -138,7 +146,10 @@ def sqlite_against_postgresql(samples: dict[tuple[str, int], list[NewUsers]]) ->
     if ("sqlite", bound) not in samples or ("postgresql", bound) not in samples:
         return None
     rounds = zip(samples["sqlite", bound], samples["postgresql", bound], strict=True)
-    ratios = [rate(sqlite) / max(rate(postgresql), 1e-9) for sqlite, postgresql in rounds]
+    ratios = [
+        answered_per_second([sqlite]) / answered_per_second([postgresql])
+        for sqlite, postgresql in rounds
+    ]
     listed = ", ".join(f"{ratio:.2f}x" for ratio in ratios)
     return (
         f"SQLite against PostgreSQL with {bound} in flight, round by round: {listed}; "
