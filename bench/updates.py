@@ -70,6 +70,7 @@ from bot.dao.database import (
 )
 from bot.dao.models import Category, Product, User
 from bot.dao.paging import Page
+from bot.dao.reviews import ReviewSummary
 from bot.dao.routing import ReadRouting
 from bot.keyboards.callbacks import CategoryPage, Menu, MenuAction, ProductCard
 from bot.middlewares.database import DatabaseSessionMiddleware
@@ -169,6 +170,7 @@ class CannedCatalog:
             products=CannedProducts(self),  # type: ignore[arg-type]
             purchases=None,  # type: ignore[arg-type]
             stats=None,  # type: ignore[arg-type]
+            reviews=CannedReviews(),  # type: ignore[arg-type]
         )
 
 
@@ -195,6 +197,11 @@ class CannedProducts:
 
     async def card(self, product_id: int) -> Product | None:
         return self.canned.products.get(product_id)
+
+
+class CannedReviews:
+    async def summary(self, product_id: int) -> ReviewSummary:
+        return ReviewSummary(count=0, average=None)
 
 
 class CannedUsers:

@@ -31,18 +31,20 @@ from bot.dao.database import (
     serving_session_factory,
     writing,
 )
-from bot.dao.models import OUTBOX_GOODS, OUTBOX_RESTOCK, OUTBOX_TEXT
+from bot.dao.models import OUTBOX_GOODS, OUTBOX_RESTOCK, OUTBOX_REVIEW, OUTBOX_TEXT
 from bot.dao.open_transactions import track_open_transactions
 from bot.dao.routing import ReadsApart
 from bot.errors import ConfigError, UnreachableError
 from bot.handlers import routers
+from bot.handlers.admin.reviews import review_notice
 from bot.handlers.payments import payment_without_storage
 from bot.handlers.restock import restock_notice
+from bot.handlers.reviews import goods_to_rate
 from bot.i18n.catalogs import LOCALES, ShopI18n
 from bot.middlewares.bot_calls import CommitBeforeBotCalls
 from bot.middlewares.database import DatabaseSessionMiddleware, ShopFactory, shop_transactions
 from bot.middlewares.languages import LanguageCache, UserLanguageMiddleware
-from bot.payments.delivery import goods_delivery, text_message
+from bot.payments.delivery import text_message
 from bot.payments.gateway_orders import Gateways
 from bot.payments.outcomes import payment_outbox
 from bot.serving.dispatcher import ShopDispatcher
@@ -76,8 +78,9 @@ READS = "shopbot reads"  # the replica's connections, as pg_stat_activity names 
 
 # How each kind of outbox row turns into messages when it is sent.
 OUTBOX_RENDERERS: dict[str, Renderer] = {
-    OUTBOX_GOODS: goods_delivery,
+    OUTBOX_GOODS: goods_to_rate,
     OUTBOX_RESTOCK: restock_notice,
+    OUTBOX_REVIEW: review_notice,
     OUTBOX_TEXT: text_message,
 }
 

@@ -45,6 +45,8 @@ FOREIGN_KEYS = {
     ("orders", "fk_orders_user_id_users"),
     ("orders", "fk_orders_product_id_products"),
     ("orders", "fk_orders_purchase_id_purchases"),
+    ("reviews", "fk_reviews_product_id_products"),
+    ("reviews", "fk_reviews_purchase_id_purchases"),
 }
 
 

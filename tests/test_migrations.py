@@ -201,6 +201,27 @@ SEED: dict[str, list[Row]] = {
         },
         _order_row(3, provider="robokassa", state="expired"),
     ],
+    "f4b7c2d91a3e": [
+        {
+            "__tablename__": "reviews",
+            "id": 1,
+            "purchase_id": 31,
+            "product_id": 15,
+            "rating": 5,
+            "text": "Отлично — works «as promised» & fast",
+        },
+        # Stars alone, and one an admin hid.
+        {"__tablename__": "reviews", "id": 2, "purchase_id": 33, "product_id": 14, "rating": 1},
+        {
+            "__tablename__": "reviews",
+            "id": 3,
+            "purchase_id": 34,
+            "product_id": 14,
+            "rating": 2,
+            "text": "spam",
+            "hidden_at": datetime(2026, 1, 6, 7, 8, 9),
+        },
+    ],
 }
 
 

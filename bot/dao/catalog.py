@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol, TypeVar
+from typing import Protocol
 
 from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import contains_eager, joinedload, load_only
 
-from bot.dao.catalog_cache import CatalogCache
+from bot.dao.catalog_cache import CatalogCache, kept_in
 from bot.dao.models import KIND_UNLIMITED, Category, Product, Purchase
 from bot.dao.paging import Page, PagedSelect, fetch_page
 from bot.dao.routing import LATEST
@@ -90,8 +90,6 @@ class ProductView:
         )
 
 
-T = TypeVar("T")
-
 _LISTED = Product.deleted_at.is_(None)  # deleted products are kept only for late payments
 # What the customer's catalog screens show of a category and of a product: only these columns
 # are loaded there (loading whole rows was a third of a page's time; a product's content is
@@ -136,11 +134,6 @@ _PAGE_ON_SALE = PagedSelect(
 )
 
 
-async def _kept(catalog: CatalogCache | None, key: Hashable, read: Callable[[], Awaitable[T]]) -> T:
-    """What `read` returns, kept in `catalog` under `key` when there is one."""
-    return await read() if catalog is None else await catalog.read(key, read)
-
-
 async def _saved(session: AsyncSession, change: Callable[[], object]) -> bool:
     """Apply `change` and flush it in a savepoint; False (change undone) if a constraint refused."""
     try:
@@ -165,7 +158,7 @@ class CategoryDAO:
 
     async def on_sale(self) -> list[tuple[CategoryView, int]]:
         """Categories with at least one product on sale, with how many, by name."""
-        return await _kept(self.catalog, ("categories on sale",), self._read_on_sale)
+        return await kept_in(self.catalog, ("categories on sale",), self._read_on_sale)
 
     async def _read_on_sale(self) -> list[tuple[CategoryView, int]]:
         rows = await self.session.execute(_CATEGORIES_ON_SALE)
@@ -252,7 +245,7 @@ class ProductDAO:
             product = await self.session.scalar(_CARD, {"product_id": product_id})
             return None if product is None else ProductView.of(product)
 
-        return await _kept(self.catalog, ("card", product_id), read)
+        return await kept_in(self.catalog, ("card", product_id), read)
 
     async def page_on_sale(self, category_id: int, number: int, size: int) -> Page[ProductView]:
         """Each product carries its category, loaded by the same query: a category page is
@@ -263,7 +256,7 @@ class ProductDAO:
             items = tuple(ProductView.of(product) for product in page.items)
             return Page(items=items, number=number, size=size, total=page.total)
 
-        return await _kept(self.catalog, ("page", category_id, number, size), read)
+        return await kept_in(self.catalog, ("page", category_id, number, size), read)
 
     async def page_all(self, number: int, size: int) -> Page[Product]:
         statement = select(Product).where(_LISTED).order_by(Product.name, Product.id)

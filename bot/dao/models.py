@@ -11,6 +11,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -25,6 +26,8 @@ from bot.dao.database import Base, UTCDateTime
 CATEGORY_NAME_MAX = 64
 PRODUCT_NAME_MAX = 128
 UNIT_TEXT_MAX = 4000
+REVIEW_TEXT_MAX = 1000
+RATING_MIN, RATING_MAX = 1, 5
 
 # products.kind: one content for every buyer, or a pool of units each sold once.
 KIND_UNLIMITED = "unlimited"
@@ -38,6 +41,8 @@ UNIT_SOLD = "sold"
 OUTBOX_GOODS = "goods"
 OUTBOX_RESTOCK = "restock"
 OUTBOX_TEXT = "text"
+# A new review, told to an admin: rendered when sent, so it shows the review as it is then.
+OUTBOX_REVIEW = "review"
 # outbox.state. Failed: refused for good (the user blocked the bot) or nothing left to send.
 OUTBOX_PENDING = "pending"
 OUTBOX_SENT = "sent"
@@ -230,3 +235,25 @@ class Order(Base):
 
 # What the expiry looks for: orders still unpaid past their time.
 Index("ix_orders_state_expires_at", Order.state, Order.expires_at)
+
+
+class Review(Base):
+    """A buyer's stars and words on one purchase: one review per purchase, which its buyer
+    may change. Hidden by an admin: kept, but neither shown nor counted."""
+
+    __tablename__ = "reviews"
+    __table_args__ = (
+        CheckConstraint(f"rating BETWEEN {RATING_MIN} AND {RATING_MAX}", name="rating_range"),
+    )
+
+    purchase_id: Mapped[int] = mapped_column(ForeignKey("purchases.id"), unique=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
+    rating: Mapped[int] = mapped_column(SmallInteger)
+    text: Mapped[str | None] = mapped_column(Text)
+    hidden_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    purchase: Mapped[Purchase] = relationship()
+
+
+# What a card and its reviews page read: a product's reviews, newest first.
+Index("ix_reviews_product_id_id", Review.product_id, Review.id)

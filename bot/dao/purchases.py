@@ -20,12 +20,12 @@ class Spending:
     totals: dict[str, int]  # currency -> amount in minor units
 
 
-def _bought_by(telegram_id: int) -> ColumnElement[bool]:
+def bought_by(telegram_id: int) -> ColumnElement[bool]:
     buyer = select(User.id).where(User.telegram_id == telegram_id).scalar_subquery()
     return Purchase.user_id == buyer
 
 
-def _kept() -> ColumnElement[bool]:
+def kept() -> ColumnElement[bool]:
     """Not refunded: the purchase still counts and still delivers."""
     return Purchase.refunded_at.is_(None)
 
@@ -79,13 +79,13 @@ class PurchaseDAO:
     async def ids_of(self, telegram_id: int, product_id: int) -> list[int]:
         """This buyer's kept (not refunded) purchases of this product, oldest first."""
         statement = select(Purchase.id).where(
-            _bought_by(telegram_id), Purchase.product_id == product_id, _kept()
+            bought_by(telegram_id), Purchase.product_id == product_id, kept()
         )
         return list(await self.session.scalars(statement.order_by(Purchase.id)))
 
     async def owns(self, telegram_id: int, product_id: int) -> bool:
         statement = select(Purchase.id).where(
-            _bought_by(telegram_id), Purchase.product_id == product_id, _kept()
+            bought_by(telegram_id), Purchase.product_id == product_id, kept()
         )
         return await self.session.scalar(statement.limit(1)) is not None
 
@@ -93,7 +93,7 @@ class PurchaseDAO:
         """A buyer's purchases, newest first, with their products loaded."""
         statement = (
             select(Purchase)
-            .where(_bought_by(telegram_id))
+            .where(bought_by(telegram_id))
             .options(selectinload(Purchase.product))
             .order_by(Purchase.created_at.desc(), Purchase.id.desc())
         )
@@ -102,7 +102,7 @@ class PurchaseDAO:
     async def spending_of(self, telegram_id: int) -> Spending:
         statement = (
             select(Purchase.currency, func.count(Purchase.id), func.sum(Purchase.amount))
-            .where(_bought_by(telegram_id), _kept())
+            .where(bought_by(telegram_id), kept())
             .group_by(Purchase.currency)
             .order_by(Purchase.currency)
         )
@@ -125,7 +125,7 @@ class PurchaseDAO:
         """Mark the one purchase `where` picks as refunded; its id, or None if it is unknown
         or already refunded. One conditional UPDATE, so of two concurrent marks one wins."""
         statement = (
-            update(Purchase).where(*where, _kept()).values(refunded_at=when).returning(Purchase.id)
+            update(Purchase).where(*where, kept()).values(refunded_at=when).returning(Purchase.id)
         )
         return (await self.session.execute(statement)).scalar_one_or_none()
 

@@ -15,6 +15,7 @@ from bot.handlers import (
     profile,
     refunds,
     restock,
+    reviews,
     start,
 )
 
@@ -27,6 +28,7 @@ def routers() -> list[Router]:
         start.router,
         catalog.router,
         restock.router,
+        reviews.router,
         language.router,
         payments.router,
         gateways.router,

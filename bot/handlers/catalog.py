@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from html import escape
 
 from aiogram import F, Router
@@ -9,8 +10,10 @@ from aiogram.types import CallbackQuery
 
 from bot.config import Settings
 from bot.dao.catalog import ShownProduct
+from bot.dao.reviews import ReviewSummary
 from bot.handlers.ui import load_or_stale, show, stale
-from bot.i18n import _
+from bot.i18n import _, ngettext
+from bot.i18n.formats import number
 from bot.keyboards.callbacks import CategoryPage, Menu, MenuAction, ProductCard
 from bot.keyboards.catalog import categories_keyboard, product_keyboard, products_keyboard
 from bot.keyboards.common import page_caption
@@ -75,5 +78,16 @@ async def show_card(
         lines.append(_("Stock: {stock}").format(stock=stock_label(stock[product.id])))
         if not stock[product.id]:
             waiting = await shop.restock.is_subscribed(product.id, callback.from_user.id)
+    reviews = await shop.reviews.summary(product.id)
+    if reviews.count:
+        lines.append(rating_line(reviews))
     text = "\n".join(lines if not note else [note, "", *lines])
-    await show(callback, text, product_keyboard(product, page, waiting))
+    await show(callback, text, product_keyboard(product, page, waiting, reviews.count))
+
+
+def rating_line(reviews: ReviewSummary) -> str:
+    """ "⭐ 4.5 of 5 (12 reviews)": for a product with reviews shown."""
+    assert reviews.average is not None
+    return ngettext(
+        "⭐ {average} of 5 ({count} review)", "⭐ {average} of 5 ({count} reviews)", reviews.count
+    ).format(average=number(Decimal(f"{reviews.average:.1f}"), digits=1), count=reviews.count)

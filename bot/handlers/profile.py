@@ -16,6 +16,7 @@ from bot.i18n.formats import moment
 from bot.keyboards.callbacks import Menu, MenuAction, PurchasesPage, Redeliver
 from bot.keyboards.common import page_caption
 from bot.keyboards.profile import no_purchases_keyboard, purchases_keyboard
+from bot.keyboards.reviews import rate_keyboard
 from bot.payments.delivery import deliver
 from bot.shop import Shop
 from bot.shop.delivery import owned_goods
@@ -95,5 +96,6 @@ async def redeliver(
     )
     if goods is None:
         return
-    await deliver(bot, buyer_id, goods)
+    purchase_id = callback_data.purchase_id
+    await deliver(bot, buyer_id, goods, rate_keyboard(purchase_id) if purchase_id else None)
     await callback.answer()

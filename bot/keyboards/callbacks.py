@@ -14,6 +14,7 @@ from pydantic import Field
 
 RowId = Annotated[int, Field(ge=1, le=2**31 - 1)]
 PageNumber = Annotated[int, Field(ge=0, le=100_000)]
+Stars = Annotated[int, Field(ge=0, le=5)]  # 0: not chosen yet
 
 
 class MenuAction(StrEnum):
@@ -78,6 +79,27 @@ class Redeliver(CallbackData, prefix="again"):
     purchase_id: RowId | None = None  # a stock product's unit is that purchase's
 
 
+class RatePurchase(CallbackData, prefix="rate"):
+    """⭐ on a delivered purchase: `stars` 0 shows the stars to pick, 1-5 picks them.
+    `reply`: pressed on the goods themselves, which stay; the stars come in a new message."""
+
+    purchase_id: RowId
+    stars: Stars = 0
+    reply: bool = False
+
+
+class SkipReviewText(CallbackData, prefix="rvskip"):
+    """Save the stars without (new) words."""
+
+    purchase_id: RowId
+
+
+class ProductReviews(CallbackData, prefix="revs"):
+    product_id: RowId
+    page: PageNumber = 0
+    card_page: PageNumber = 0  # the category page the card goes back to
+
+
 class AdminAction(StrEnum):
     PANEL = "panel"
     STATS = "stats"
@@ -127,6 +149,13 @@ class CategoryAction(StrEnum):
 class AdminCategory(CallbackData, prefix="admc"):
     action: CategoryAction
     category_id: RowId
+
+
+class AdminReview(CallbackData, prefix="admrev"):
+    """🙈/👁 on a review's notice: hide it from the shop, or show it again."""
+
+    review_id: RowId
+    hide: bool
 
 
 class PickCategory(CallbackData, prefix="pick"):

@@ -11,7 +11,15 @@ from bot.dao.catalog import ShownCategory, ShownProduct
 from bot.dao.models import Product
 from bot.dao.paging import Page
 from bot.i18n import _
-from bot.keyboards.callbacks import Buy, CategoryPage, Menu, MenuAction, ProductCard, Restock
+from bot.keyboards.callbacks import (
+    Buy,
+    CategoryPage,
+    Menu,
+    MenuAction,
+    ProductCard,
+    ProductReviews,
+    Restock,
+)
 from bot.keyboards.common import add_pager, button, home_button
 from bot.shop.money import format_amount
 from bot.shop.stock import stock_label
@@ -41,10 +49,10 @@ def products_keyboard(
 
 
 def product_keyboard(
-    product: ShownProduct, page: int, waiting: bool | None = None
+    product: ShownProduct, page: int, waiting: bool | None = None, reviews: int = 0
 ) -> InlineKeyboardMarkup:
     """`waiting`: None when the product can be bought; for a sold-out one, whether this
-    customer already waits for its restock."""
+    customer already waits for its restock. `reviews`: how many it shows."""
     builder = InlineKeyboardBuilder()
     if waiting is None:
         price = format_amount(product.price, product.currency)
@@ -52,6 +60,9 @@ def product_keyboard(
     else:
         label = _("🔕 Stop waiting") if waiting else _("🔔 Tell me when it is back")
         builder.row(button(label, Restock(product_id=product.id, page=page)))
+    if reviews:
+        label = _("💬 Reviews ({count})").format(count=reviews)
+        builder.row(button(label, ProductReviews(product_id=product.id, card_page=page)))
     builder.row(button(_("⬅️ Back"), CategoryPage(category_id=product.category_id, page=page)))
     return builder.as_markup()
 

@@ -1,5 +1,5 @@
-"""Keyboard of "My purchases": one button per kept (not refunded) purchase to get its
-content again."""
+"""Keyboard of "My purchases": per kept (not refunded) purchase, a button to get its content
+again and one to rate it."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from bot.dao.paging import Page
 from bot.i18n import _
 from bot.keyboards.callbacks import Menu, MenuAction, PurchasesPage, Redeliver
 from bot.keyboards.common import add_pager, button, home_button
+from bot.keyboards.reviews import rate_button
 
 
 def purchases_keyboard(page: Page[Purchase]) -> InlineKeyboardMarkup:
@@ -22,7 +23,8 @@ def purchases_keyboard(page: Page[Purchase]) -> InlineKeyboardMarkup:
             button(
                 f"📦 {purchase.product.name}",
                 Redeliver(product_id=purchase.product_id, purchase_id=purchase.id),
-            )
+            ),
+            rate_button(purchase.id),
         )
     add_pager(builder, page, lambda number: PurchasesPage(page=number))
     builder.row(home_button())

@@ -4,10 +4,12 @@ that cannot wait for the database."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from html import escape
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
+from aiogram.types import InlineKeyboardMarkup
 from loguru import logger
 
 from bot.dao.outbox import Outgoing
@@ -17,21 +19,26 @@ from bot.shop.services import Shop
 from bot.telegram.outgoing import Part
 
 
-def goods_parts(goods: Goods) -> list[Part]:
-    """The content has its own message (it may be up to 4000 characters); then the file."""
+def goods_parts(goods: Goods, markup: InlineKeyboardMarkup | None = None) -> list[Part]:
+    """The content has its own message (it may be up to 4000 characters); then the file.
+    `markup` goes under the last of them."""
     header = _("📦 Here is <b>{name}</b>:").format(name=escape(goods.name))
     parts = [Part(header), Part(escape(goods.content))]
     if goods.file_id:
         parts.append(Part(escape(goods.name), document=goods.file_id))
+    if markup is not None:
+        parts[-1] = replace(parts[-1], markup=markup)
     return parts
 
 
-async def goods_delivery(shop: Shop, row: Outgoing) -> list[Part] | None:
+async def goods_delivery(
+    shop: Shop, row: Outgoing, markup: InlineKeyboardMarkup | None = None
+) -> list[Part] | None:
     """The outbox's goods row: the goods of its purchase; None once refunded."""
     if row.purchase_id is None or row.product_id is None:
         return None
     goods = await owned_goods(shop, row.chat_id, row.product_id, row.purchase_id)
-    return goods_parts(goods) if goods is not None else None
+    return goods_parts(goods, markup) if goods is not None else None
 
 
 async def text_message(_shop: Shop, row: Outgoing) -> list[Part] | None:
@@ -39,11 +46,13 @@ async def text_message(_shop: Shop, row: Outgoing) -> list[Part] | None:
     return [Part(row.text)] if row.text else None
 
 
-async def deliver(bot: Bot, chat_id: int, goods: Goods) -> None:
+async def deliver(
+    bot: Bot, chat_id: int, goods: Goods, markup: InlineKeyboardMarkup | None = None
+) -> None:
     """Send goods again, at the buyer's request (🧾 My purchases); a failure is logged, and
     the buyer can ask again."""
     try:
-        for part in goods_parts(goods):
+        for part in goods_parts(goods, markup):
             await part.send(bot, chat_id)
     except TelegramAPIError as error:
         logger.warning(

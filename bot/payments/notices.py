@@ -50,7 +50,7 @@ def sale_notice(receipt: Receipt, recorded: Recorded) -> str:
         id=recorded.purchase_id,
         name=escape(recorded.goods.name),
         paid=format_amount(payment.amount, payment.currency),
-        buyer=_buyer(receipt.payer),
+        buyer=buyer_link(receipt.payer),
     )
 
 
@@ -110,12 +110,12 @@ def _notice(receipt: Receipt, template: str, **more: str) -> str:
     return template.format(
         charge=escape(payment.charge_id),
         paid=format_amount(payment.amount, payment.currency),
-        buyer=_buyer(receipt.payer),
+        buyer=buyer_link(receipt.payer),
         **more,
     )
 
 
-def _buyer(customer: Customer) -> str:
+def buyer_link(customer: Customer) -> str:
     name = " ".join(part for part in (customer.first_name, customer.last_name) if part)
     handle = f" @{customer.username}" if customer.username else ""
     user_id = customer.telegram_id

@@ -16,6 +16,10 @@ class Customer:
     first_name: str | None
     last_name: str | None
 
+    @classmethod
+    def of(cls, user: User) -> Customer:
+        return cls(user.telegram_id, user.username, user.first_name, user.last_name)
+
 
 async def register(shop: Shop, customer: Customer) -> User:
     """In an update, the language it is handled in is stored for a user who has none yet:

@@ -102,12 +102,7 @@ def order_receipt(order: Order) -> Receipt:
     buyer = order.user
     return Receipt(
         update_id=0,  # not a Telegram update
-        payer=Customer(
-            telegram_id=buyer.telegram_id,
-            username=buyer.username,
-            first_name=buyer.first_name,
-            last_name=buyer.last_name,
-        ),
+        payer=Customer.of(buyer),
         payment=Payment(
             payload=build_payload(order.product_id, buyer.telegram_id),
             amount=order.amount,

@@ -13,6 +13,7 @@ from bot.dao.orders import OrderDAO
 from bot.dao.outbox import OutboxDAO
 from bot.dao.purchases import PurchaseDAO
 from bot.dao.restock import RestockDAO
+from bot.dao.reviews import ReviewDAO
 from bot.dao.stats import StatsDAO
 from bot.dao.stock import StockDAO
 from bot.dao.users import UserDAO
@@ -28,6 +29,7 @@ class Shop:
     products: ProductDAO
     purchases: PurchaseDAO
     stats: StatsDAO
+    reviews: ReviewDAO
 
     @property
     def stock(self) -> StockDAO:
@@ -60,4 +62,5 @@ class Shop:
             products=ProductDAO(session, catalog),
             purchases=PurchaseDAO(session),
             stats=StatsDAO(session),
+            reviews=ReviewDAO(session, catalog),
         )

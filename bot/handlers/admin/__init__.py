@@ -13,6 +13,7 @@ from bot.handlers.admin import (
     product_form,
     products,
     purchases,
+    reviews,
     stats,
     units,
 )
@@ -29,4 +30,5 @@ router.include_routers(
     units.router,
     purchases.router,
     orders.router,
+    reviews.router,
 )
