@@ -61,6 +61,7 @@ from bench._common import (
 from bench._costs import ROUND_TRIPS, RoundTrips, own_time_by_area, profiled
 from bot.app import build_dispatcher, reads_apart
 from bot.config import Settings
+from bot.dao.catalog import ProductView
 from bot.dao.catalog_cache import CatalogCache
 from bot.dao.database import (
     BEGIN_IMMEDIATE,
@@ -195,8 +196,9 @@ class CannedProducts:
         items = rows[number * size : (number + 1) * size]
         return Page(items=items, number=number, size=size, total=len(rows))
 
-    async def card(self, product_id: int) -> Product | None:
-        return self.canned.products.get(product_id)
+    async def card(self, product_id: int) -> ProductView | None:
+        product = self.canned.products.get(product_id)
+        return None if product is None else ProductView.of(product)
 
 
 class CannedReviews:

@@ -16,6 +16,7 @@ from sqlalchemy.orm import contains_eager, joinedload, load_only
 from bot.dao.catalog_cache import CatalogCache, kept_in
 from bot.dao.models import KIND_UNLIMITED, Category, Product, Purchase
 from bot.dao.paging import Page, PagedSelect, fetch_page
+from bot.dao.reviews import NO_REVIEWS, REVIEW_AVERAGE, REVIEW_COUNT, ReviewSummary, summary_of
 from bot.dao.routing import LATEST
 from bot.dao.upsert import dialect_insert
 
@@ -75,9 +76,10 @@ class ProductView:
     currency: str
     kind: str
     category: CategoryView
+    reviews: ReviewSummary = NO_REVIEWS  # read for a card only
 
     @classmethod
-    def of(cls, product: Product) -> ProductView:
+    def of(cls, product: Product, reviews: ReviewSummary = NO_REVIEWS) -> ProductView:
         return cls(
             product.id,
             product.category_id,
@@ -87,6 +89,7 @@ class ProductView:
             product.currency,
             product.kind,
             CategoryView.of(product.category),
+            reviews,
         )
 
 
@@ -119,7 +122,7 @@ _CATEGORIES_ON_SALE = (
     .execution_options(**{LATEST: True})
 )
 _CARD = (
-    select(Product)
+    select(Product, REVIEW_COUNT, REVIEW_AVERAGE)
     .options(_PRODUCT_SHOWN, joinedload(Product.category).options(_CATEGORY_LISTED))
     .where(Product.id == bindparam("product_id"), Product.on_sale, _LISTED)
     .execution_options(**{LATEST: True})
@@ -239,11 +242,12 @@ class ProductDAO:
 
     async def card(self, product_id: int) -> ProductView | None:
         """A product on sale with what its card shows (not its content: that is sent only
-        to buyers); None when it is hidden, deleted or unknown."""
+        to buyers), its reviews' summary read in the same statement; None when it is hidden,
+        deleted or unknown."""
 
         async def read() -> ProductView | None:
-            product = await self.session.scalar(_CARD, {"product_id": product_id})
-            return None if product is None else ProductView.of(product)
+            row = (await self.session.execute(_CARD, {"product_id": product_id})).first()
+            return None if row is None else ProductView.of(row[0], summary_of(*row[1:]))
 
         return await kept_in(self.catalog, ("card", product_id), read)
 

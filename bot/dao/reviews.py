@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, bindparam, exists, func, select, update
+from sqlalchemy import ColumnElement, ScalarSelect, and_, bindparam, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -57,11 +58,35 @@ def _goods_on_their_way() -> ColumnElement[bool]:
     )
 
 
-# A card's summary and its reviews page; LATEST: the card is read from the primary, and kept.
+def _of_product(aggregate: ColumnElement[Any]) -> ScalarSelect[Any]:
+    """`aggregate` over the shown reviews of the product of the query it is a column of."""
+    return (
+        select(aggregate)
+        .join(Purchase, Purchase.id == Review.purchase_id)
+        .where(Review.product_id == Product.id, _shown())
+        .correlate(Product)
+        .scalar_subquery()
+    )
+
+
+# A product's shown reviews, counted and averaged: columns of a query over products (the
+# card's, bot.dao.catalog, which reads them with the product in one statement).
+REVIEW_COUNT = _of_product(func.count(Review.id))
+REVIEW_AVERAGE = _of_product(func.avg(Review.rating))
+NO_REVIEWS = ReviewSummary(0, None)
+
+
+def summary_of(count: int | None, average: Any) -> ReviewSummary:
+    """The summary from REVIEW_COUNT's and REVIEW_AVERAGE's values."""
+    if not count:
+        return NO_REVIEWS
+    return ReviewSummary(count, None if average is None else float(average))
+
+
+# LATEST: what a card shows is read from the primary, and kept (as the card is).
 _SUMMARY = (
-    select(func.count(Review.id), func.avg(Review.rating))
-    .join(Purchase, Purchase.id == Review.purchase_id)
-    .where(Review.product_id == bindparam("product_id"), _shown())
+    select(REVIEW_COUNT, REVIEW_AVERAGE)
+    .where(Product.id == bindparam("product_id"))
     .execution_options(**{LATEST: True})
 )
 _PAGE = PagedSelect(
@@ -124,10 +149,8 @@ class ReviewDAO:
 
     async def summary(self, product_id: int) -> ReviewSummary:
         async def read() -> ReviewSummary:
-            count, average = (
-                await self.session.execute(_SUMMARY, {"product_id": product_id})
-            ).one()
-            return ReviewSummary(count, None if average is None else float(average))
+            row = (await self.session.execute(_SUMMARY, {"product_id": product_id})).first()
+            return NO_REVIEWS if row is None else summary_of(*row)
 
         return await kept_in(self.catalog, ("reviews", product_id), read)
 

@@ -57,15 +57,20 @@ async def product_card(callback: CallbackQuery, callback_data: ProductCard, shop
     product = await load_or_stale(callback, shop.products.card(callback_data.product_id))
     if product is None:
         return
-    await show_card(callback, shop, product, callback_data.page)
+    await show_card(callback, shop, product, callback_data.page, reviews=product.reviews)
 
 
 async def show_card(
-    callback: CallbackQuery, shop: Shop, product: ShownProduct, page: int, note: str = ""
+    callback: CallbackQuery,
+    shop: Shop,
+    product: ShownProduct,
+    page: int,
+    note: str = "",
+    reviews: ReviewSummary | None = None,
 ) -> None:
     """The product's card for the customer who pressed; `page`: the category page Back
-    returns to; `note`: a line above it. A sold-out stock product offers waiting for its
-    restock instead of Buy."""
+    returns to; `note`: a line above it; `reviews`: its summary, if read with it. A
+    sold-out stock product offers waiting for its restock instead of Buy."""
     lines = [f"<b>{escape(product.name)}</b>", ""]
     if product.description:
         lines += [escape(product.description), ""]
@@ -78,7 +83,8 @@ async def show_card(
         lines.append(_("Stock: {stock}").format(stock=stock_label(stock[product.id])))
         if not stock[product.id]:
             waiting = await shop.restock.is_subscribed(product.id, callback.from_user.id)
-    reviews = await shop.reviews.summary(product.id)
+    if reviews is None:
+        reviews = await shop.reviews.summary(product.id)
     if reviews.count:
         lines.append(rating_line(reviews))
     text = "\n".join(lines if not note else [note, "", *lines])
