@@ -47,6 +47,10 @@ FOREIGN_KEYS = {
     ("orders", "fk_orders_purchase_id_purchases"),
     ("reviews", "fk_reviews_product_id_products"),
     ("reviews", "fk_reviews_purchase_id_purchases"),
+    ("promo_codes", "fk_promo_codes_product_id_products"),
+    ("promo_codes", "fk_promo_codes_category_id_categories"),
+    ("promo_uses", "fk_promo_uses_promo_code_id_promo_codes"),
+    ("promo_uses", "fk_promo_uses_purchase_id_purchases"),
 }
 
 

@@ -222,6 +222,37 @@ SEED: dict[str, list[Row]] = {
             "hidden_at": datetime(2026, 1, 6, 7, 8, 9),
         },
     ],
+    "0b5e8d3f6a21": [
+        {"__tablename__": "promo_codes", "id": 1, "code": "WINTER20", "percent": 20},
+        {
+            "__tablename__": "promo_codes",
+            "id": 2,
+            "code": "KEYS-50",
+            "amount": 50,
+            "currency": "XTR",
+            "product_id": 15,
+            "max_uses": 10,
+            "per_user": 1,
+            "starts_at": datetime(2026, 1, 1),
+            "ends_at": datetime(2026, 2, 1),
+            "active": False,
+        },
+        {
+            "__tablename__": "promo_uses",
+            "id": 1,
+            "promo_code_id": 2,
+            "telegram_id": 7_000_001,
+            "purchase_id": 31,
+            "discount": 50,
+        },
+        {
+            "__tablename__": "promo_uses",
+            "id": 2,
+            "promo_code_id": 1,
+            "telegram_id": 7_000_002,
+            "held_until": datetime(2026, 1, 7, 8, 9, 10),
+        },
+    ],
 }
 
 

@@ -27,6 +27,7 @@ CATEGORY_NAME_MAX = 64
 PRODUCT_NAME_MAX = 128
 UNIT_TEXT_MAX = 4000
 REVIEW_TEXT_MAX = 1000
+PROMO_CODE_MAX = 32
 RATING_MIN, RATING_MAX = 1, 5
 
 # products.kind: one content for every buyer, or a pool of units each sold once.
@@ -257,3 +258,52 @@ class Review(Base):
 
 # What a card and its reviews page read: a product's reviews, newest first.
 Index("ix_reviews_product_id_id", Review.product_id, Review.id)
+
+
+class PromoCode(Base):
+    """A code that takes a percentage or a fixed amount (in one currency) off a price: for
+    every product, a category or one product; for `max_uses` payments in all and `per_user`
+    per buyer (None: no limit), between `starts_at` and `ends_at` (None: open), while
+    `active`. `code` is kept as buyers type it once normalised: upper case, ASCII."""
+
+    __tablename__ = "promo_codes"
+    __table_args__ = (
+        CheckConstraint(
+            "(percent IS NOT NULL AND amount IS NULL AND currency IS NULL) OR "
+            "(percent IS NULL AND amount IS NOT NULL AND currency IS NOT NULL)",
+            name="percent_or_amount",
+        ),
+        CheckConstraint("percent BETWEEN 1 AND 99", name="percent_range"),
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint("product_id IS NULL OR category_id IS NULL", name="one_scope"),
+    )
+
+    code: Mapped[str] = mapped_column(String(PROMO_CODE_MAX), unique=True)
+    percent: Mapped[int | None] = mapped_column(SmallInteger)
+    amount: Mapped[int | None] = mapped_column(BigInteger)
+    currency: Mapped[str | None] = mapped_column(String(3))
+    product_id: Mapped[int | None] = mapped_column(ForeignKey("products.id"))
+    category_id: Mapped[int | None] = mapped_column(ForeignKey("categories.id"))
+    max_uses: Mapped[int | None] = mapped_column(Integer)
+    per_user: Mapped[int | None] = mapped_column(Integer)
+    starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    active: Mapped[bool] = mapped_column(Boolean, server_default=true(), default=True)
+
+
+class PromoUse(Base):
+    """One use of a promo code by a buyer: held at pre-checkout until `held_until` (as a stock
+    unit is reserved), then spent by the payment, which sets `purchase_id` (unique: a payment
+    spends one use) and the `discount` it gave, in the purchase's currency."""
+
+    __tablename__ = "promo_uses"
+
+    promo_code_id: Mapped[int] = mapped_column(ForeignKey("promo_codes.id"))
+    telegram_id: Mapped[int] = mapped_column(BigInteger)
+    held_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    purchase_id: Mapped[int | None] = mapped_column(ForeignKey("purchases.id"), unique=True)
+    discount: Mapped[int | None] = mapped_column(BigInteger)
+
+
+# What a hold counts: a code's uses, and one buyer's.
+Index("ix_promo_uses_promo_code_id_telegram_id", PromoUse.promo_code_id, PromoUse.telegram_id)

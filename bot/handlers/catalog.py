@@ -6,7 +6,7 @@ from decimal import Decimal
 from html import escape
 
 from aiogram import F, Router
-from aiogram.types import CallbackQuery
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup
 
 from bot.config import Settings
 from bot.dao.catalog import ShownProduct
@@ -20,6 +20,7 @@ from bot.keyboards.common import page_caption
 from bot.keyboards.menu import back_home
 from bot.shop import Shop
 from bot.shop.money import format_amount
+from bot.shop.promo_codes import PromoPrice
 from bot.shop.stock import in_stock, stock_label
 
 router = Router(name="catalog")
@@ -68,27 +69,49 @@ async def show_card(
     note: str = "",
     reviews: ReviewSummary | None = None,
 ) -> None:
-    """The product's card for the customer who pressed; `page`: the category page Back
-    returns to; `note`: a line above it; `reviews`: its summary, if read with it. A
-    sold-out stock product offers waiting for its restock instead of Buy."""
+    """The product's card for the customer who pressed (see `card_screen`)."""
+    customer_id = callback.from_user.id
+    await show(callback, *await card_screen(shop, product, customer_id, page, note, reviews))
+
+
+async def card_screen(
+    shop: Shop,
+    product: ShownProduct,
+    customer_id: int,
+    page: int,
+    note: str = "",
+    reviews: ReviewSummary | None = None,
+    promo: PromoPrice | None = None,
+) -> tuple[str, InlineKeyboardMarkup]:
+    """The product's card for this customer: `page`, the category page Back returns to;
+    `note`, a line above it; `reviews`, its summary if read with it; `promo`, its price with a
+    promo code. A sold-out stock product offers waiting for its restock instead of Buy."""
     lines = [f"<b>{escape(product.name)}</b>", ""]
     if product.description:
         lines += [escape(product.description), ""]
     lines.append(_("Category: {category}").format(category=escape(product.category.name)))
-    price = format_amount(product.price, product.currency)
-    lines.append(_("Price: <b>{price}</b>").format(price=price))
+    lines.append(_price_line(product, promo))
     stock = await in_stock(shop, [product])
     waiting = None
     if product.id in stock:
         lines.append(_("Stock: {stock}").format(stock=stock_label(stock[product.id])))
         if not stock[product.id]:
-            waiting = await shop.restock.is_subscribed(product.id, callback.from_user.id)
+            waiting = await shop.restock.is_subscribed(product.id, customer_id)
     if reviews is None:
         reviews = await shop.reviews.summary(product.id)
     if reviews.count:
         lines.append(rating_line(reviews))
     text = "\n".join(lines if not note else [note, "", *lines])
-    await show(callback, text, product_keyboard(product, page, waiting, reviews.count))
+    return text, product_keyboard(product, page, waiting, reviews.count, promo)
+
+
+def _price_line(product: ShownProduct, promo: PromoPrice | None) -> str:
+    price = format_amount(product.price, product.currency)
+    if promo is None:
+        return _("Price: <b>{price}</b>").format(price=price)
+    return _("Price: <s>{price}</s> <b>{new_price}</b> with promo code <code>{code}</code>").format(
+        price=price, new_price=format_amount(promo.price, promo.currency), code=promo.code
+    )
 
 
 def rating_line(reviews: ReviewSummary) -> str:

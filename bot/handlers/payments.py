@@ -32,7 +32,8 @@ from bot.shop.gateways import gateways_for
 from bot.shop.intake import PaymentIntake, ShopTransactions
 from bot.shop.invoices import invoice_for, payable, unpayable_reason
 from bot.shop.money import format_amount
-from bot.shop.stock import in_stock, is_stock
+from bot.shop.promo_codes import PromoPrice, promo_price
+from bot.shop.stock import in_stock, is_stock, now
 from bot.telegram.outbox import Outbox
 from bot.telegram.retries import answering_by
 
@@ -51,7 +52,16 @@ async def buy(
             _("Sorry, this product is sold out; please look again later."), show_alert=True
         )
         return
-    gateways = gateways_for(product, settings)
+    with_code = None
+    if callback_data.promo is not None:
+        code = await shop.promo_codes.get(callback_data.promo)
+        found = await promo_price(shop, code, product, callback.from_user.id, now())
+        if not isinstance(found, PromoPrice):
+            await callback.answer(found, show_alert=True)
+            return
+        with_code = found
+    # The gateways charge the list price: a promo code is paid in Telegram.
+    gateways = gateways_for(product, settings) if with_code is None else []
     if gateways:
         await bot.send_message(
             callback.from_user.id,
@@ -62,14 +72,19 @@ async def buy(
         )
         await callback.answer()
         return
-    await offer_invoice(callback, product, settings, bot)
+    await offer_invoice(callback, product, settings, bot, with_code)
 
 
 async def offer_invoice(
-    callback: CallbackQuery, product: Product, settings: Settings, bot: Bot
+    callback: CallbackQuery,
+    product: Product,
+    settings: Settings,
+    bot: Bot,
+    with_code: PromoPrice | None = None,
 ) -> None:
-    """A Telegram invoice for the product, or an alert saying why there is none."""
-    invoice = invoice_for(product, callback.from_user.id, settings)
+    """A Telegram invoice for the product (at its price with a promo code), or an alert
+    saying why there is none."""
+    invoice = invoice_for(product, callback.from_user.id, settings, with_code)
     if invoice is None:
         await callback.answer(unpayable_reason(product, settings), show_alert=True)
         return

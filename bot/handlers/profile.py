@@ -20,7 +20,7 @@ from bot.keyboards.reviews import rate_keyboard
 from bot.payments.delivery import deliver
 from bot.shop import Shop
 from bot.shop.delivery import owned_goods
-from bot.shop.money import format_amount
+from bot.shop.money import format_amount, format_amounts
 
 router = Router(name="profile")
 
@@ -55,8 +55,7 @@ def _spent_line(totals: Mapping[str, int]) -> str:
     """`totals`: the amount kept per currency (refunded purchases left out)."""
     if not totals:
         return _("Total spent: nothing (all refunded)")
-    amounts = ", ".join(format_amount(amount, currency) for currency, amount in totals.items())
-    return _("Total spent: {amounts}").format(amounts=amounts)
+    return _("Total spent: {amounts}").format(amounts=format_amounts(totals))
 
 
 def _purchase_line(purchase: Purchase) -> str:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.dao.models import KIND_STOCK, Category, Product
+from bot.dao.models import KIND_STOCK, Category, Product, PromoCode
 from bot.dao.paging import Page
 from bot.i18n import _
 from bot.keyboards.callbacks import (
@@ -16,6 +16,8 @@ from bot.keyboards.callbacks import (
     AdminCategory,
     AdminProduct,
     AdminProducts,
+    AdminPromo,
+    AdminPromos,
     AdminPurchase,
     CategoryAction,
     FormAction,
@@ -39,12 +41,28 @@ def admin_panel() -> InlineKeyboardMarkup:
     builder.row(button(_("➕ Add product"), Admin(action=AdminAction.ADD_PRODUCT)))
     builder.row(button(_("📦 Products"), AdminProducts(page=0)))
     builder.row(button(_("🗂 Categories"), Admin(action=AdminAction.CATEGORIES)))
+    builder.row(button(_("🏷 Promo codes"), AdminPromos(page=0)))
     builder.row(home_button())
     return builder.as_markup()
 
 
 def back_to_panel() -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(inline_keyboard=[_panel_button()])
+
+
+def promo_codes_keyboard(page: Page[PromoCode]) -> InlineKeyboardMarkup:
+    """A switch per code of the page."""
+    builder = InlineKeyboardBuilder()
+    for code in page.items:
+        label = (_("⚪️ Switch {code} off") if code.active else _("🟢 Switch {code} on")).format(
+            code=code.code
+        )
+        builder.row(
+            button(label, AdminPromo(code_id=code.id, active=not code.active, page=page.number))
+        )
+    add_pager(builder, page, lambda number: AdminPromos(page=number))
+    builder.row(*_panel_button())
+    return builder.as_markup()
 
 
 def products_keyboard(page: Page[Product]) -> InlineKeyboardMarkup:

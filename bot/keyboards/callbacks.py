@@ -48,6 +48,14 @@ class ProductCard(CallbackData, prefix="prod"):
 
 class Buy(CallbackData, prefix="buy"):
     product_id: RowId
+    promo: RowId | None = None  # the promo code the card's price was made with
+
+
+class EnterPromo(CallbackData, prefix="promo"):
+    """🏷 on a product card: ask for a promo code."""
+
+    product_id: RowId
+    page: PageNumber = 0  # the category page the card goes back to
 
 
 class PayMethod(StrEnum):
@@ -110,6 +118,20 @@ class AdminAction(StrEnum):
 
 class Admin(CallbackData, prefix="adm"):
     action: AdminAction
+
+
+class AdminPromos(CallbackData, prefix="admpcs"):
+    """🏷 Promo codes in the admin panel: a page of them."""
+
+    page: PageNumber
+
+
+class AdminPromo(CallbackData, prefix="admpc"):
+    """Switch a promo code on or off (from a page of the list)."""
+
+    code_id: RowId
+    active: bool
+    page: PageNumber = 0
 
 
 class AdminProducts(CallbackData, prefix="admps"):

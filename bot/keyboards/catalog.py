@@ -14,6 +14,7 @@ from bot.i18n import _
 from bot.keyboards.callbacks import (
     Buy,
     CategoryPage,
+    EnterPromo,
     Menu,
     MenuAction,
     ProductCard,
@@ -22,6 +23,7 @@ from bot.keyboards.callbacks import (
 )
 from bot.keyboards.common import add_pager, button, home_button
 from bot.shop.money import format_amount
+from bot.shop.promo_codes import PromoPrice
 from bot.shop.stock import stock_label
 
 
@@ -49,14 +51,21 @@ def products_keyboard(
 
 
 def product_keyboard(
-    product: ShownProduct, page: int, waiting: bool | None = None, reviews: int = 0
+    product: ShownProduct,
+    page: int,
+    waiting: bool | None = None,
+    reviews: int = 0,
+    promo: PromoPrice | None = None,
 ) -> InlineKeyboardMarkup:
     """`waiting`: None when the product can be bought; for a sold-out one, whether this
-    customer already waits for its restock. `reviews`: how many it shows."""
+    customer already waits for its restock. `reviews`: how many it shows. `promo`: its price
+    with a promo code, which Buy then pays."""
     builder = InlineKeyboardBuilder()
     if waiting is None:
-        price = format_amount(product.price, product.currency)
-        builder.row(button(_("💳 Buy for {price}").format(price=price), Buy(product_id=product.id)))
+        price = format_amount(promo.price if promo else product.price, product.currency)
+        buy = Buy(product_id=product.id, promo=promo.code_id if promo else None)
+        builder.row(button(_("💳 Buy for {price}").format(price=price), buy))
+        builder.row(button(_("🏷 Promo code"), EnterPromo(product_id=product.id, page=page)))
     else:
         label = _("🔕 Stop waiting") if waiting else _("🔔 Tell me when it is back")
         builder.row(button(label, Restock(product_id=product.id, page=page)))

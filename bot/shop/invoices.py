@@ -13,9 +13,10 @@ from bot.config import Settings
 from bot.dao.models import Product
 from bot.i18n import _
 from bot.shop.money import STARS, logged_amount, price_range
+from bot.shop.promo_codes import PromoPrice
 
-_PAYLOAD = re.compile(r"p:([1-9][0-9]{0,9}):u:([1-9][0-9]{0,18})")
-_MAX_PRODUCT_ID = 2**31 - 1
+_PAYLOAD = re.compile(r"p:([1-9][0-9]{0,9}):u:([1-9][0-9]{0,18})(?::c:([1-9][0-9]{0,9}))?")
+_MAX_ROW_ID = 2**31 - 1
 _MAX_TELEGRAM_ID = 2**63 - 1
 # Telegram's limits for an invoice's title and description.
 _TITLE_MAX = 32
@@ -26,10 +27,12 @@ _DESCRIPTION_MAX = 255
 class Payload:
     product_id: int
     telegram_id: int  # the buyer the invoice was issued to
+    promo_code_id: int | None = None  # the code its price was made with
 
 
-def build_payload(product_id: int, telegram_id: int) -> str:
-    return f"p:{product_id}:u:{telegram_id}"
+def build_payload(product_id: int, telegram_id: int, promo_code_id: int | None = None) -> str:
+    code = f":c:{promo_code_id}" if promo_code_id is not None else ""
+    return f"p:{product_id}:u:{telegram_id}{code}"
 
 
 def parse_payload(raw: str) -> Payload | None:
@@ -38,9 +41,10 @@ def parse_payload(raw: str) -> Payload | None:
     if match is None:
         return None
     product_id, telegram_id = int(match[1]), int(match[2])
-    if product_id > _MAX_PRODUCT_ID or telegram_id > _MAX_TELEGRAM_ID:
+    code_id = int(match[3]) if match[3] else None
+    if max(product_id, code_id or 0) > _MAX_ROW_ID or telegram_id > _MAX_TELEGRAM_ID:
         return None
-    return Payload(product_id=product_id, telegram_id=telegram_id)
+    return Payload(product_id=product_id, telegram_id=telegram_id, promo_code_id=code_id)
 
 
 def provider_token(settings: Settings) -> str:
@@ -75,9 +79,11 @@ class Invoice:
     provider_token: str  # "" for Stars
 
 
-def invoice_for(product: Product, buyer_id: int, settings: Settings) -> Invoice | None:
-    """The invoice for this product and buyer, or None when it cannot be paid for now
-    (`unpayable_reason` says why, to the buyer)."""
+def invoice_for(
+    product: Product, buyer_id: int, settings: Settings, promo: PromoPrice | None = None
+) -> Invoice | None:
+    """The invoice for this product and buyer (at the `promo`'s price with a promo code), or
+    None when it cannot be paid for now (`unpayable_reason` says why, to the buyer)."""
     if not payable(product, settings):
         return None
     allowed = price_range(product.currency)
@@ -95,9 +101,9 @@ def invoice_for(product: Product, buyer_id: int, settings: Settings) -> Invoice 
     return Invoice(
         title=clip(product.name, _TITLE_MAX),
         description=clip(product.description or product.name, _DESCRIPTION_MAX),
-        payload=build_payload(product.id, buyer_id),
+        payload=build_payload(product.id, buyer_id, promo.code_id if promo else None),
         currency=product.currency,
-        amount=product.price,
+        amount=promo.price if promo else product.price,
         provider_token="" if product.currency == STARS else provider_token(settings),
     )
 

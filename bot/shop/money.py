@@ -8,6 +8,7 @@ Telegram Stars (XTR) are whole. The per-currency exponents follow Telegram's cur
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -50,6 +51,11 @@ def format_amount(amount: int, currency: str, language: str | None = None) -> st
         return f"{number(amount, language=language)} ⭐"
     digits = exponent(currency)
     return f"{number(Decimal(amount).scaleb(-digits), digits, language)} {currency}"
+
+
+def format_amounts(totals: Mapping[str, int]) -> str:
+    """Amounts in several currencies, `150 ⭐, 1,199.99 RUB` (currency -> minor units)."""
+    return ", ".join(format_amount(amount, currency) for currency, amount in totals.items())
 
 
 def logged_amount(amount: int, currency: str) -> str:

@@ -10,6 +10,7 @@ from bot.shop.customers import Customer, register
 from bot.shop.delivery import Goods, owned_goods
 from bot.shop.invoices import parse_payload
 from bot.shop.money import STARS, logged_amount
+from bot.shop.promo_codes import spend_use
 from bot.shop.services import Shop
 from bot.shop.stock import is_stock, now
 
@@ -128,6 +129,11 @@ async def record_payment(shop: Shop, buyer: Customer, payment: Payment) -> Payme
             )
             return SoldOut(product_name=product.name)
         goods = Goods.of(product, content=unit.content)
+    if payload is not None and payload.promo_code_id is not None:
+        discount = max(product.price - payment.amount, 0)
+        await spend_use(
+            shop, payload.promo_code_id, buyer.telegram_id, purchase_id, discount, payment.currency
+        )
     if product.deleted_at is not None:
         await shop.products.restore_hidden(product)
     logger.info(

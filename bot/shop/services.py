@@ -11,6 +11,7 @@ from bot.dao.catalog import CategoryDAO, ProductDAO
 from bot.dao.catalog_cache import CatalogCache
 from bot.dao.orders import OrderDAO
 from bot.dao.outbox import OutboxDAO
+from bot.dao.promo_codes import PromoCodeDAO
 from bot.dao.purchases import PurchaseDAO
 from bot.dao.restock import RestockDAO
 from bot.dao.reviews import ReviewDAO
@@ -52,6 +53,11 @@ class Shop:
         """Customers waiting for sold-out stock products, on the products' session (as
         `stock`)."""
         return RestockDAO(self.products.session)
+
+    @property
+    def promo_codes(self) -> PromoCodeDAO:
+        """Promo codes and their uses, on the products' session (as `stock`)."""
+        return PromoCodeDAO(self.products.session)
 
     @classmethod
     def on(cls, session: AsyncSession, catalog: CatalogCache | None = None) -> Shop:

@@ -12,6 +12,7 @@ from bot.handlers.admin import (
     orders,
     product_form,
     products,
+    promo_codes,
     purchases,
     reviews,
     stats,
@@ -31,4 +32,5 @@ router.include_routers(
     purchases.router,
     orders.router,
     reviews.router,
+    promo_codes.router,
 )

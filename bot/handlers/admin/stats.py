@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from aiogram import F, Router
 from aiogram.types import CallbackQuery
 
+from bot.dao.promo_codes import Usage
 from bot.dao.stats import Periods, Revenue, UserCounts
 from bot.handlers.ui import show
 from bot.i18n import _, ngettext
@@ -14,7 +15,7 @@ from bot.keyboards.admin import back_to_panel
 from bot.keyboards.callbacks import Admin, AdminAction
 from bot.shop import Shop
 from bot.shop.gateways import PROVIDER_CRYPTOPAY, PROVIDER_ROBOKASSA
-from bot.shop.money import format_amount
+from bot.shop.money import format_amount, format_amounts
 from bot.shop.purchases import PROVIDER_CARD, PROVIDER_STARS
 
 router = Router(name="admin-stats")
@@ -89,4 +90,16 @@ async def statistics(callback: CallbackQuery, shop: Shop) -> None:
         (_("All time"), None),
     ):
         lines.extend(_revenue_lines(period, await stats.revenue(since)))
+    lines += ["", _promo_line((await shop.promo_codes.usage()).get(None))]
     await show(callback, "\n".join(lines), back_to_panel())
+
+
+def _promo_line(usage: Usage | None) -> str:
+    """Uses of every code together, and the discount they gave per currency."""
+    if usage is None:
+        return _("🏷 Promo codes: not used yet")
+    return ngettext(
+        "🏷 Promo codes: {count} use, {given} off",
+        "🏷 Promo codes: {count} uses, {given} off",
+        usage.uses,
+    ).format(count=usage.uses, given=format_amounts(usage.discounts))

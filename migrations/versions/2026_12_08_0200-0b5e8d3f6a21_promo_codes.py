@@ -1,0 +1,110 @@
+"""promo codes
+
+`promo_codes`: a code that takes a percentage or a fixed amount off a price, for every product,
+a category or one product, with limits on uses in all and per buyer, a validity window and an
+on/off switch. `promo_uses`: one use of a code by a buyer, held at pre-checkout and then spent
+by the payment (`purchase_id`, unique) with the discount it gave. Two new tables: nothing
+existing is rewritten; their foreign keys to `products`, `categories` and `purchases` are
+declared on empty tables.
+
+Downgrade drops both: the purchases made with a code stay, at the price they were paid.
+
+Revision ID: 0b5e8d3f6a21
+Revises: f4b7c2d91a3e
+Create Date: 2026-12-08 02:00:00.000000+00:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0b5e8d3f6a21"
+down_revision: str | Sequence[str] | None = "f4b7c2d91a3e"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def _timestamps() -> list[sa.Column[object]]:
+    return [
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("CURRENT_TIMESTAMP"),
+            nullable=False,
+        ),
+        sa.Column(
+            "updated_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("CURRENT_TIMESTAMP"),
+            nullable=False,
+        ),
+    ]
+
+
+def upgrade() -> None:
+    op.create_table(
+        "promo_codes",
+        sa.Column("code", sa.String(length=32), nullable=False),
+        sa.Column("percent", sa.SmallInteger(), nullable=True),
+        sa.Column("amount", sa.BigInteger(), nullable=True),
+        sa.Column("currency", sa.String(length=3), nullable=True),
+        sa.Column("product_id", sa.Integer(), nullable=True),
+        sa.Column("category_id", sa.Integer(), nullable=True),
+        sa.Column("max_uses", sa.Integer(), nullable=True),
+        sa.Column("per_user", sa.Integer(), nullable=True),
+        sa.Column("starts_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("ends_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("active", sa.Boolean(), server_default=sa.true(), nullable=False),
+        *_timestamps(),
+        sa.CheckConstraint(
+            "(percent IS NOT NULL AND amount IS NULL AND currency IS NULL) OR "
+            "(percent IS NULL AND amount IS NOT NULL AND currency IS NOT NULL)",
+            name=op.f("ck_promo_codes_percent_or_amount"),
+        ),
+        sa.CheckConstraint("percent BETWEEN 1 AND 99", name=op.f("ck_promo_codes_percent_range")),
+        sa.CheckConstraint("amount > 0", name=op.f("ck_promo_codes_amount_positive")),
+        sa.CheckConstraint(
+            "product_id IS NULL OR category_id IS NULL", name=op.f("ck_promo_codes_one_scope")
+        ),
+        sa.ForeignKeyConstraint(
+            ["category_id"], ["categories.id"], name=op.f("fk_promo_codes_category_id_categories")
+        ),
+        sa.ForeignKeyConstraint(
+            ["product_id"], ["products.id"], name=op.f("fk_promo_codes_product_id_products")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_promo_codes")),
+        sa.UniqueConstraint("code", name=op.f("uq_promo_codes_code")),
+    )
+    op.create_table(
+        "promo_uses",
+        sa.Column("promo_code_id", sa.Integer(), nullable=False),
+        sa.Column("telegram_id", sa.BigInteger(), nullable=False),
+        sa.Column("held_until", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("purchase_id", sa.Integer(), nullable=True),
+        sa.Column("discount", sa.BigInteger(), nullable=True),
+        *_timestamps(),
+        sa.ForeignKeyConstraint(
+            ["promo_code_id"],
+            ["promo_codes.id"],
+            name=op.f("fk_promo_uses_promo_code_id_promo_codes"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["purchase_id"], ["purchases.id"], name=op.f("fk_promo_uses_purchase_id_purchases")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_promo_uses")),
+        sa.UniqueConstraint("purchase_id", name=op.f("uq_promo_uses_purchase_id")),
+    )
+    op.create_index(
+        "ix_promo_uses_promo_code_id_telegram_id",
+        "promo_uses",
+        ["promo_code_id", "telegram_id"],
+        unique=False,
+    )
+
+
+def downgrade() -> None:
+    op.drop_index("ix_promo_uses_promo_code_id_telegram_id", table_name="promo_uses")
+    op.drop_table("promo_uses")
+    op.drop_table("promo_codes")
