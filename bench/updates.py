@@ -172,6 +172,7 @@ class CannedCatalog:
             purchases=None,  # type: ignore[arg-type]
             stats=None,  # type: ignore[arg-type]
             reviews=CannedReviews(),  # type: ignore[arg-type]
+            promo_codes=CannedPromoCodes(),  # type: ignore[arg-type]
         )
 
 
@@ -204,6 +205,11 @@ class CannedProducts:
 class CannedReviews:
     async def summary(self, product_id: int) -> ReviewSummary:
         return ReviewSummary(count=0, average=None)
+
+
+class CannedPromoCodes:
+    async def any_on(self) -> bool:
+        return False
 
 
 class CannedUsers:

@@ -51,6 +51,7 @@ FOREIGN_KEYS = {
     ("promo_codes", "fk_promo_codes_category_id_categories"),
     ("promo_uses", "fk_promo_uses_promo_code_id_promo_codes"),
     ("promo_uses", "fk_promo_uses_purchase_id_purchases"),
+    ("orders", "fk_orders_promo_code_id_promo_codes"),
 }
 
 

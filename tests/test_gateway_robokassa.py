@@ -24,10 +24,11 @@ from bot.dao.models import (
     UNIT_AVAILABLE,
     UNIT_RESERVED,
     Order,
+    PromoUse,
     Purchase,
     StockUnit,
 )
-from bot.keyboards.callbacks import Buy
+from bot.keyboards.callbacks import Buy, EnterPromo
 from bot.shop import Shop
 from bot.shop.stock import load_units
 from bot.workers.gateway_checks import EXPIRY_GRACE, check_gateways
@@ -356,3 +357,39 @@ async def test_a_russian_buyer_is_answered_in_russian(shop: ShopBot) -> None:
         assert "Оплата не завершена" in await fail.text()
         [line] = texts(chat.calls_since(mark))
         assert line.startswith(f"Оплата заказа #{order.id} не завершена")
+
+
+async def test_a_promo_code_makes_the_order_cheaper_and_its_payment_spends_the_use(
+    shop: ShopBot,
+) -> None:
+    product_id = await rub_product(shop)
+    admin = shop.chat(ADMIN)
+    assert "Made" in (await admin.send("/promo_new RUB20 20% uses=1")).text
+    buyer = shop.chat(BUYER)
+    await buyer.send("/start")
+    await buyer.press(EnterPromo(product_id=product_id).pack())
+    card = await buyer.send("rub20")
+    options = await buyer.press(card.button("Buy"))
+    [offered] = options.of("sendMessage")
+    assert "(120.00 RUB)" in offered.params["text"]
+    [[pay_by_card]] = offered.params["reply_markup"]["inline_keyboard"]
+    assert pay_by_card["callback_data"].startswith("payc:")
+
+    link = (await buyer.press(pay_by_card["callback_data"])).of("sendMessage")[0]
+
+    [order] = await orders(shop)
+    assert (order.amount, link_params(link)["OutSum"]) == (12_000, "120.00")
+    [held] = await shop.rows(PromoUse)
+    assert held.purchase_id is None and held.held_until == order.expires_at
+    # The use is held for the order: nobody else can have the last one meanwhile.
+    other = shop.chat(BUYER + 1)
+    await other.send("/start")
+    await other.press(EnterPromo(product_id=product_id).pack())
+    assert "used up" in (await other.send("RUB20")).text
+    async with callback_server(shop) as client:
+        answer = await client.post("/payments/robokassa/result", data=result_params(order, BUYER))
+        assert answer.status == 200
+    [purchase] = await shop.rows(Purchase)
+    assert purchase.amount == 12_000
+    [spent] = await shop.rows(PromoUse)
+    assert (spent.purchase_id, spent.discount) == (purchase.id, 3_000)

@@ -252,6 +252,10 @@ SEED: dict[str, list[Row]] = {
             "telegram_id": 7_000_002,
             "held_until": datetime(2026, 1, 7, 8, 9, 10),
         },
+        {**_order_row(4, provider="robokassa", state="created"), "promo_code_id": 1},
+    ],
+    "5c7e9a1b3d24": [
+        {**_order_row(5, provider="robokassa", state="created"), "promo_code_id": 2},
     ],
 }
 

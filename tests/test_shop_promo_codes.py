@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import update
 
 from bot.dao.models import KIND_STOCK, PromoCode, PromoUse, Purchase
-from bot.keyboards.callbacks import Admin, AdminAction, AdminPromos, Buy, EnterPromo
+from bot.keyboards.callbacks import Admin, AdminAction, AdminPromos, BuyWithCode, EnterPromo
 from bot.shop.invoices import build_payload
 from tests.fakes import Call
 from tests.support.databases import ThrowawayDatabase
@@ -67,6 +67,29 @@ async def uses(shop: ShopBot) -> list[PromoUse]:
 
 
 # ---------------------------------------------------------------------------- the buyer
+
+
+async def test_the_card_offers_a_code_only_while_one_is_on(shop: ShopBot, product_id: int) -> None:
+    buyer = shop.chat(BUYER)
+
+    async def card() -> Screen:
+        catalog = await buyer.tap(await buyer.send("/start"), "Catalog")
+        return await buyer.tap(await buyer.tap(catalog, "Keys"), "Game key")
+
+    assert "🏷 Promo code" not in (await card()).labels
+    await admin_says(shop, "/promo_new HELLO 20%")
+    state = shop.dispatcher.fsm.get_context(shop.bot, chat_id=BUYER, user_id=BUYER)
+
+    asked = await buyer.tap(await card(), "Promo code")
+    assert await state.get_state() is not None
+    back = await buyer.tap(asked, "Back")  # changed their mind: the card, and no code asked
+    assert await state.get_state() is None and "<b>Game key</b>" in back.text
+    await buyer.tap(back, "Promo code")
+    priced = await buyer.send("hello")
+    assert priced.button("Buy").startswith("buyc:")
+    code = await code_row(shop, "HELLO")
+    await shop.chat(ADMIN).press(f"admpc:{code.id}:0:0")  # switched off: 🏷 goes
+    assert "🏷 Promo code" not in (await card()).labels
 
 
 async def test_a_buyer_pays_the_price_a_code_makes(shop: ShopBot, product_id: int) -> None:
@@ -197,11 +220,11 @@ async def test_buy_with_a_forged_or_dead_code_is_refused(shop: ShopBot, product_
     buyer = shop.chat(BUYER)
     await buyer.send("/start")
 
-    forged = await buyer.press(Buy(product_id=product_id, promo=999).pack())
+    forged = await buyer.press(BuyWithCode(product_id=product_id, promo=999).pack())
 
     assert forged.notice == "There is no such promo code."
     assert forged.of("sendInvoice") == []
-    assert (await buyer.press(f"buy:{product_id}:abc")).notice == str(STALE)
+    assert (await buyer.press(f"buyc:{product_id}:abc")).notice == str(STALE)
 
 
 async def test_a_stock_product_sold_out_releases_the_held_use(shop: ShopBot) -> None:

@@ -16,6 +16,7 @@ How fresh, and the guarantees:
   holds was read after the last change it heard of.
 - Entries are immutable views (`bot.dao.catalog`), shared by every update that reads them.
 - Stock counts are not kept: they change with every sale and are read for each screen.
+- Whether any promo code is on (a card's 🏷) is kept as the catalog is.
 - A card's review summary is kept as the card is: a review written here empties the cache;
   a refund (which takes its purchase's review out of the count) shows within the second.
 """
@@ -32,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.sql.dml import UpdateBase
 
-from bot.dao.models import Category, Product, Review
+from bot.dao.models import Category, Product, PromoCode, Review
 from bot.dao.statement_events import on_each_statement
 
 T = TypeVar("T")
@@ -40,7 +41,9 @@ T = TypeVar("T")
 CATALOG_CACHE_SECONDS = 1.0
 # Keys come from buttons, which a client may forge: a bound on what they can make us keep.
 CATALOG_CACHE_ENTRIES = 4096
-CATALOG_TABLES = frozenset({Category.__tablename__, Product.__tablename__, Review.__tablename__})
+CATALOG_TABLES = frozenset(
+    {Category.__tablename__, Product.__tablename__, Review.__tablename__, PromoCode.__tablename__}
+)
 # In a pooled connection's info: it wrote the catalog in the transaction under way, and
 # then it committed that (until it is given back to the pool).
 _CHANGED_CATALOG = "shopbot_changed_catalog"

@@ -228,6 +228,8 @@ class Order(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     purchase_id: Mapped[int | None] = mapped_column(ForeignKey("purchases.id"), unique=True)
+    # The promo code `amount` was made with: its use is held until the order expires.
+    promo_code_id: Mapped[int | None] = mapped_column(ForeignKey("promo_codes.id"))
 
     user: Mapped[User] = relationship()
     product: Mapped[Product] = relationship()

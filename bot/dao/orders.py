@@ -33,6 +33,7 @@ class OrderDAO:
         amount: int,
         currency: str,
         expires_at: datetime,
+        promo_code_id: int | None,
     ) -> Order:
         """A new order; its id comes from the database (the invoice number)."""
         order = Order(
@@ -42,6 +43,7 @@ class OrderDAO:
             amount=amount,
             currency=currency,
             expires_at=expires_at,
+            promo_code_id=promo_code_id,
         )
         self.session.add(order)
         await self.session.flush()

@@ -14,8 +14,10 @@ from typing import Any
 from sqlalchemy import ColumnElement, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.dao.catalog_cache import CatalogCache, kept_in
 from bot.dao.models import PromoCode, PromoUse, Purchase
 from bot.dao.paging import Page, fetch_page
+from bot.dao.routing import LATEST
 from bot.dao.upsert import dialect_insert
 
 
@@ -40,9 +42,23 @@ def _unspent_of(code_id: int, telegram_id: int) -> tuple[ColumnElement[bool], ..
     )
 
 
+# Whether a card offers 🏷: one flag for the whole shop, kept as the catalog is.
+_ANY_ON = select(PromoCode.id).where(PromoCode.active).limit(1).execution_options(**{LATEST: True})
+
+
 class PromoCodeDAO:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, catalog: CatalogCache | None = None) -> None:
+        """`catalog`: where the cards keep whether any code is on (none: always read)."""
         self.session = session
+        self.catalog = catalog
+
+    async def any_on(self) -> bool:
+        """Whether any code is switched on (a shop without codes shows no 🏷 on its cards)."""
+
+        async def read() -> bool:
+            return await self.session.scalar(_ANY_ON) is not None
+
+        return await kept_in(self.catalog, ("promo codes on",), read)
 
     async def get(self, code_id: int, *, lock: bool = False) -> PromoCode | None:
         """`lock`: hold its row until the transaction ends (see the module's docstring)."""

@@ -102,7 +102,8 @@ async def card_screen(
     if reviews.count:
         lines.append(rating_line(reviews))
     text = "\n".join(lines if not note else [note, "", *lines])
-    return text, product_keyboard(product, page, waiting, reviews.count, promo)
+    codes = waiting is None and await shop.promo_codes.any_on()
+    return text, product_keyboard(product, page, waiting, reviews.count, promo, codes)
 
 
 def _price_line(product: ShownProduct, promo: PromoPrice | None) -> str:

@@ -10,34 +10,39 @@ from aiogram import Bot, Router
 from aiogram.types import CallbackQuery
 
 from bot.config import Settings
-from bot.handlers.payments import offer_invoice
+from bot.handlers.payments import offer_invoice, priced_with
 from bot.handlers.ui import load_or_stale, stale
 from bot.i18n import _, ngettext
-from bot.keyboards.callbacks import PayMethod, PayWith
+from bot.keyboards.callbacks import PayMethod, PayWith, PayWithCode
 from bot.keyboards.gateways import pay_link_keyboard
 from bot.payments.gateway_orders import Gateways
 from bot.shop import Shop
 from bot.shop.gateways import PROVIDER_ROBOKASSA
 from bot.shop.money import format_amount
-from bot.shop.orders import NotOnSale, NoUnitLeft, Offer, Unavailable
+from bot.shop.orders import NotOnSale, NoUnitLeft, Offer, PromoRefused, Unavailable
 from bot.telegram.received import customer_of
 
 router = Router(name="gateways")
 
 
 @router.callback_query(PayWith.filter())
+@router.callback_query(PayWithCode.filter())
 async def pay_with(
     callback: CallbackQuery,
-    callback_data: PayWith,
+    callback_data: PayWith | PayWithCode,
     shop: Shop,
     settings: Settings,
     bot: Bot,
     gateways: Gateways | None,
 ) -> None:
+    promo = callback_data.promo if isinstance(callback_data, PayWithCode) else None
     if callback_data.method is PayMethod.TELEGRAM:
         product = await load_or_stale(callback, shop.products.on_sale(callback_data.product_id))
-        if product is not None:
-            await offer_invoice(callback, product, settings, bot)
+        if product is None:
+            return
+        with_code = await priced_with(callback, shop, product, promo)
+        if with_code is not False:
+            await offer_invoice(callback, product, settings, bot, with_code)
         return
     method = str(callback_data.method)
     if gateways is None or method not in gateways.providers:  # set up no more, or forged
@@ -45,9 +50,12 @@ async def pay_with(
         return
     # Not through the update's session: a Crypto Pay invoice is a network call, and no
     # transaction may stay open across one.
-    offer = await gateways.open(method, callback_data.product_id, customer_of(callback.from_user))
+    buyer = customer_of(callback.from_user)
+    offer = await gateways.open(method, callback_data.product_id, buyer, promo)
     if isinstance(offer, NotOnSale):
         await stale(callback)
+    elif isinstance(offer, PromoRefused):
+        await callback.answer(offer.reason, show_alert=True)
     elif isinstance(offer, NoUnitLeft):
         await callback.answer(
             _("Sorry, this product is sold out; please look again later."), show_alert=True

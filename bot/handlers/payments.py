@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from html import escape
+from typing import Literal
 
 from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramAPIError
@@ -23,7 +24,7 @@ from bot.dao.failures import is_transient
 from bot.dao.models import Product
 from bot.handlers.ui import load_or_stale
 from bot.i18n import _, __
-from bot.keyboards.callbacks import Buy
+from bot.keyboards.callbacks import Buy, BuyWithCode
 from bot.keyboards.gateways import pay_options_keyboard
 from bot.payments.outcomes import take_payment
 from bot.shop import Shop
@@ -41,8 +42,13 @@ router = Router(name="payments")
 
 
 @router.callback_query(Buy.filter())
+@router.callback_query(BuyWithCode.filter())
 async def buy(
-    callback: CallbackQuery, callback_data: Buy, shop: Shop, settings: Settings, bot: Bot
+    callback: CallbackQuery,
+    callback_data: Buy | BuyWithCode,
+    shop: Shop,
+    settings: Settings,
+    bot: Bot,
 ) -> None:
     product = await load_or_stale(callback, shop.products.on_sale(callback_data.product_id))
     if product is None:
@@ -52,27 +58,38 @@ async def buy(
             _("Sorry, this product is sold out; please look again later."), show_alert=True
         )
         return
-    with_code = None
-    if callback_data.promo is not None:
-        code = await shop.promo_codes.get(callback_data.promo)
-        found = await promo_price(shop, code, product, callback.from_user.id, now())
-        if not isinstance(found, PromoPrice):
-            await callback.answer(found, show_alert=True)
-            return
-        with_code = found
-    # The gateways charge the list price: a promo code is paid in Telegram.
-    gateways = gateways_for(product, settings) if with_code is None else []
+    promo = callback_data.promo if isinstance(callback_data, BuyWithCode) else None
+    with_code = await priced_with(callback, shop, product, promo)
+    if with_code is False:
+        return
+    gateways = gateways_for(product, settings)
     if gateways:
+        price = with_code.price if with_code else product.price
         await bot.send_message(
             callback.from_user.id,
             _("How would you like to pay for <b>{name}</b> ({price})?").format(
-                name=escape(product.name), price=format_amount(product.price, product.currency)
+                name=escape(product.name), price=format_amount(price, product.currency)
             ),
-            reply_markup=pay_options_keyboard(product, gateways, payable(product, settings)),
+            reply_markup=pay_options_keyboard(product, gateways, payable(product, settings), promo),
         )
         await callback.answer()
         return
     await offer_invoice(callback, product, settings, bot, with_code)
+
+
+async def priced_with(
+    callback: CallbackQuery, shop: Shop, product: Product, code_id: int | None
+) -> PromoPrice | Literal[False] | None:
+    """The product's price with the promo code a button names (None: no code); False, once
+    the button is answered with why not, when the code does not apply."""
+    if code_id is None:
+        return None
+    code = await shop.promo_codes.get(code_id)
+    found = await promo_price(shop, code, product, callback.from_user.id, now())
+    if isinstance(found, PromoPrice):
+        return found
+    await callback.answer(found, show_alert=True)
+    return False
 
 
 async def offer_invoice(

@@ -10,10 +10,10 @@ from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
-from bot.handlers.catalog import card_screen
+from bot.handlers.catalog import card_screen, show_card
 from bot.handlers.ui import load_or_stale, show
 from bot.i18n import _
-from bot.keyboards.callbacks import EnterPromo, ProductCard
+from bot.keyboards.callbacks import EnterPromo
 from bot.keyboards.common import button
 from bot.shop import Shop
 from bot.shop.promo_codes import PromoPrice, describe, normalise, promo_price
@@ -33,9 +33,15 @@ async def ask_code(
     product = await load_or_stale(callback, shop.products.card(callback_data.product_id))
     if product is None:
         return
+    if callback_data.back:
+        if await state.get_state() == PromoForm.code.state:
+            await state.clear()
+        await show_card(callback, shop, product, callback_data.page, reviews=product.reviews)
+        return
     await state.set_data({"product_id": product.id, "page": callback_data.page})
     await state.set_state(PromoForm.code)
-    back = button(_("⬅️ Back"), ProductCard(product_id=product.id, page=callback_data.page))
+    leave = EnterPromo(product_id=product.id, page=callback_data.page, back=True)
+    back = button(_("⬅️ Back"), leave)
     await show(
         callback,
         _("🏷 Send your promo code for <b>{name}</b>.").format(name=escape(product.name)),

@@ -48,14 +48,21 @@ class ProductCard(CallbackData, prefix="prod"):
 
 class Buy(CallbackData, prefix="buy"):
     product_id: RowId
-    promo: RowId | None = None  # the promo code the card's price was made with
+
+
+# With a promo code, Buy and PayWith are factories of their own: a field added to theirs would
+# turn every Buy button already in users' chats stale (aiogram unpacks a fixed number of parts).
+class BuyWithCode(CallbackData, prefix="buyc"):
+    product_id: RowId
+    promo: RowId  # the promo code the card's price was made with
 
 
 class EnterPromo(CallbackData, prefix="promo"):
-    """🏷 on a product card: ask for a promo code."""
+    """🏷 on a product card: ask for a promo code; `back`: leave that, back to the card."""
 
     product_id: RowId
     page: PageNumber = 0  # the category page the card goes back to
+    back: bool = False
 
 
 class PayMethod(StrEnum):
@@ -69,6 +76,12 @@ class PayWith(CallbackData, prefix="pay"):
 
     product_id: RowId
     method: PayMethod
+
+
+class PayWithCode(CallbackData, prefix="payc"):
+    product_id: RowId
+    method: PayMethod
+    promo: RowId
 
 
 class Restock(CallbackData, prefix="rst"):

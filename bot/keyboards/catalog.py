@@ -13,6 +13,7 @@ from bot.dao.paging import Page
 from bot.i18n import _
 from bot.keyboards.callbacks import (
     Buy,
+    BuyWithCode,
     CategoryPage,
     EnterPromo,
     Menu,
@@ -56,16 +57,22 @@ def product_keyboard(
     waiting: bool | None = None,
     reviews: int = 0,
     promo: PromoPrice | None = None,
+    codes: bool = False,
 ) -> InlineKeyboardMarkup:
     """`waiting`: None when the product can be bought; for a sold-out one, whether this
     customer already waits for its restock. `reviews`: how many it shows. `promo`: its price
-    with a promo code, which Buy then pays."""
+    with a promo code, which Buy then pays. `codes`: whether to offer typing one."""
     builder = InlineKeyboardBuilder()
     if waiting is None:
         price = format_amount(promo.price if promo else product.price, product.currency)
-        buy = Buy(product_id=product.id, promo=promo.code_id if promo else None)
+        buy = (
+            Buy(product_id=product.id)
+            if promo is None
+            else BuyWithCode(product_id=product.id, promo=promo.code_id)
+        )
         builder.row(button(_("💳 Buy for {price}").format(price=price), buy))
-        builder.row(button(_("🏷 Promo code"), EnterPromo(product_id=product.id, page=page)))
+        if codes:
+            builder.row(button(_("🏷 Promo code"), EnterPromo(product_id=product.id, page=page)))
     else:
         label = _("🔕 Stop waiting") if waiting else _("🔔 Tell me when it is back")
         builder.row(button(label, Restock(product_id=product.id, page=page)))

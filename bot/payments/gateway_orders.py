@@ -30,6 +30,7 @@ from bot.shop.orders import (
     NoUnitLeft,
     Offer,
     OpenedOrder,
+    PromoRefused,
     Unavailable,
     abandon_order,
     open_order,
@@ -95,10 +96,12 @@ class Gateways:
     # Opening orders
 
     async def open(
-        self, provider: str, product_id: int, buyer: Customer
-    ) -> Offer | NotOnSale | NoUnitLeft | Unavailable:
+        self, provider: str, product_id: int, buyer: Customer, promo_code_id: int | None = None
+    ) -> Offer | NotOnSale | NoUnitLeft | PromoRefused | Unavailable:
         async with self.transactions(LOCK_WAIT) as shop:
-            opened = await open_order(shop, provider, product_id, buyer, self.lifetime)
+            opened = await open_order(
+                shop, provider, product_id, buyer, self.lifetime, promo_code_id
+            )
         if not isinstance(opened, OpenedOrder):
             return opened
         logger.info(

@@ -20,6 +20,7 @@ from bot.shop.customers import Customer, register
 from bot.shop.gateways import GATEWAY_PROVIDERS, PROVIDER_ROBOKASSA, charge_of
 from bot.shop.intake import OutboxWriter
 from bot.shop.invoices import build_payload
+from bot.shop.promo_codes import PromoPrice, hold_use
 from bot.shop.purchases import Payment, PaymentOutcome, Receipt, Recorded
 from bot.shop.services import Shop
 from bot.shop.stock import is_stock, now, reserve_unit
@@ -35,6 +36,7 @@ class OpenedOrder:
     amount: int
     currency: str
     expires_at: datetime
+    promo_code_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -57,32 +59,54 @@ class Offer:
 
 
 @dataclass(frozen=True)
+class PromoRefused:
+    """The promo code does not apply, or is used up: `reason`, for the buyer."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
 class Unavailable:
     """The gateway could not be reached or refused the invoice."""
 
 
 async def open_order(
-    shop: Shop, provider: str, product_id: int, buyer: Customer, lifetime: timedelta
-) -> OpenedOrder | NotOnSale | NoUnitLeft:
-    """A new order at the product's price, payable until `lifetime` from now; a stock
-    product's unit is held for the buyer until then. A Robokassa order's gateway id is its
-    own number (the InvId); a Crypto Pay one gets its invoice's id once it is created."""
+    shop: Shop,
+    provider: str,
+    product_id: int,
+    buyer: Customer,
+    lifetime: timedelta,
+    promo_code_id: int | None = None,
+) -> OpenedOrder | NotOnSale | NoUnitLeft | PromoRefused:
+    """A new order at the product's price (with the promo code's, a use of it held), payable
+    until `lifetime` from now; a stock product's unit is held for the buyer until then. A
+    Robokassa order's gateway id is its own number (the InvId); a Crypto Pay one gets its
+    invoice's id once it is created."""
     product = await shop.products.on_sale(product_id)
     if product is None:
         return NotOnSale()
     user = await register(shop, buyer)
-    expires_at = now() + lifetime
-    if is_stock(product) and not await reserve_unit(
-        shop, product, buyer.telegram_id, lifetime.total_seconds()
-    ):
+    moment = now()
+    expires_at = moment + lifetime
+    seconds = lifetime.total_seconds()
+    price = product.price
+    if promo_code_id is not None:
+        held = await hold_use(shop, promo_code_id, product, buyer.telegram_id, moment, seconds)
+        if not isinstance(held, PromoPrice):
+            return PromoRefused(held)
+        price = held.price
+    if is_stock(product) and not await reserve_unit(shop, product, buyer.telegram_id, seconds):
+        if promo_code_id is not None:
+            await shop.promo_codes.release(promo_code_id, buyer.telegram_id)
         return NoUnitLeft()
     order = await shop.orders.open(
         provider=provider,
         user_id=user.id,
         product_id=product.id,
-        amount=product.price,
+        amount=price,
         currency=product.currency,
         expires_at=expires_at,
+        promo_code_id=promo_code_id,
     )
     if provider == PROVIDER_ROBOKASSA:
         await shop.orders.set_external(order.id, str(order.id))
@@ -93,6 +117,7 @@ async def open_order(
         amount=order.amount,
         currency=order.currency,
         expires_at=expires_at,
+        promo_code_id=promo_code_id,
     )
 
 
@@ -104,7 +129,7 @@ def order_receipt(order: Order) -> Receipt:
         update_id=0,  # not a Telegram update
         payer=Customer.of(buyer),
         payment=Payment(
-            payload=build_payload(order.product_id, buyer.telegram_id),
+            payload=build_payload(order.product_id, buyer.telegram_id, order.promo_code_id),
             amount=order.amount,
             currency=order.currency,
             charge_id=charge_of(order.provider, order.external_id),
@@ -142,6 +167,8 @@ async def expire_orders(
 
 async def abandon_order(shop: Shop, order: OpenedOrder, buyer_id: int) -> None:
     """An order its gateway would not take (the invoice could not be created): expired at
-    once, its unit back in stock."""
+    once, its unit back in stock and its promo code's use given back."""
     await shop.orders.expire_now(order.order_id)
     await shop.stock.release_for(order.product_id, buyer_id)
+    if order.promo_code_id is not None:
+        await shop.promo_codes.release(order.promo_code_id, buyer_id)

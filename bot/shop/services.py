@@ -31,6 +31,7 @@ class Shop:
     purchases: PurchaseDAO
     stats: StatsDAO
     reviews: ReviewDAO
+    promo_codes: PromoCodeDAO
 
     @property
     def stock(self) -> StockDAO:
@@ -54,11 +55,6 @@ class Shop:
         `stock`)."""
         return RestockDAO(self.products.session)
 
-    @property
-    def promo_codes(self) -> PromoCodeDAO:
-        """Promo codes and their uses, on the products' session (as `stock`)."""
-        return PromoCodeDAO(self.products.session)
-
     @classmethod
     def on(cls, session: AsyncSession, catalog: CatalogCache | None = None) -> Shop:
         """`catalog`: where the customer's catalog screens keep what they read."""
@@ -69,4 +65,5 @@ class Shop:
             purchases=PurchaseDAO(session),
             stats=StatsDAO(session),
             reviews=ReviewDAO(session, catalog),
+            promo_codes=PromoCodeDAO(session, catalog),
         )

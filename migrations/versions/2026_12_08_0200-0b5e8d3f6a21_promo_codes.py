@@ -3,11 +3,17 @@
 `promo_codes`: a code that takes a percentage or a fixed amount off a price, for every product,
 a category or one product, with limits on uses in all and per buyer, a validity window and an
 on/off switch. `promo_uses`: one use of a code by a buyer, held at pre-checkout and then spent
-by the payment (`purchase_id`, unique) with the discount it gave. Two new tables: nothing
-existing is rewritten; their foreign keys to `products`, `categories` and `purchases` are
-declared on empty tables.
+by the payment (`purchase_id`, unique) with the discount it gave. Two new tables, their foreign
+keys to `products`, `categories` and `purchases` declared on empty tables.
 
-Downgrade drops both: the purchases made with a code stay, at the price they were paid.
+`orders.promo_code_id` (nullable): the code a gateway order's amount was made with. Nothing
+existing is rewritten: on PostgreSQL the column is added and its foreign key declared NOT VALID
+(a moment's lock, no scan; revision 5c7e9a1b3d24 validates it); on SQLite one `ADD COLUMN ...
+REFERENCES`, no rebuild of `orders` (a rebuild would also reset its AUTOINCREMENT sequence to
+the highest id, and an invoice number must never come back).
+
+Downgrade drops both tables and the column: the purchases made with a code stay, at the price
+they were paid.
 
 Revision ID: 0b5e8d3f6a21
 Revises: f4b7c2d91a3e
@@ -41,6 +47,13 @@ def _timestamps() -> list[sa.Column[object]]:
             nullable=False,
         ),
     ]
+
+
+FK_ORDERS_PROMO = "fk_orders_promo_code_id_promo_codes"
+
+
+def _sqlite() -> bool:
+    return op.get_context().dialect.name == "sqlite"
 
 
 def upgrade() -> None:
@@ -102,9 +115,29 @@ def upgrade() -> None:
         ["promo_code_id", "telegram_id"],
         unique=False,
     )
+    if _sqlite():
+        op.execute(
+            "ALTER TABLE orders ADD COLUMN promo_code_id INTEGER "
+            f"CONSTRAINT {FK_ORDERS_PROMO} REFERENCES promo_codes (id)"
+        )
+    else:
+        op.add_column("orders", sa.Column("promo_code_id", sa.Integer(), nullable=True))
+        op.create_foreign_key(
+            op.f(FK_ORDERS_PROMO),
+            "orders",
+            "promo_codes",
+            ["promo_code_id"],
+            ["id"],
+            postgresql_not_valid=True,
+        )
 
 
 def downgrade() -> None:
+    if _sqlite():
+        op.execute("ALTER TABLE orders DROP COLUMN promo_code_id")
+    else:
+        op.drop_constraint(op.f(FK_ORDERS_PROMO), "orders", type_="foreignkey")
+        op.drop_column("orders", "promo_code_id")
     op.drop_index("ix_promo_uses_promo_code_id_telegram_id", table_name="promo_uses")
     op.drop_table("promo_uses")
     op.drop_table("promo_codes")
