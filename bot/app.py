@@ -149,7 +149,9 @@ def build_dispatcher(
         PaymentJournal(settings.payments_journal_path),
         transactions,
         settings.payment_retry_window,
-        settling_orders(payment_outbox(outbox, settings.admin_ids)),
+        settling_orders(
+            payment_outbox(outbox, settings.admin_ids, settings.referral_reward_percent)
+        ),
     )
     gateways = Gateways.build(settings, payments, outbox)
     reservations = ReservationSweep(transactions)

@@ -52,6 +52,9 @@ FOREIGN_KEYS = {
     ("promo_uses", "fk_promo_uses_promo_code_id_promo_codes"),
     ("promo_uses", "fk_promo_uses_purchase_id_purchases"),
     ("orders", "fk_orders_promo_code_id_promo_codes"),
+    ("referrals", "fk_referrals_invited_id_users"),
+    ("referrals", "fk_referrals_inviter_id_users"),
+    ("promo_codes", "fk_promo_codes_earned_by_purchase_id_purchases"),
 }
 
 

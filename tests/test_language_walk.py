@@ -29,8 +29,8 @@ CYRILLIC = re.compile(r"[А-Яа-яЁё]")
 LATIN_WORD = re.compile(r"(?<![/\w])[A-Za-z]{2,}")
 # Latin words a Russian screen may show: names, codes and file types, not English.
 NOT_ENGLISH = frozenset({"Telegram", "Stars", "UTC", "id", "ID", "txt", "csv", "XTR", "English"})
-# An option of /promo_new or /promo_edit (`uses=N`): typed as it is whatever the language.
-COMMAND_OPTION = re.compile(r"\w+=\S+")
+# A link, and an option of /promo_new or /promo_edit (`uses=N`): the same in every language.
+NOT_WORDS = re.compile(r"https?://\S+|\w+=\S+")
 MAX_PRESSES = 150
 TAG = re.compile(r"<[^>]+>")
 
@@ -139,8 +139,8 @@ def words(text: str) -> str:
 
 
 def english_words(text: str) -> set[str]:
-    without_options = COMMAND_OPTION.sub(" ", words(text))
-    return {word for word in LATIN_WORD.findall(without_options) if word not in NOT_ENGLISH}
+    readable = NOT_WORDS.sub(" ", words(text))
+    return {word for word in LATIN_WORD.findall(readable) if word not in NOT_ENGLISH}
 
 
 def russian_letters(text: str) -> set[str]:

@@ -226,6 +226,18 @@ SEED: dict[str, list[Row]] = {
         {"__tablename__": "promo_codes", "id": 1, "code": "WINTER20", "percent": 20},
         {
             "__tablename__": "promo_codes",
+            "id": 3,
+            "code": "REF-0A1B2C3D",
+            "percent": 10,
+            "max_uses": 1,
+            "per_user": 1,
+            "owner_telegram_id": 7_100_001,
+            "earned_by_purchase_id": 34,
+        },
+        {"__tablename__": "users", "id": 1003, "telegram_id": 7_100_003},
+        {"__tablename__": "referrals", "id": 1, "invited_id": 1003, "inviter_id": 1001},
+        {
+            "__tablename__": "promo_codes",
             "id": 2,
             "code": "KEYS-50",
             "amount": 50,

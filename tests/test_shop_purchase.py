@@ -109,7 +109,13 @@ async def test_start_greets_by_the_escaped_name_with_the_main_menu(buyer: Chat) 
     menu = await buyer.send("/start")
 
     assert "Ann &lt;b&gt;" in menu.text
-    assert menu.labels == ["🛍 Catalog", "🧾 My purchases", "ℹ️ About", "🌐 Language"]
+    assert menu.labels == [
+        "🛍 Catalog",
+        "🧾 My purchases",
+        "👥 Invite friends",
+        "ℹ️ About",
+        "🌐 Language",
+    ]
 
 
 async def test_start_registers_the_user(shop: ShopBot, buyer: Chat) -> None:

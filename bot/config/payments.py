@@ -20,6 +20,9 @@ class PaymentSettings(EnvSettings):
     payment_retry_window: float = Field(15.0, ge=0)
     # Seconds a unit of a stock product stays reserved for a payer after pre-checkout.
     stock_reservation_seconds: float = Field(900.0, ge=1, le=86_400)
+    # The inviter's reward for an invited buyer's first purchase: a personal one-use code for
+    # this many percent off; 0 gives none.
+    referral_reward_percent: int = Field(10, ge=0, le=99)
 
     @field_validator("payments_provider_token", mode="before")
     @classmethod

@@ -291,6 +291,12 @@ class PromoCode(Base):
     starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     active: Mapped[bool] = mapped_column(Boolean, server_default=true(), default=True)
+    # A personal code (a referral reward): only this buyer may use it.
+    owner_telegram_id: Mapped[int | None] = mapped_column(BigInteger)
+    # The invited buyer's first purchase that earned it (unique: one reward per purchase).
+    earned_by_purchase_id: Mapped[int | None] = mapped_column(
+        ForeignKey("purchases.id"), unique=True
+    )
 
 
 class PromoUse(Base):
@@ -309,3 +315,15 @@ class PromoUse(Base):
 
 # What a hold counts: a code's uses, and one buyer's.
 Index("ix_promo_uses_promo_code_id_telegram_id", PromoUse.promo_code_id, PromoUse.telegram_id)
+
+
+class Referral(Base):
+    """Who invited whom: written once, at the invited user's first contact through the
+    inviter's link (a table of its own: `users` is the biggest table, and this one is made
+    empty, with its indexes, at no cost to it)."""
+
+    __tablename__ = "referrals"
+    __table_args__ = (CheckConstraint("invited_id <> inviter_id", name="not_oneself"),)
+
+    invited_id: Mapped[int] = mapped_column(ForeignKey("users.id"), unique=True)
+    inviter_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)

@@ -71,11 +71,12 @@ class PromoCodeDAO:
         return await self.session.scalar(select(PromoCode).where(PromoCode.code == code))
 
     async def create(self, **fields: Any) -> PromoCode | None:
-        """The new code; None if one with this name exists (two admins at once: one wins)."""
+        """The new code; None if one with this name exists (two admins at once: one wins),
+        or a reward for this purchase does."""
         statement = (
             dialect_insert(self.session)(PromoCode)
             .values(**fields)
-            .on_conflict_do_nothing(index_elements=[PromoCode.code])
+            .on_conflict_do_nothing()
             .returning(PromoCode.id)
         )
         code_id = (await self.session.execute(statement)).scalar_one_or_none()
@@ -91,6 +92,35 @@ class PromoCodeDAO:
             .execution_options(synchronize_session=False)
         )
         return (await self.session.execute(statement)).first() is not None
+
+    async def rewards_of(self, telegram_id: int) -> list[tuple[PromoCode, bool]]:
+        """This user's personal codes, newest first, each with whether it was spent."""
+        spent = select(PromoUse.id).where(
+            PromoUse.promo_code_id == PromoCode.id, PromoUse.purchase_id.is_not(None)
+        )
+        statement = (
+            select(PromoCode, spent.exists())
+            .where(PromoCode.owner_telegram_id == telegram_id)
+            .order_by(PromoCode.id.desc())
+        )
+        return [(code, bool(used)) for code, used in await self.session.execute(statement)]
+
+    async def take_back(self, purchase_id: int) -> str | None:
+        """Switch off the reward this purchase earned, unless it was spent; its code, or None
+        when there was none to take back."""
+        spent = select(PromoUse.id).where(
+            PromoUse.promo_code_id == PromoCode.id, PromoUse.purchase_id.is_not(None)
+        )
+        statement = (
+            update(PromoCode)
+            .where(
+                PromoCode.earned_by_purchase_id == purchase_id, PromoCode.active, ~spent.exists()
+            )
+            .values(active=False)
+            .returning(PromoCode.code)
+            .execution_options(synchronize_session=False)
+        )
+        return (await self.session.execute(statement)).scalar_one_or_none()
 
     async def page(self, number: int, size: int) -> Page[PromoCode]:
         statement = select(PromoCode).order_by(PromoCode.code)

@@ -99,6 +99,11 @@ class PurchaseDAO:
         )
         return await fetch_page(self.session, statement, number, size)
 
+    async def count_of(self, telegram_id: int) -> int:
+        """How many purchases this buyer has, refunded ones included."""
+        statement = select(func.count(Purchase.id)).where(bought_by(telegram_id))
+        return int(await self.session.scalar(statement) or 0)
+
     async def spending_of(self, telegram_id: int) -> Spending:
         statement = (
             select(Purchase.currency, func.count(Purchase.id), func.sum(Purchase.amount))

@@ -14,6 +14,7 @@ from bot.handlers import (
     payments,
     profile,
     promo_codes,
+    referrals,
     refunds,
     restock,
     reviews,
@@ -36,6 +37,7 @@ def routers() -> list[Router]:
         gateways.router,
         refunds.router,
         profile.router,
+        referrals.router,
         admin.router,
         fallback.router,
     ]

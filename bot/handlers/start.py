@@ -5,7 +5,7 @@ from __future__ import annotations
 from html import escape
 
 from aiogram import F, Router
-from aiogram.filters import Command, CommandStart
+from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 
@@ -18,18 +18,26 @@ from bot.shop import Shop
 from bot.shop.customers import register
 from bot.shop.invoices import shop_currency
 from bot.shop.money import STARS
+from bot.shop.referrals import inviter_in, tie
 from bot.telegram.received import customer_of
 
 router = Router(name="start")
 
 
 @router.message(CommandStart())
-async def start(message: Message, shop: Shop, settings: Settings, state: FSMContext) -> None:
+async def start(
+    message: Message, command: CommandObject, shop: Shop, settings: Settings, state: FSMContext
+) -> None:
+    """/start, or /start r<id> from someone's invitation link (see bot.shop.referrals)."""
     sender = message.from_user
     if sender is None:
         return
     await state.clear()
-    await register(shop, customer_of(sender))
+    inviter = inviter_in(command.args)
+    first_contact = inviter is not None and await shop.users.by_telegram_id(sender.id) is None
+    user = await register(shop, customer_of(sender))
+    if inviter is not None and first_contact:
+        await tie(shop, user, inviter)
     await message.answer(
         _("Hello, {name}! Welcome to the shop. Choose what to do:").format(
             name=escape(sender.first_name)

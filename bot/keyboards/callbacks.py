@@ -24,6 +24,7 @@ class MenuAction(StrEnum):
     ADMIN = "admin"
     HOME = "home"
     LANGUAGE = "language"  # 🌐: the language picker
+    INVITE = "invite"  # 👥: the user's invitation link and rewards
 
 
 class Menu(CallbackData, prefix="menu"):

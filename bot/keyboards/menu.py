@@ -14,6 +14,7 @@ def main_menu(*, is_admin: bool) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     builder.button(text=_("🛍 Catalog"), callback_data=Menu(action=MenuAction.CATALOG))
     builder.button(text=_("🧾 My purchases"), callback_data=Menu(action=MenuAction.PURCHASES))
+    builder.button(text=_("👥 Invite friends"), callback_data=Menu(action=MenuAction.INVITE))
     builder.button(text=_("ℹ️ About"), callback_data=Menu(action=MenuAction.ABOUT))
     builder.button(text=_("🌐 Language"), callback_data=Menu(action=MenuAction.LANGUAGE))
     if is_admin:

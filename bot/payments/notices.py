@@ -13,6 +13,7 @@ from bot.shop import Shop
 from bot.shop.customers import Customer
 from bot.shop.money import format_amount
 from bot.shop.purchases import Receipt, Recorded
+from bot.shop.referrals import Reward
 
 # Lines to the buyer, lazy (translated when used, in the buyer's language): str() them.
 DELIVERY_FOLLOWS = __(
@@ -42,6 +43,23 @@ async def in_languages_of(
             text = compose()
         messages.append(NewMessage(OUTBOX_TEXT, chat_id, purchase_id=purchase_id, text=text))
     return messages
+
+
+INVITED_THANKS = __(
+    "🎁 Your first purchase has earned the friend who invited you a reward. Thank you!"
+)
+
+
+def reward_notice(buyer: Customer, reward: Reward) -> str:
+    """To an inviter, whose invited buyer has just made their first purchase."""
+    return _(
+        "🎁 {buyer} came through your invitation and made their first purchase. Your reward: "
+        "promo code <code>{code}</code>, {percent}% off one purchase."
+    ).format(
+        buyer=escape(buyer.first_name or str(buyer.telegram_id)),
+        code=reward.code,
+        percent=reward.percent,
+    )
 
 
 def sale_notice(receipt: Receipt, recorded: Recorded) -> str:

@@ -19,9 +19,11 @@ from bot.i18n import default_language, speaking
 from bot.payments.delivery import notify_admins, tell_buyer
 from bot.payments.notices import (
     DELIVERY_FOLLOWS,
+    INVITED_THANKS,
     UNMATCHED,
     UNSAVED,
     in_languages_of,
+    reward_notice,
     sale_notice,
     sold_out_line,
     sold_out_notice,
@@ -32,6 +34,7 @@ from bot.shop import Shop
 from bot.shop.intake import IntakeOutcome, Journaled, OutboxWriter, PaymentIntake, Unsaved
 from bot.shop.money import STARS
 from bot.shop.purchases import Duplicate, PaymentOutcome, Receipt, Recorded, SoldOut, Unmatched
+from bot.shop.referrals import reward_first_purchase
 from bot.telegram.outbox import Outbox
 from bot.telegram.received import receipt_of
 
@@ -80,9 +83,13 @@ async def conclude(
     await outbox.send_now(bot, outcome.outgoing)
 
 
-def payment_outbox(outbox: Outbox, admin_ids: Iterable[int]) -> OutboxWriter:
+def payment_outbox(
+    outbox: Outbox, admin_ids: Iterable[int], reward_percent: int = 0
+) -> OutboxWriter:
     """What a recorded payment sends, written in its transaction: the goods and the admins'
-    sale notice; the buyer's and the admins' line about a payment naming no product. A
+    sale notice (and for an invited buyer's first purchase, the inviter's reward and a line to
+    both: `reward_percent`, bot.shop.referrals); the buyer's and the admins' line about a
+    payment naming no product. A
     payment recorded before sends its goods only if it never had them in the outbox (one
     taken by an older release); a sold-out one sends after its refund (`conclude`). Each
     admin's notice is composed in that admin's language (`in_languages_of`)."""
@@ -106,6 +113,14 @@ def payment_outbox(outbox: Outbox, admin_ids: Iterable[int]) -> OutboxWriter:
             messages += await in_languages_of(
                 shop, admins, lambda: sale_notice(receipt, recorded), recorded.purchase_id
             )
+            reward = await reward_first_purchase(
+                shop, chat_id, recorded.purchase_id, reward_percent
+            )
+            if reward is not None:
+                inviter = [reward.inviter.telegram_id]
+                told = partial(reward_notice, receipt.payer, reward)
+                messages += await in_languages_of(shop, inviter, told)
+                messages += await in_languages_of(shop, [chat_id], lambda: str(INVITED_THANKS))
         if isinstance(outcome, Unmatched):
             messages += await in_languages_of(shop, [chat_id], lambda: str(UNMATCHED))
             messages += await in_languages_of(shop, admins, lambda: unmatched_notice(receipt))

@@ -98,7 +98,10 @@ async def limits_refusal(
 async def promo_price(
     shop: Shop, code: PromoCode | None, product: ShownProduct, telegram_id: int, moment: datetime
 ) -> PromoPrice | str:
-    """The product's price with the code for this buyer, or why there is none."""
+    """The product's price with the code for this buyer, or why there is none (someone
+    else's personal code is no code at all to them)."""
+    if code is not None and code.owner_telegram_id not in (None, telegram_id):
+        code = None
     refused = refusal(code, product, moment)
     if refused is None and code is not None:
         refused = await limits_refusal(shop, code, telegram_id, moment)

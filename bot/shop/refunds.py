@@ -11,6 +11,7 @@ from bot.i18n import _
 from bot.i18n.formats import moment
 from bot.shop.money import format_amount
 from bot.shop.purchases import PROVIDER_STARS
+from bot.shop.referrals import take_back_reward
 from bot.shop.services import Shop
 from bot.shop.stock import now
 
@@ -77,12 +78,18 @@ async def find_refundable(shop: Shop, purchase_id: int) -> Refundable | Refused:
 
 
 async def mark_refunded(shop: Shop, purchase_id: int) -> bool:
-    """Mark it refunded now; False if it already was (another admin, or Telegram's
-    `refunded_payment`, got there first)."""
-    return await shop.purchases.refund(purchase_id, now())
+    """Mark it refunded now, taking back the referral reward it earned; False if it already
+    was (another admin, or Telegram's `refunded_payment`, got there first)."""
+    if not await shop.purchases.refund(purchase_id, now()):
+        return False
+    await take_back_reward(shop, purchase_id)
+    return True
 
 
 async def mark_charge_refunded(shop: Shop, charge_id: str) -> int | None:
     """Mark the purchase of a charge refunded now; its id, or None if there was none to
-    mark (an unknown charge, or one already marked)."""
-    return await shop.purchases.refund_charge(charge_id, now())
+    mark (an unknown charge, or one already marked). As `mark_refunded`."""
+    purchase_id = await shop.purchases.refund_charge(charge_id, now())
+    if purchase_id is not None:
+        await take_back_reward(shop, purchase_id)
+    return purchase_id

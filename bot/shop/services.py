@@ -13,6 +13,7 @@ from bot.dao.orders import OrderDAO
 from bot.dao.outbox import OutboxDAO
 from bot.dao.promo_codes import PromoCodeDAO
 from bot.dao.purchases import PurchaseDAO
+from bot.dao.referrals import ReferralDAO
 from bot.dao.restock import RestockDAO
 from bot.dao.reviews import ReviewDAO
 from bot.dao.stats import StatsDAO
@@ -54,6 +55,11 @@ class Shop:
         """Customers waiting for sold-out stock products, on the products' session (as
         `stock`)."""
         return RestockDAO(self.products.session)
+
+    @property
+    def referrals(self) -> ReferralDAO:
+        """Who invited whom, on the products' session (as `stock`)."""
+        return ReferralDAO(self.products.session)
 
     @classmethod
     def on(cls, session: AsyncSession, catalog: CatalogCache | None = None) -> Shop:

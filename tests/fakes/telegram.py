@@ -408,6 +408,18 @@ class FakeTelegram:
         }
         return {"message": self._user_message(user_id, successful_payment=payment)}
 
+    def refund_update(
+        self, user_id: int, *, charge_id: str, total_amount: int, currency: str = "XTR"
+    ) -> JSONDict:
+        """A service message in the user's chat telling of a refund (`refunded_payment`)."""
+        refund = {
+            "currency": currency,
+            "total_amount": total_amount,
+            "invoice_payload": "whatever",
+            "telegram_payment_charge_id": charge_id,
+        }
+        return {"message": self._user_message(user_id, refunded_payment=refund)}
+
     def document_update(
         self, user_id: int, *, file_id: str, file_name: str = "file.bin"
     ) -> JSONDict:

@@ -1,8 +1,9 @@
-"""promo codes
+"""promo codes and referrals
 
 `promo_codes`: a code that takes a percentage or a fixed amount off a price, for every product,
 a category or one product, with limits on uses in all and per buyer, a validity window and an
-on/off switch. `promo_uses`: one use of a code by a buyer, held at pre-checkout and then spent
+on/off switch; a personal one (a referral reward) names its owner and the purchase that earned
+it (unique). `promo_uses`: one use of a code by a buyer, held at pre-checkout and then spent
 by the payment (`purchase_id`, unique) with the discount it gave. Two new tables, their foreign
 keys to `products`, `categories` and `purchases` declared on empty tables.
 
@@ -12,8 +13,12 @@ existing is rewritten: on PostgreSQL the column is added and its foreign key dec
 REFERENCES`, no rebuild of `orders` (a rebuild would also reset its AUTOINCREMENT sequence to
 the highest id, and an invoice number must never come back).
 
-Downgrade drops both tables and the column: the purchases made with a code stay, at the price
-they were paid.
+`referrals`: who invited whom, one row per invited user. A table of its own rather than a
+column on `users`, the biggest table a shop has: made empty, with its indexes, it locks and
+scans nothing there.
+
+Downgrade drops the three tables and the column: the purchases made with a code stay, at the
+price they were paid.
 
 Revision ID: 0b5e8d3f6a21
 Revises: f4b7c2d91a3e
@@ -70,6 +75,8 @@ def upgrade() -> None:
         sa.Column("starts_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("ends_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("active", sa.Boolean(), server_default=sa.true(), nullable=False),
+        sa.Column("owner_telegram_id", sa.BigInteger(), nullable=True),
+        sa.Column("earned_by_purchase_id", sa.Integer(), nullable=True),
         *_timestamps(),
         sa.CheckConstraint(
             "(percent IS NOT NULL AND amount IS NULL AND currency IS NULL) OR "
@@ -87,8 +94,16 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["product_id"], ["products.id"], name=op.f("fk_promo_codes_product_id_products")
         ),
+        sa.ForeignKeyConstraint(
+            ["earned_by_purchase_id"],
+            ["purchases.id"],
+            name=op.f("fk_promo_codes_earned_by_purchase_id_purchases"),
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_promo_codes")),
         sa.UniqueConstraint("code", name=op.f("uq_promo_codes_code")),
+        sa.UniqueConstraint(
+            "earned_by_purchase_id", name=op.f("uq_promo_codes_earned_by_purchase_id")
+        ),
     )
     op.create_table(
         "promo_uses",
@@ -115,6 +130,22 @@ def upgrade() -> None:
         ["promo_code_id", "telegram_id"],
         unique=False,
     )
+    op.create_table(
+        "referrals",
+        sa.Column("invited_id", sa.Integer(), nullable=False),
+        sa.Column("inviter_id", sa.Integer(), nullable=False),
+        *_timestamps(),
+        sa.CheckConstraint("invited_id <> inviter_id", name=op.f("ck_referrals_not_oneself")),
+        sa.ForeignKeyConstraint(
+            ["invited_id"], ["users.id"], name=op.f("fk_referrals_invited_id_users")
+        ),
+        sa.ForeignKeyConstraint(
+            ["inviter_id"], ["users.id"], name=op.f("fk_referrals_inviter_id_users")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_referrals")),
+        sa.UniqueConstraint("invited_id", name=op.f("uq_referrals_invited_id")),
+    )
+    op.create_index(op.f("ix_referrals_inviter_id"), "referrals", ["inviter_id"], unique=False)
     if _sqlite():
         op.execute(
             "ALTER TABLE orders ADD COLUMN promo_code_id INTEGER "
@@ -138,6 +169,8 @@ def downgrade() -> None:
     else:
         op.drop_constraint(op.f(FK_ORDERS_PROMO), "orders", type_="foreignkey")
         op.drop_column("orders", "promo_code_id")
+    op.drop_index(op.f("ix_referrals_inviter_id"), table_name="referrals")
+    op.drop_table("referrals")
     op.drop_index("ix_promo_uses_promo_code_id_telegram_id", table_name="promo_uses")
     op.drop_table("promo_uses")
     op.drop_table("promo_codes")
