@@ -68,19 +68,31 @@ async def _checked(shop: Shop, columns: dict[str, Any]) -> str | None:
     return None
 
 
-@router.message(Command("promo_new"))
-async def create(message: Message, command: CommandObject, shop: Shop) -> None:
+async def _read(
+    message: Message, command: CommandObject, shop: Shop, *, new: bool
+) -> tuple[str, dict[str, Any]] | None:
+    """The code and the columns the command sets; None once the admin has been told what
+    is wrong with it."""
     words = (command.args or "").split()
     try:
         code = parse_code(words[0] if words else None)
-        columns = parse_terms(words[1:], new=True)
+        columns = parse_terms(words[1:], new=new)
     except ValueError as error:
         await message.answer(escape(str(error)))
-        return
+        return None
     refusal = await _checked(shop, columns)
     if refusal is not None:
         await message.answer(refusal)
+        return None
+    return code, columns
+
+
+@router.message(Command("promo_new"))
+async def create(message: Message, command: CommandObject, shop: Shop) -> None:
+    read = await _read(message, command, shop, new=True)
+    if read is None:
         return
+    code, columns = read
     created = await shop.promo_codes.create(code=code, **columns)
     if created is None:
         await message.answer(
@@ -92,23 +104,16 @@ async def create(message: Message, command: CommandObject, shop: Shop) -> None:
 
 @router.message(Command("promo_edit"))
 async def edit(message: Message, command: CommandObject, shop: Shop) -> None:
-    words = (command.args or "").split()
-    try:
-        code = parse_code(words[0] if words else None)
-        columns = parse_terms(words[1:], new=False)
-    except ValueError as error:
-        await message.answer(escape(str(error)))
+    read = await _read(message, command, shop, new=False)
+    if read is None:
         return
+    code, columns = read
     found = await shop.promo_codes.by_code(code)
     if found is None:
         await message.answer(_("There is no code {code}.").format(code=code))
         return
     if not columns:
         await message.answer(escape(usage()))
-        return
-    refusal = await _checked(shop, columns)
-    if refusal is not None:
-        await message.answer(refusal)
         return
     await shop.promo_codes.change(found.id, **columns)
     changed = await shop.promo_codes.get(found.id, lock=True)
