@@ -269,6 +269,14 @@ SEED: dict[str, list[Row]] = {
     "5c7e9a1b3d24": [
         {**_order_row(5, provider="robokassa", state="created"), "promo_code_id": 2},
     ],
+    "b6d8f0a2c4e7": [
+        {
+            "__tablename__": "users",
+            "id": 1005,
+            "telegram_id": 7_100_005,
+            "blocked_at": datetime(2026, 1, 8, 9, 10, 11),
+        },
+    ],
 }
 
 

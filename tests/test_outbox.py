@@ -22,8 +22,10 @@ from bot.dao.models import (
     OUTBOX_SENT,
     OUTBOX_TEXT,
     OutboxMessage,
+    User,
 )
 from bot.dao.outbox import NewMessage, OutboxDAO
+from bot.keyboards.callbacks import Admin, AdminAction
 from bot.shop.stock import now
 from bot.telegram.outbox import GET_IT_AGAIN, Outbox
 from bot.workers.outbox import OutboxWorker
@@ -141,10 +143,16 @@ async def test_a_blocked_buyer_is_marked_and_never_retried(shop: ShopBot) -> Non
     await make_due(shop)
     assert await outbox_of(shop).send_due(shop.bot) == 0
     assert notice.state == OUTBOX_SENT  # the admins heard of the sale all the same
-    # Unblocked, the buyer gets it from 🧾 My purchases.
+    [user] = await shop.rows(User, User.telegram_id == BUYER)
+    assert user.blocked_at is not None
+    stats = (await shop.chat(ADMIN).press(Admin(action=AdminAction.STATS).pack())).screen
+    assert "  • 1 has blocked the bot" in stats.text
+    # Unblocked (Telegram's Restart sends /start), the buyer gets it from 🧾 My purchases.
     shop.telegram.block(BUYER, blocked=False)
     buyer = shop.chat(BUYER)
     purchases = await buyer.tap(await buyer.send("/start"), "My purchases")
+    [user] = await shop.rows(User, User.telegram_id == BUYER)
+    assert user.blocked_at is None
     again = await buyer.press(purchases.button("Python Tricks"))
     assert CONTENT in texts(again.calls)
 

@@ -68,6 +68,9 @@ class User(Base):
     # What the bot speaks to them: from their client's language at first contact, or chosen
     # with 🌐; None until then (users from before languages: set at their next /start).
     language: Mapped[str | None] = mapped_column(String(8))
+    # When a message to them was refused because they blocked the bot (a 403); cleared when
+    # they start it again.
+    blocked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     purchases: Mapped[list[Purchase]] = relationship(back_populates="user")
 

@@ -32,6 +32,7 @@ class UserCounts:
     today: int
     week: int
     month: int
+    blocked: int  # have blocked the bot (a message to them was refused)
 
 
 @dataclass(frozen=True)
@@ -52,9 +53,10 @@ class StatsDAO:
             func.count(User.id).filter(User.created_at >= periods.today),
             func.count(User.id).filter(User.created_at >= periods.week),
             func.count(User.id).filter(User.created_at >= periods.month),
+            func.count(User.id).filter(User.blocked_at.is_not(None)),
         )
-        total, today, week, month = (await self.session.execute(statement)).one()
-        return UserCounts(total=total, today=today, week=week, month=month)
+        total, today, week, month, blocked = (await self.session.execute(statement)).one()
+        return UserCounts(total=total, today=today, week=week, month=month, blocked=blocked)
 
     async def revenue(self, since: datetime | None = None) -> list[Revenue]:
         """Purchases and their sum per currency and provider, since `since` (None: all time);

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -48,9 +49,16 @@ class UserDAO:
             (stored.username, stored.first_name, stored.last_name)
             == (username, first_name, last_name)
             and (stored.language is not None or language is None)
+            and stored.blocked_at is None
         ):
             return stored
-        values = {"username": username, "first_name": first_name, "last_name": last_name}
+        # Registering again means they started the bot: they no longer block it.
+        values = {
+            "username": username,
+            "first_name": first_name,
+            "last_name": last_name,
+            "blocked_at": None,
+        }
         insert = dialect_insert(self.session)(User).values(
             telegram_id=telegram_id, language=language, **values
         )
@@ -94,6 +102,16 @@ class UserDAO:
         )
         self._read_for_register.pop(telegram_id, None)
         return (await self.session.execute(statement)).first() is not None
+
+    async def mark_blocked(self, telegram_ids: Iterable[int], when: datetime) -> None:
+        """These users refused a message because they blocked the bot."""
+        statement = (
+            update(User)
+            .where(User.telegram_id.in_(list(telegram_ids)), User.blocked_at.is_(None))
+            .values(blocked_at=when)
+            .execution_options(synchronize_session=False)
+        )
+        await self.session.execute(statement)
 
     async def by_telegram_id(self, telegram_id: int) -> User | None:
         """The stored user, as the database has them now (refreshed if already loaded)."""

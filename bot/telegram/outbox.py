@@ -70,6 +70,7 @@ class _Outcome:
     error: str | None = None
     retry_at: datetime | None = None
     tell_buyer: bool = False
+    blocked: bool = False  # the chat's user blocked the bot
 
     async def record(self, outbox: OutboxDAO, owner: str, moment: datetime) -> bool:
         """False when the row is no longer `owner`'s."""
@@ -251,9 +252,13 @@ class Outbox:
                 reason,
             )
             # A buyer who blocked the bot (403) cannot be told anything.
-            reachable = not isinstance(error, TelegramForbiddenError)
+            blocked = isinstance(error, TelegramForbiddenError)
             return _Outcome(
-                row, parts_sent, reason, tell_buyer=row.kind == OUTBOX_GOODS and reachable
+                row,
+                parts_sent,
+                reason,
+                tell_buyer=row.kind == OUTBOX_GOODS and not blocked,
+                blocked=blocked,
             )
         wait = (
             float(error.retry_after)
@@ -280,11 +285,11 @@ class Outbox:
                 kept = [
                     await outcome.record(shop.outbox, self.owner, moment) for outcome in outcomes
                 ]
-                told = [
-                    outcome.row.chat_id
-                    for outcome, ours in zip(outcomes, kept, strict=True)
-                    if ours and outcome.tell_buyer
-                ]
+                still_ours = [out for out, mine in zip(outcomes, kept, strict=True) if mine]
+                blocked = {outcome.row.chat_id for outcome in still_ours if outcome.blocked}
+                if blocked:
+                    await shop.users.mark_blocked(blocked, moment)
+                told = [outcome.row.chat_id for outcome in still_ours if outcome.tell_buyer]
                 notices = await self._get_it_again(shop, told)
         except Exception as error:
             logger.warning(

@@ -45,6 +45,9 @@ def _users_lines(users: UserCounts) -> list[str]:
         ngettext("  • {count} new this month", "  • {count} new this month", users.month).format(
             count=users.month
         ),
+        ngettext(
+            "  • {count} has blocked the bot", "  • {count} have blocked the bot", users.blocked
+        ).format(count=users.blocked),
     ]
 
 
