@@ -30,12 +30,15 @@ class ReferralDAO:
         return (await self.session.execute(statement)).first() is not None
 
     async def inviter_of(self, telegram_id: int) -> User | None:
-        """Who invited this user (by Telegram id), if anyone."""
+        """Who invited this user (by Telegram id), if anyone. Their tie stays locked until
+        the transaction ends (PostgreSQL; SQLite has one writer at a time): two first
+        purchases at once take turns, and the second sees the first."""
         invited = select(User.id).where(User.telegram_id == telegram_id).scalar_subquery()
         statement = (
             select(User)
             .join(Referral, Referral.inviter_id == User.id)
             .where(Referral.invited_id == invited)
+            .with_for_update(of=Referral)
         )
         return await self.session.scalar(statement)
 
