@@ -173,3 +173,24 @@ async def test_no_reward_when_the_shop_gives_none(database: ThrowawayDatabase) -
         assert await rewards(shop) == []
         screen = await shop.chat(INVITER).tap(await shop.chat(INVITER).send("/start"), "Invite")
         assert "% off" not in screen.text
+
+
+async def test_two_first_purchases_at_once_reward_once(shop: ShopBot, product_id: int) -> None:
+    other_product = await shop.add_product("Books", name="Book", price=20, currency="XTR")
+    await invited(shop)
+
+    await shop.feed(
+        *(
+            shop.telegram.payment_update(
+                FRIEND,
+                currency="XTR",
+                total_amount=20,
+                payload=build_payload(product, FRIEND),
+                charge_id=f"at-once-{product}",
+            )
+            for product in (product_id, other_product)
+        )
+    )
+
+    assert len(await shop.rows(Purchase)) == 2
+    assert len(await rewards(shop)) == 1
