@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from bot.dao.models import PromoCode, Purchase, Referral, User
-from bot.keyboards.callbacks import EnterPromo, Menu, MenuAction
+from bot.keyboards.callbacks import AdminPromos, EnterPromo, Menu, MenuAction
 from bot.shop.invoices import build_payload
 from tests.support.databases import ThrowawayDatabase
 from tests.support.shop import Chat, ShopBot, running_shop, texts
@@ -82,6 +82,11 @@ async def test_the_link_ties_a_new_user_and_their_first_purchase_rewards_the_inv
     assert "1 person came through it." in screen.text
     assert f"<code>{reward.code}</code> — 15% — yours to use" in screen.text
 
+    listed = (await shop.chat(ADMIN).press(AdminPromos(page=0).pack())).screen
+    assert f"<code>{reward.code}</code> — 15% — every product — only for user {INVITER}" in (
+        listed.text
+    )
+    assert "at most 1 use — 1 per buyer" in listed.text
     # The reward is the inviter's own: 15% off 20 ⭐ is 17 ⭐ for them, no code at all for others.
     await inviter.press(EnterPromo(product_id=product_id).pack())
     assert "<b>17 ⭐</b>" in (await inviter.send(reward.code.lower())).text

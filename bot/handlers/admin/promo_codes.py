@@ -14,7 +14,7 @@ from bot.config import Settings
 from bot.dao.models import PromoCode
 from bot.dao.promo_codes import Usage
 from bot.handlers.ui import show, stale
-from bot.i18n import _
+from bot.i18n import _, ngettext
 from bot.i18n.formats import moment
 from bot.keyboards.admin import promo_codes_keyboard
 from bot.keyboards.callbacks import AdminPromo, AdminPromos
@@ -46,8 +46,14 @@ def code_line(code: PromoCode, usage_: Usage | None) -> str:
         describe(code),
         scope,
     ]
+    if code.owner_telegram_id is not None:
+        parts.append(_("only for user {id}").format(id=code.owner_telegram_id))
     if code.max_uses is not None:
-        parts.append(_("at most {count} uses").format(count=code.max_uses))
+        parts.append(
+            ngettext("at most {count} use", "at most {count} uses", code.max_uses).format(
+                count=code.max_uses
+            )
+        )
     if code.per_user is not None:
         parts.append(_("{count} per buyer").format(count=code.per_user))
     if code.starts_at is not None:
