@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.dao.models import KIND_STOCK, Category, Product, StockUnit
 from bot.dao.stock import content_hash
+from bot.keyboards.callbacks import EnterPromo, RatePurchase
 from bot.shop.invoices import build_payload
 from tests.fakes.telegram import Call
 from tests.support.databases import ThrowawayDatabase
@@ -112,6 +113,18 @@ async def pay(shop: ShopBot, customer: Chat, product_id: int) -> None:
     await customer.pay(currency="XTR", total_amount=PRICE, payload=payload, charge_id="w-1")
 
 
+async def review_and_codes(shop: ShopBot, customer: Chat, admin: Chat, product_id: int) -> None:
+    """Words for a review (too long, then right; the admins' notice sent), promo codes made
+    with mistakes, and one typed on the card (unknown, then right)."""
+    await customer.press(RatePurchase(purchase_id=1, stars=4).pack())
+    await say(customer, "9" * 1001, "👍 10/10")
+    await shop.dispatcher["outbox"].send_due(shop.bot)
+    await say(admin, "/promo_new", "/promo_new Q10 120%", "/promo_new Q10 10% until=31.12")
+    await say(admin, "/promo_new Q10 10% uses=5", "/promo_new Q10 5%", "/promo_edit Q10 per_user=1")
+    await customer.press(EnterPromo(product_id=product_id).pack())
+    await say(customer, "Q99", "q10")
+
+
 async def walk(shop: ShopBot, language: str) -> dict[int, list[str]]:
     """What the customer and the admin saw, walking every screen in `language`."""
     for user in (ADMIN, CUSTOMER):
@@ -123,6 +136,7 @@ async def walk(shop: ShopBot, language: str) -> dict[int, list[str]]:
     await say(customer, "?", "/cancel")
     await pay(shop, customer, product_id)
     await crawl(customer, await customer.send("/start"))  # "My purchases" has one now
+    await review_and_codes(shop, customer, admin, product_id)
     await crawl(admin, await admin.send("/start"))
     await fill_forms(admin)
     await say(admin, "/purchase", "/purchase 999", "/purchase x")

@@ -310,12 +310,15 @@ async def test_a_payment_after_the_code_ran_out_is_honoured_and_logged(
         ("/promo_new AB 20%", "A code is 3 to 32 letters A-Z, digits, - or _."),
         ("/promo_new SALE", "Say what the code takes off: 20% or 50XTR."),
         ("/promo_new SALE 120%", "I do not understand “120%”."),
-        ("/promo_new SALE 20% uses=0", "uses must be a whole number, or - for none."),
-        ("/promo_new SALE 20% until=31.12.2026", "until must be a date like 2026-12-31."),
+        ("/promo_new SALE 20% uses=0", "“uses=0”: a whole number goes here, or - for none."),
+        ("/promo_new SALE 20% until=31.12.2026", "“until=31.12.2026”: a date like 2026-12-31"),
         ("/promo_new SALE 20% product=1 category=1", "A code is for one product or one category"),
         ("/promo_new SALE 20% product=999", "There is no product #999."),
         ("/promo_new SALE 0XTR", "The price must be greater than zero"),
-        ("/promo_new SALE 20% from=2026-12-31 until=2026-01-01", "until must not be before from."),
+        (
+            "/promo_new SALE 20% from=2026-12-31 until=2026-01-01",
+            "The last day (until=…) must not be before",
+        ),
     ],
 )
 async def test_bad_admin_input_gets_one_line_saying_what_to_send(

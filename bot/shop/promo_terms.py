@@ -55,14 +55,20 @@ def _day(value: str, name: str) -> datetime:
     try:
         return datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC)
     except ValueError:
-        raise ValueError(_("{name} must be a date like 2026-12-31.").format(name=name)) from None
+        raise ValueError(
+            _("“{word}”: a date like 2026-12-31 goes here.").format(word=f"{name}={value}")
+        ) from None
 
 
 def _option(name: str, value: str) -> tuple[str, Any]:
     cleared = value == "-"
     if name in ("product", "category", "uses", "per_user"):
         if not cleared and not _WHOLE.fullmatch(value):
-            raise ValueError(_("{name} must be a whole number, or - for none.").format(name=name))
+            raise ValueError(
+                _("“{word}”: a whole number goes here, or - for none.").format(
+                    word=f"{name}={value}"
+                )
+            )
         column = {"product": "product_id", "category": "category_id", "uses": "max_uses"}
         return column.get(name, name), None if cleared else int(value)
     if cleared:
@@ -100,5 +106,5 @@ def parse_terms(words: list[str], *, new: bool) -> dict[str, Any]:
         columns.setdefault("product_id", None)
     starts, ends = columns.get("starts_at"), columns.get("ends_at")
     if starts is not None and ends is not None and ends <= starts:
-        raise ValueError(_("until must not be before from."))
+        raise ValueError(_("The last day (until=…) must not be before the first (from=…)."))
     return columns
