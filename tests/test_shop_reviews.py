@@ -356,3 +356,24 @@ async def test_the_product_without_reviews_shows_no_rating(shop: ShopBot, produc
     assert "of 5" not in shown.text
     assert "<b>Game &lt;key&gt; &amp; co</b>" in shown.text
     assert not any("Reviews" in label for label in shown.labels)
+
+
+async def test_an_admin_hides_a_review_from_the_reviews_page(
+    shop: ShopBot, product_id: int, purchase_id: int
+) -> None:
+    await review(shop.chat(BUYER), purchase_id, 1, "Spam spam")
+    [written] = await reviews(shop)
+    page = ProductReviews(product_id=product_id).pack()
+    customer_page = (await shop.chat(OTHER).press(page)).screen
+    assert not any("Hide" in label for label in customer_page.labels)
+    assert f"#{written.id}" not in customer_page.text
+    admin = shop.chat(ADMIN)
+    await admin.send("/start")
+
+    admin_page = (await admin.press(page)).screen
+    assert f"· #{written.id}" in admin_page.text
+    hidden = await admin.tap(admin_page, f"Hide #{written.id}")
+
+    assert "Hidden: the shop does not show it." in hidden.text
+    assert (await reviews(shop))[0].hidden_at is not None
+    assert (await shop.chat(OTHER).press(page)).notice == str(STALE)  # no review left to show

@@ -28,6 +28,7 @@ class ReviewSummary:
 
 @dataclass(frozen=True, slots=True)
 class ShownReview:
+    id: int
     rating: int
     text: str | None
     written_at: datetime  # when first written
@@ -157,7 +158,7 @@ class ReviewDAO:
     async def page_of(self, product_id: int, number: int, size: int) -> Page[ShownReview]:
         """A product's shown reviews, newest first."""
         page = await _PAGE.page(self.session, number, size, product_id=product_id)
-        items = [ShownReview(r.rating, r.text, r.created_at) for r in page.items]
+        items = [ShownReview(r.id, r.rating, r.text, r.created_at) for r in page.items]
         return Page(items=items, number=number, size=size, total=page.total)
 
     async def get(self, review_id: int) -> Review | None:

@@ -149,7 +149,11 @@ async def _save(
 
 
 @router.callback_query(ProductReviews.filter())
-async def reviews_page(callback: CallbackQuery, callback_data: ProductReviews, shop: Shop) -> None:
+async def reviews_page(
+    callback: CallbackQuery, callback_data: ProductReviews, shop: Shop, settings: Settings
+) -> None:
+    """A page of a product's reviews; an admin also gets 🙈 for each (its notice may be long
+    gone), and sees each one's number."""
     product = await shop.products.card(callback_data.product_id)
     if product is None:
         await stale(callback)
@@ -162,11 +166,13 @@ async def reviews_page(callback: CallbackQuery, callback_data: ProductReviews, s
     lines = [_("💬 <b>Reviews of {name}</b>").format(name=escape(product.name))]
     if summary.count:
         lines.append(rating_line(summary))
+    admin = callback.from_user.id in settings.admin_ids
     for review in page.items:
-        lines += ["", f"{stars(review.rating)} · {moment(review.written_at)}"]
+        number = f" · #{review.id}" if admin else ""
+        lines += ["", f"{stars(review.rating)} · {moment(review.written_at)}{number}"]
         if review.text:
             lines.append(escape(review.text))
-    markup = reviews_page_keyboard(product.id, page, callback_data.card_page)
+    markup = reviews_page_keyboard(product.id, page, callback_data.card_page, moderated=admin)
     await show(callback, "\n".join(lines) + page_caption(page), markup)
 
 

@@ -7,6 +7,7 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.dao.paging import Page
+from bot.dao.reviews import ShownReview
 from bot.i18n import _
 from bot.keyboards.callbacks import (
     AdminReview,
@@ -60,9 +61,14 @@ def review_saved_keyboard(product_id: int, product_name: str) -> InlineKeyboardM
 
 
 def reviews_page_keyboard(
-    product_id: int, page: Page[object], card_page: int
+    product_id: int, page: Page[ShownReview], card_page: int, *, moderated: bool = False
 ) -> InlineKeyboardMarkup:
+    """`moderated`: for an admin, 🙈 for each review on the page."""
     builder = InlineKeyboardBuilder()
+    if moderated:
+        for review in page.items:
+            label = _("🙈 Hide #{number}").format(number=review.id)
+            builder.row(button(label, AdminReview(review_id=review.id, hide=True)))
     add_pager(
         builder,
         page,
