@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, Exists, delete, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.dao.catalog_cache import CatalogCache, kept_in
@@ -32,6 +32,11 @@ class Usage:
 def _counts(now: datetime) -> ColumnElement[bool]:
     """A use that counts against the limits: spent, or held and not expired."""
     return or_(PromoUse.purchase_id.is_not(None), PromoUse.held_until > now)
+
+
+def _spent() -> Exists:
+    """The code of the query it is in has a spent use."""
+    return exists().where(PromoUse.promo_code_id == PromoCode.id, PromoUse.purchase_id.is_not(None))
 
 
 def _unspent_of(code_id: int, telegram_id: int) -> tuple[ColumnElement[bool], ...]:
@@ -95,11 +100,8 @@ class PromoCodeDAO:
 
     async def rewards_of(self, telegram_id: int) -> list[tuple[PromoCode, bool]]:
         """This user's personal codes, newest first, each with whether it was spent."""
-        spent = select(PromoUse.id).where(
-            PromoUse.promo_code_id == PromoCode.id, PromoUse.purchase_id.is_not(None)
-        )
         statement = (
-            select(PromoCode, spent.exists())
+            select(PromoCode, _spent())
             .where(PromoCode.owner_telegram_id == telegram_id)
             .order_by(PromoCode.id.desc())
         )
@@ -108,14 +110,9 @@ class PromoCodeDAO:
     async def take_back(self, purchase_id: int) -> str | None:
         """Switch off the reward this purchase earned, unless it was spent; its code, or None
         when there was none to take back."""
-        spent = select(PromoUse.id).where(
-            PromoUse.promo_code_id == PromoCode.id, PromoUse.purchase_id.is_not(None)
-        )
         statement = (
             update(PromoCode)
-            .where(
-                PromoCode.earned_by_purchase_id == purchase_id, PromoCode.active, ~spent.exists()
-            )
+            .where(PromoCode.earned_by_purchase_id == purchase_id, PromoCode.active, ~_spent())
             .values(active=False)
             .returning(PromoCode.code)
             .execution_options(synchronize_session=False)

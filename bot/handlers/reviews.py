@@ -28,7 +28,7 @@ from bot.keyboards.reviews import (
 )
 from bot.payments.delivery import goods_delivery
 from bot.shop import Shop
-from bot.shop.reviews import REVIEW_TEXT_MAX, Written, review_text, stars, write
+from bot.shop.reviews import REVIEW_TEXT_MAX, review_text, stars, write
 from bot.telegram.outgoing import Part
 
 router = Router(name="reviews")
@@ -138,9 +138,8 @@ async def _answer_saved_or_stale(callback: CallbackQuery, shop: Shop, purchase_i
 async def _save(
     shop: Shop, settings: Settings, buyer_id: int, purchase_id: int, rating: int, words: str | None
 ) -> tuple[str, InlineKeyboardMarkup | None]:
-    written = await write(shop, buyer_id, purchase_id, rating, words, settings.admin_ids)
-    purchase = await shop.reviews.reviewable(buyer_id, purchase_id)
-    if written == Written.REFUSED or purchase is None:
+    purchase = await write(shop, buyer_id, purchase_id, rating, words, settings.admin_ids)
+    if purchase is None:
         return _("This purchase can no longer be rated."), None
     saved = _("Thank you! Your review of <b>{name}</b> is saved: {stars}").format(
         name=escape(purchase.product_name), stars=stars(rating)
@@ -162,10 +161,9 @@ async def reviews_page(
     if not page.items:
         await stale(callback)
         return
-    summary = await shop.reviews.summary(product.id)
     lines = [_("💬 <b>Reviews of {name}</b>").format(name=escape(product.name))]
-    if summary.count:
-        lines.append(rating_line(summary))
+    if product.reviews.count:  # read with the card
+        lines.append(rating_line(product.reviews))
     admin = callback.from_user.id in settings.admin_ids
     for review in page.items:
         number = f" · #{review.id}" if admin else ""

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from enum import StrEnum
 
 from bot.dao.models import OUTBOX_REVIEW, RATING_MAX, RATING_MIN, REVIEW_TEXT_MAX
 from bot.dao.outbox import NewMessage
+from bot.dao.reviews import Reviewable
 from bot.i18n import _, ngettext
 from bot.shop.services import Shop
 
@@ -21,18 +21,11 @@ __all__ = [
     "RATING_MAX",
     "RATING_MIN",
     "REVIEW_TEXT_MAX",
-    "Written",
     "review_text",
     "set_hidden",
     "stars",
     "write",
 ]
-
-
-class Written(StrEnum):
-    NEW = "new"
-    CHANGED = "changed"
-    REFUSED = "refused"  # not theirs, refunded, not delivered yet, or unknown
 
 
 def review_text(text: str | None) -> str:
@@ -66,23 +59,24 @@ async def write(
     rating: int,
     text: str | None,
     admin_ids: Iterable[int],
-) -> Written:
+) -> Reviewable | None:
     """Write this buyer's review of the purchase (`text` None keeps its words); a new one is
-    told to every admin through the outbox, in the same transaction."""
+    told to every admin through the outbox, in the same transaction. The purchase reviewed,
+    or None when it may not be (not theirs, refunded, not delivered yet, or unknown)."""
     if not RATING_MIN <= rating <= RATING_MAX:
-        return Written.REFUSED
+        return None
     reviewable = await shop.reviews.reviewable(telegram_id, purchase_id)
     if reviewable is None:
-        return Written.REFUSED
+        return None
     review_id = await shop.reviews.save(purchase_id, reviewable.product_id, rating, text)
     if review_id is None:
-        return Written.CHANGED
+        return reviewable
     notices = [
         NewMessage(OUTBOX_REVIEW, admin_id, purchase_id=purchase_id)
         for admin_id in sorted(admin_ids)
     ]
     await shop.outbox.add(notices, datetime.now(UTC))
-    return Written.NEW
+    return reviewable
 
 
 async def set_hidden(shop: Shop, review_id: int, hidden: bool) -> bool:
