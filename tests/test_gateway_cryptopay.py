@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
-from bot.dao.models import ORDER_CREATED, ORDER_EXPIRED, ORDER_PAID, Order, Purchase
-from bot.keyboards.callbacks import Buy
+from bot.dao.models import ORDER_CREATED, ORDER_EXPIRED, ORDER_PAID, Order, PromoUse, Purchase
+from bot.keyboards.callbacks import Buy, EnterPromo
 from bot.workers.gateway_checks import EXPIRY_GRACE, check_gateways
 from tests.fakes import Call
 from tests.fakes.cryptopay import FakeCryptoPay
@@ -198,3 +198,24 @@ async def test_a_refused_token_leaves_no_order_open(
         assert not cryptopay.invoices
         refusals = [line for line in shop.log if "UNAUTHORIZED" in line]
         assert refusals and not [line for line in shop.log if "wrong-token" in line]
+
+
+async def test_a_refused_invoice_gives_the_promo_codes_held_use_back(
+    database: ThrowawayDatabase, cryptopay: FakeCryptoPay
+) -> None:
+    async with gateway_shop(database, **crypto_settings(cryptopay, "1:wrong-token")) as shop:
+        product_id = await rub_product(shop)
+        await shop.chat(ADMIN).send("/promo_new LAST 10% uses=1")
+        buyer = shop.chat(BUYER)
+        await buyer.send("/start")
+        await buyer.press(EnterPromo(product_id=product_id).pack())
+        card = await buyer.send("last")
+        [offered] = (await buyer.press(card.button("Buy"))).of("sendMessage")
+        [[button]] = offered.params["reply_markup"]["inline_keyboard"]
+
+        answer = (await buyer.press(button["callback_data"])).answer
+
+        assert "not available right now" in answer.params["text"]
+        [order] = await orders(shop)
+        assert (order.state, order.amount) == (ORDER_EXPIRED, 44_910)
+        assert await shop.rows(PromoUse) == []  # the code's one use is free again
