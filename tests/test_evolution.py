@@ -55,6 +55,8 @@ FOREIGN_KEYS = {
     ("referrals", "fk_referrals_invited_id_users"),
     ("referrals", "fk_referrals_inviter_id_users"),
     ("promo_codes", "fk_promo_codes_earned_by_purchase_id_purchases"),
+    ("broadcasts", "fk_broadcasts_button_product_id_products"),
+    ("broadcast_recipients", "fk_broadcast_recipients_broadcast_id_broadcasts"),
 }
 
 

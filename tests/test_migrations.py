@@ -277,6 +277,38 @@ SEED: dict[str, list[Row]] = {
             "blocked_at": datetime(2026, 1, 8, 9, 10, 11),
         },
     ],
+    "9d1f3a5c7e20": [
+        {
+            "__tablename__": "users",
+            "id": 1006,
+            "telegram_id": 7_100_006,
+            "last_seen_at": datetime(2026, 1, 9, 10, 11, 12),
+        },
+        # One half sent, with a button to a product and its progress message.
+        {
+            "__tablename__": "broadcasts",
+            "id": 1,
+            "author_id": 7_000_001,
+            "text": "<b>Скидки</b> — sale & more",
+            "photo": "AgACAgIAAxkBAAIB",
+            "button_text": "Open",
+            "button_product_id": 15,
+            "audience": "language",
+            "audience_value": "ru",
+            "state": "sending",
+            "total": 2,
+            "report_chat_id": 7_000_001,
+            "report_message_id": 42,
+        },
+        {
+            "__tablename__": "broadcast_recipients",
+            "id": 1,
+            "broadcast_id": 1,
+            "chat_id": 7_000_002,
+            "state": "sent",
+        },
+        {"__tablename__": "broadcast_recipients", "id": 2, "broadcast_id": 1, "chat_id": 7_100_005},
+    ],
 }
 
 
