@@ -36,6 +36,7 @@ from bot.dao.open_transactions import track_open_transactions
 from bot.dao.routing import ReadsApart
 from bot.errors import ConfigError, UnreachableError
 from bot.handlers import routers
+from bot.handlers.admin.broadcasts import broadcast_message, broadcast_report
 from bot.handlers.admin.reviews import review_notice
 from bot.handlers.payments import payment_without_storage
 from bot.handlers.restock import restock_notice
@@ -65,14 +66,18 @@ from bot.shop import Shop
 from bot.shop.intake import PaymentIntake
 from bot.shop.journal import PaymentJournal
 from bot.shop.orders import settling_orders
+from bot.telegram.broadcasts import BroadcastSender, messages_in_flight
 from bot.telegram.outbox import Outbox, Renderer
+from bot.telegram.pace import Pace
 from bot.telegram.responses import keep_response_models
 from bot.telegram.retries import RetryMiddleware
 from bot.web.payment_callbacks import payment_server
+from bot.workers.broadcasts import BroadcastWorker
 from bot.workers.gateway_checks import GatewayChecks
 from bot.workers.outbox import OutboxWorker
 from bot.workers.payment_replay import finish_payments, replay_payment_journal
 from bot.workers.reservations import ReservationSweep
+from bot.workers.visits import Visits
 
 READS = "shopbot reads"  # the replica's connections, as pg_stat_activity names them
 
@@ -143,8 +148,22 @@ def build_dispatcher(
     I18n.set_current(i18n)  # for what is written outside updates: start-up, the outbox
     keep_response_models()  # see bot.telegram.responses
     languages = LanguageCache()
-    outbox = Outbox(transactions, OUTBOX_RENDERERS, lease=settings.delivery_lease)
+    broadcast_pace = Pace(settings.broadcast_rate)
+    outbox = Outbox(
+        transactions, OUTBOX_RENDERERS, lease=settings.delivery_lease, goes_before=broadcast_pace
+    )
     outbox_worker = OutboxWorker(outbox)
+    broadcast_worker = BroadcastWorker(
+        BroadcastSender(
+            transactions,
+            outbox,
+            broadcast_pace,
+            compose=broadcast_message,
+            report=broadcast_report,
+            lease=settings.delivery_lease,
+            at_once=messages_in_flight(settings.broadcast_rate),
+        )
+    )
     payments = PaymentIntake(
         PaymentJournal(settings.payments_journal_path),
         transactions,
@@ -171,6 +190,7 @@ def build_dispatcher(
         payments=payments,
         outbox=outbox,
         outbox_worker=outbox_worker,
+        broadcast_worker=broadcast_worker,
         languages=languages,
         readiness=readiness,
         gateways=gateways,
@@ -185,12 +205,17 @@ def build_dispatcher(
     )
     dispatcher.update.outer_middleware(sessions)
     dispatcher.update.outer_middleware(UserLanguageMiddleware(i18n, languages))
+    visits = Visits(transactions)
+    dispatcher.update.outer_middleware(visits)
+    dispatcher["visits"] = visits
     dispatcher.include_routers(*routers())
     watch_storage(dispatcher, settings)
     dispatcher.startup.register(on_startup)
     dispatcher.startup.register(replay_payment_journal)  # after the migration, before polling
     dispatcher.startup.register(reservations.start)
     dispatcher.startup.register(outbox_worker.start)
+    dispatcher.startup.register(broadcast_worker.start)
+    dispatcher.startup.register(visits.start)
     dispatcher.shutdown.register(readiness.stop)  # first: no new traffic
     if gateways is not None:  # callbacks stop before the payments in flight are waited for
         checks = GatewayChecks(gateways)
@@ -202,7 +227,9 @@ def build_dispatcher(
     if replica is not None:
         dispatcher.shutdown.register(replica.stop)
     dispatcher.shutdown.register(finish_payments)  # before the engine and the bot's session
+    dispatcher.shutdown.register(broadcast_worker.stop)  # before the outbox: its report goes there
     dispatcher.shutdown.register(outbox_worker.stop)  # after the payments, which send through it
+    dispatcher.shutdown.register(visits.stop)
     dispatcher.shutdown.register(on_shutdown)
     return dispatcher
 

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.dao.models import User
 from bot.dao.upsert import dialect_insert
 
+# How finely a user's last visit is kept: no write for every update.
+SEEN_GRAIN = timedelta(hours=1)
 # Read on a visitor's first update (their language) and at every /start: built once.
 _USER = (
     select(User)
@@ -109,6 +111,20 @@ class UserDAO:
             update(User)
             .where(User.telegram_id.in_(list(telegram_ids)), User.blocked_at.is_(None))
             .values(blocked_at=when)
+            .execution_options(synchronize_session=False)
+        )
+        await self.session.execute(statement)
+
+    async def seen(self, telegram_ids: Iterable[int], when: datetime) -> None:
+        """These users used the bot at `when`; a visit within the hour before is not
+        written again."""
+        statement = (
+            update(User)
+            .where(
+                User.telegram_id.in_(list(telegram_ids)),
+                or_(User.last_seen_at.is_(None), User.last_seen_at < when - SEEN_GRAIN),
+            )
+            .values(last_seen_at=when)
             .execution_options(synchronize_session=False)
         )
         await self.session.execute(statement)

@@ -42,6 +42,7 @@ def admin_panel() -> InlineKeyboardMarkup:
     builder.row(button(_("📦 Products"), AdminProducts(page=0)))
     builder.row(button(_("🗂 Categories"), Admin(action=AdminAction.CATEGORIES)))
     builder.row(button(_("🏷 Promo codes"), AdminPromos(page=0)))
+    builder.row(button(_("📣 Broadcast"), Admin(action=AdminAction.BROADCAST)))
     builder.row(home_button())
     return builder.as_markup()
 

@@ -128,6 +128,7 @@ class AdminAction(StrEnum):
     ADD_PRODUCT = "add_product"
     CATEGORIES = "categories"
     ADD_CATEGORY = "add_category"
+    BROADCAST = "broadcast"  # 📣: compose a new broadcast
 
 
 class Admin(CallbackData, prefix="adm"):
@@ -215,3 +216,24 @@ class ProductForm(CallbackData, prefix="form"):
     """The confirm step of the add-product form."""
 
     action: FormAction
+
+
+class BroadcastAction(StrEnum):
+    SEND = "send"
+    PAUSE = "pause"
+    RESUME = "resume"
+    CANCEL = "cancel"
+
+
+class AdminBroadcast(CallbackData, prefix="admbc"):
+    """A broadcast's buttons: send the previewed draft, pause, resume, cancel."""
+
+    action: BroadcastAction
+    broadcast_id: RowId
+
+
+class BroadcastTo(CallbackData, prefix="bcto"):
+    """The audience a new broadcast goes to (bot.dao.broadcasts' kinds) and which one."""
+
+    kind: str
+    value: str = ""

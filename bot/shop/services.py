@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.dao.broadcasts import BroadcastDAO
 from bot.dao.catalog import CategoryDAO, ProductDAO
 from bot.dao.catalog_cache import CatalogCache
 from bot.dao.orders import OrderDAO
@@ -55,6 +56,11 @@ class Shop:
         """Customers waiting for sold-out stock products, on the products' session (as
         `stock`)."""
         return RestockDAO(self.products.session)
+
+    @property
+    def broadcasts(self) -> BroadcastDAO:
+        """Broadcasts and their recipients, on the products' session (as `stock`)."""
+        return BroadcastDAO(self.products.session)
 
     @property
     def referrals(self) -> ReferralDAO:

@@ -96,11 +96,15 @@ class Outbox:
         renderers: Mapping[str, Renderer],
         *,
         lease: float,
+        goes_before: Pace | None = None,
     ) -> None:
+        """`goes_before`: the broadcasts' pace, whose next turn each message sent here takes
+        (goods and notices go before a broadcast)."""
         self.transactions = transactions
         self.renderers = renderers
         self.lease = lease
         self.pace = Pace(SENDS_PER_SECOND)
+        self.goes_before = goes_before
         self.owner = sender_name()
         # Rows `write` rendered, until `send_now` sends them. Keyed by the whole row, not its
         # id: SQLite reuses the id of a row whose transaction rolled back.
@@ -233,6 +237,8 @@ class Outbox:
                 return _Outcome(row, index, "its claim ran out", now())
             if pace is not None:
                 await pace.turn()
+            if self.goes_before is not None:
+                self.goes_before.give_way()
             try:
                 with answering_by(send_by):
                     await parts[index].send(bot, row.chat_id)

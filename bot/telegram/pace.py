@@ -12,10 +12,24 @@ class Pace:
     def __init__(self, per_second: float) -> None:
         self.interval = 1.0 / per_second
         self._next = 0.0
+        self._held_until = 0.0
 
     async def turn(self) -> None:
-        loop_now = asyncio.get_running_loop().time()
-        slot = max(loop_now, self._next)
-        self._next = slot + self.interval
-        if slot > loop_now:
-            await asyncio.sleep(slot - loop_now)
+        loop = asyncio.get_running_loop()
+        while True:
+            slot = max(loop.time(), self._next)
+            self._next = slot + self.interval
+            if slot > loop.time():
+                await asyncio.sleep(slot - loop.time())
+            if slot >= self._held_until:
+                return
+            # Held while it waited (a 429): take a turn after the hold instead.
+
+    def give_way(self) -> None:
+        """A send that did not wait for its turn (goods, a sale notice) took the next one."""
+        self._next = max(self._next, asyncio.get_running_loop().time()) + self.interval
+
+    def hold(self, seconds: float) -> None:
+        """No turn for `seconds` (Telegram's `retry_after`): every sender waiting slows."""
+        self._held_until = max(self._held_until, asyncio.get_running_loop().time() + seconds)
+        self._next = max(self._next, self._held_until)

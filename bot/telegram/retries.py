@@ -68,6 +68,18 @@ NOT_RETRIED: tuple[type[TelegramMethod[Any]], ...] = (
 
 # The event loop time by which the calls made now must have reached Telegram, if any.
 _answer_by: ContextVar[float | None] = ContextVar("answer_by", default=None)
+# Calls made now are retried by their caller (a broadcast, which slows all its sends at once).
+_caller_retries: ContextVar[bool] = ContextVar("caller_retries", default=False)
+
+
+@contextmanager
+def retried_by_caller() -> Iterator[None]:
+    """Bot API calls made inside fail at once, for the caller to retry as it sees fit."""
+    token = _caller_retries.set(True)
+    try:
+        yield
+    finally:
+        _caller_retries.reset(token)
 
 
 @contextmanager
@@ -108,7 +120,7 @@ class RetryMiddleware(BaseRequestMiddleware):
         bot: Bot,
         method: TelegramMethod[TelegramType],
     ) -> Response[TelegramType]:
-        if isinstance(method, NOT_RETRIED):
+        if isinstance(method, NOT_RETRIED) or _caller_retries.get():
             return await make_request(bot, method)
         clock = asyncio.get_running_loop().time
         deadline = clock() + self.budget_of(method)

@@ -7,6 +7,8 @@ from aiogram import Router
 
 from bot.filters.admin import IsAdmin
 from bot.handlers.admin import (
+    broadcast_form,
+    broadcasts,
     categories,
     menu,
     orders,
@@ -33,4 +35,6 @@ router.include_routers(
     orders.router,
     reviews.router,
     promo_codes.router,
+    broadcast_form.router,
+    broadcasts.router,
 )

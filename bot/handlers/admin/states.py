@@ -24,3 +24,9 @@ class AddUnits(StatesGroup):
     """Waiting for a stock product's units: lines of text or a .txt/.csv document."""
 
     lines = State()
+
+
+class BroadcastForm(StatesGroup):
+    message = State()  # its text, or a photo or document with a caption
+    button = State()
+    audience = State()
