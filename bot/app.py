@@ -191,6 +191,7 @@ def build_dispatcher(
         outbox=outbox,
         outbox_worker=outbox_worker,
         broadcast_worker=broadcast_worker,
+        wake_broadcasts=broadcast_worker.wake,  # what the admin's buttons see of it
         languages=languages,
         readiness=readiness,
         gateways=gateways,

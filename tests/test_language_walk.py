@@ -4,10 +4,11 @@ codes aside), the English walk no Russian.
 
 The walk presses every button it meets (breadth first, each callback once), then does what
 buttons cannot: the forms with wrong answers, a refused pre-checkout, a payment (its goods,
-the admin's sale notice), /purchase and its refund screen, unknown messages."""
+the admin's sale notice), /purchase and its refund screen, a broadcast, unknown messages."""
 
 from __future__ import annotations
 
+import html
 import re
 from collections import deque
 from collections.abc import Callable
@@ -29,7 +30,9 @@ CATEGORY, PRODUCT, SOLD_OUT, IN_STOCK, PRICE = "★ 7", "P-1", "P-2", "P-4", 5
 CYRILLIC = re.compile(r"[А-Яа-яЁё]")
 LATIN_WORD = re.compile(r"(?<![/\w])[A-Za-z]{2,}")
 # Latin words a Russian screen may show: names, codes and file types, not English.
-NOT_ENGLISH = frozenset({"Telegram", "Stars", "UTC", "id", "ID", "txt", "csv", "XTR", "English"})
+NOT_ENGLISH = frozenset(
+    {"Telegram", "Stars", "UTC", "id", "ID", "txt", "csv", "XTR", "English", "HTML"}
+)
 # A link, and an option of /promo_new or /promo_edit (`uses=N`): the same in every language.
 NOT_WORDS = re.compile(r"https?://\S+|\w+=\S+")
 MAX_PRESSES = 150
@@ -104,6 +107,9 @@ async def fill_forms(admin: Chat) -> None:
     await admin.tap(pick, CATEGORY)
     await say(admin, "?", "0", "10001", "5", "?", "/skip")
     await crawl(admin, await admin.send("K-3"))
+    await admin.tap(panel, "📣")  # a broadcast: bad HTML, a bad button, then each audience
+    await say(admin, "<x>", "<b>Q</b>", "?")
+    await crawl(admin, await admin.send("/skip"))
 
 
 async def pay(shop: ShopBot, customer: Chat, product_id: int) -> None:
@@ -148,8 +154,9 @@ async def walk(shop: ShopBot, language: str) -> dict[int, list[str]]:
 
 
 def words(text: str) -> str:
-    """The text without its HTML tags (their names and links are not words anyone reads)."""
-    return TAG.sub(" ", text)
+    """The text without its HTML tags, shown or written out as &lt;b&gt; (their names and
+    links are not words anyone reads)."""
+    return TAG.sub(" ", html.unescape(TAG.sub(" ", text)))
 
 
 def english_words(text: str) -> set[str]:

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, exists, func, insert, literal, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.dao.models import (
+from bot.dao.broadcast_models import (
     BROADCAST_CANCELLED,
     BROADCAST_DONE,
     BROADCAST_DRAFT,
@@ -27,10 +27,8 @@ from bot.dao.models import (
     RECIPIENT_SENT,
     Broadcast,
     BroadcastRecipient,
-    Product,
-    Purchase,
-    User,
 )
+from bot.dao.models import Product, Purchase, User
 
 # broadcasts.audience: who a broadcast goes to (`audience_value` says which one).
 AUDIENCE_ALL = "all"
@@ -199,11 +197,14 @@ class BroadcastDAO:
         )
         return held.scalar()
 
-    async def let_go(self, owner: str) -> int:
-        """Stop holding whatever `owner` holds (it stops): others take it at once."""
+    async def let_go(self, owner: str, broadcast_id: int | None = None) -> int:
+        """Stop holding it (or whatever `owner` holds: it stops): others take it at once."""
+        held_by_owner = Broadcast.sender == owner
+        if broadcast_id is not None:
+            held_by_owner = and_(held_by_owner, Broadcast.id == broadcast_id)
         released = await self.session.execute(
             update(Broadcast)
-            .where(Broadcast.sender == owner)
+            .where(held_by_owner)
             .values(sender=None, sender_until=None)
             .returning(Broadcast.id)
             .execution_options(synchronize_session=False)
@@ -268,11 +269,9 @@ class BroadcastDAO:
     async def change_state(
         self, broadcast_id: int, from_states: Sequence[str], to: str, now: datetime
     ) -> bool:
-        """Pause, resume, cancel or finish: only from one of `from_states`. A broadcast that
-        stops being sent is let go of, so a resumed one is taken at once."""
+        """Pause, resume, cancel or finish: only from one of `from_states`. The instance
+        sending it keeps holding it until it has recorded the messages in flight."""
         values: dict[str, Any] = {"state": to, "updated_at": func.now()}
-        if to != BROADCAST_SENDING:
-            values |= {"sender": None, "sender_until": None}
         if to in (BROADCAST_CANCELLED, BROADCAST_DONE):
             values["finished_at"] = now
         changed = await self.session.execute(

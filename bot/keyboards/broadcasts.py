@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
+from bot.dao.broadcast_models import BROADCAST_PAUSED, BROADCAST_SENDING, Broadcast
 from bot.dao.broadcasts import (
     AUDIENCE_ACTIVE,
     AUDIENCE_ALL,
@@ -15,7 +16,7 @@ from bot.dao.broadcasts import (
     AUDIENCE_LANGUAGE,
     AUDIENCE_NEVER_BOUGHT,
 )
-from bot.dao.models import BROADCAST_PAUSED, BROADCAST_SENDING, Broadcast, Category
+from bot.dao.models import Category
 from bot.i18n import _
 from bot.i18n.languages import LANGUAGES
 from bot.keyboards.callbacks import (

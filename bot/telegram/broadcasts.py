@@ -27,16 +27,16 @@ from aiogram.exceptions import TelegramAPIError, TelegramForbiddenError, Telegra
 from aiogram.types import InlineKeyboardMarkup
 from loguru import logger
 
-from bot.dao.broadcasts import Progress, Recipient
-from bot.dao.models import (
+from bot.dao.broadcast_models import (
     BROADCAST_DONE,
     BROADCAST_SENDING,
-    OUTBOX_TEXT,
     RECIPIENT_BLOCKED,
     RECIPIENT_FAILED,
     RECIPIENT_SENT,
     Broadcast,
 )
+from bot.dao.broadcasts import Progress, Recipient
+from bot.dao.models import OUTBOX_TEXT
 from bot.dao.outbox import NewMessage
 from bot.i18n import default_language, speaking
 from bot.migration.locks import holder_name
@@ -197,7 +197,17 @@ class _Run:
             await self._flush()
         if nobody_left and not self.over():
             await self._finish()
+        if not self.lost and self.state != BROADCAST_SENDING:  # paused, cancelled, done
+            await self._let_go()
         await self._edit_report(force=True)
+
+    async def _let_go(self) -> None:
+        """Its outcomes recorded, let the broadcast go: resumed, it is taken at once."""
+        try:
+            async with self.sender.transactions(LOCK_WAIT) as shop:
+                await shop.broadcasts.let_go(self.sender.owner, self.broadcast.id)
+        except Exception as error:  # taken again once the lease runs out
+            logger.warning("broadcast #{}: could not let it go ({})", self.broadcast.id, error)
 
     async def _one_pass(self) -> bool:
         """Send to every recipient pending now; False when there was none."""

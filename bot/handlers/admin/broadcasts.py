@@ -4,12 +4,13 @@ bot.telegram.broadcasts)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from aiogram import F, Router
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
 from bot.config import Settings
-from bot.dao.broadcasts import Progress
-from bot.dao.models import (
+from bot.dao.broadcast_models import (
     BROADCAST_CANCELLED,
     BROADCAST_DONE,
     BROADCAST_DRAFT,
@@ -17,6 +18,7 @@ from bot.dao.models import (
     BROADCAST_SENDING,
     Broadcast,
 )
+from bot.dao.broadcasts import Progress
 from bot.handlers.ui import show, stale
 from bot.i18n import _
 from bot.keyboards.broadcasts import broadcast_button, controls_keyboard
@@ -24,7 +26,6 @@ from bot.keyboards.callbacks import AdminBroadcast, BroadcastAction
 from bot.shop import Shop
 from bot.shop.stock import now
 from bot.telegram.outgoing import Part
-from bot.workers.broadcasts import BroadcastWorker
 
 router = Router(name="admin-broadcasts")
 
@@ -91,7 +92,7 @@ async def send_off(
     callback_data: AdminBroadcast,
     shop: Shop,
     settings: Settings,
-    broadcast_worker: BroadcastWorker,
+    wake_broadcasts: Callable[[], None],
 ) -> None:
     """Queue its audience and let the worker send it: only a draft is sent off, so a second
     press (or one on another instance) finds it sent already."""
@@ -110,7 +111,7 @@ async def send_off(
     if total is None:
         await callback.answer(_("This broadcast was sent off already."))
         return
-    broadcast_worker.wake()
+    wake_broadcasts()
     text, markup = broadcast_report(
         callback_data.broadcast_id, BROADCAST_SENDING, Progress(left=total)
     )
@@ -122,7 +123,7 @@ async def change(
     callback: CallbackQuery,
     callback_data: AdminBroadcast,
     shop: Shop,
-    broadcast_worker: BroadcastWorker,
+    wake_broadcasts: Callable[[], None],
 ) -> None:
     """Pause, resume or cancel; the instance sending it stops within a moment."""
     from_states, to = _CHANGES[callback_data.action]
@@ -135,5 +136,5 @@ async def change(
         await _show_report(callback, shop, broadcast_id, broadcast.state)
         return
     if to == BROADCAST_SENDING:
-        broadcast_worker.wake()
+        wake_broadcasts()
     await _show_report(callback, shop, broadcast_id, to)
