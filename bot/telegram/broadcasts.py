@@ -54,7 +54,7 @@ Compose = Callable[[Shop, Broadcast], Awaitable[Part]]
 Report = Callable[[int, str, Progress], tuple[str, InlineKeyboardMarkup | None]]
 
 FETCH = 500  # recipients read at a time
-FLUSH_EVERY = 0.5  # seconds between records of outcomes
+FLUSH_EVERY = 0.2  # seconds between records of outcomes: what a SIGKILL may send twice
 REPORT_EVERY = 3.0  # seconds between edits of the admin's progress message
 ATTEMPTS = 3  # tries of one message failing with a 5xx or the network
 BACKOFF = 1.0  # seconds the broadcast waits after such a failure, doubled each time
