@@ -19,6 +19,12 @@ requests for methods the fake does not know (those answer 404 like the real API)
 Like Telegram, one getUpdates at a time per token: a new one ends a pending one with 409
 Conflict (each is recorded in :attr:`FakeBotAPI.conflicts`), and an offset confirms (drops)
 every update below it.
+
+A gate freezes Telegram at a chosen moment, for a process to be killed with requests in
+flight: ``fake.hold_after("sendMessage", 20)`` answers 20 more sendMessage calls, then holds
+the next ones unanswered and unrecorded (:attr:`FakeBotAPI.held`) until ``fake.open_gate()``;
+a held request whose client goes away meanwhile (SIGKILL) is dropped (:attr:`FakeBotAPI.dropped`):
+it never reached Telegram, so nothing was sent.
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ __all__ = ["BotAPIError", "Call", "FakeBotAPI"]
 
 _MAX_UPDATES_PER_POLL = 100
 _SHUTDOWN_TIMEOUT = 2.0
+_GATE_POLL = 0.02  # seconds between looks of a held request at the gate and its client
 CONFLICT = (
     "Conflict: terminated by other getUpdates request; make sure that only one bot instance "
     "is running"
@@ -56,6 +63,15 @@ class Conflict:
 
     at: float
     client_connected: bool  # False: its client had gone (killed, or gave up): nobody saw it
+
+
+@dataclass
+class _Gate:
+    """Calls of `method` (lower case) let through before the gate holds them."""
+
+    method: str
+    passes: int
+    open: bool = False
 
 
 @dataclass
@@ -75,6 +91,9 @@ class FakeBotAPI(FakeTelegram):
         self._updates_served = 0
         self._conflicts: list[Conflict] = []
         self._pending_polls: dict[str, _PendingPoll] = {}  # by token; only on the server loop
+        self._gate: _Gate | None = None
+        self._held = 0
+        self._dropped = 0
         self.handle("getUpdates", self._get_updates)
         self.handle("deleteWebhook", self._delete_webhook)
         # Server thread state.
@@ -265,6 +284,61 @@ class FakeBotAPI(FakeTelegram):
                 self._pending_updates.clear()
         return True
 
+    # ------------------------------------------------------------------ the gate
+
+    def hold_after(self, method: str, count: int) -> None:
+        """Answer `count` more calls of `method`, then hold the next ones, unanswered and
+        unrecorded, until `open_gate`."""
+        if count < 0:
+            raise ValueError("count must be >= 0")
+        with self._cond:
+            self._gate = _Gate(method.lower(), count)
+
+    def open_gate(self) -> None:
+        """Answer the held calls whose client is still there, and every call from now on."""
+        with self._cond:
+            if self._gate is not None:
+                self._gate.open = True
+            self._gate = None
+
+    @property
+    def held(self) -> int:
+        """How many calls the gate holds now."""
+        with self._cond:
+            return self._held
+
+    @property
+    def dropped(self) -> int:
+        """How many held calls were dropped, their client gone: never answered nor recorded."""
+        with self._cond:
+            return self._dropped
+
+    async def _through_gate(self, request: web.Request, method: str) -> bool:
+        """Whether to answer the call: at once, or once the gate opens; False when it was held
+        and its client went away meanwhile (aiohttp does not cancel a handler then)."""
+        with self._cond:
+            gate = self._gate
+            if gate is None or gate.method != method.lower():
+                return True
+            if gate.passes > 0:
+                gate.passes -= 1
+                return True
+            self._held += 1
+        try:
+            while True:
+                await asyncio.sleep(_GATE_POLL)
+                transport = request.transport
+                if transport is None or transport.is_closing() or self._stopping:
+                    with self._cond:
+                        self._dropped += 1
+                    return False
+                with self._cond:
+                    if gate.open:
+                        return True
+        finally:
+            with self._cond:
+                self._held -= 1
+
     # ------------------------------------------------------------------ HTTP layer
 
     async def _handle_method(self, request: web.Request) -> web.Response:
@@ -272,6 +346,8 @@ class FakeBotAPI(FakeTelegram):
             params = await _read_params(request)
         except BotAPIError as error:
             return web.json_response(error.body(), status=error.error_code)
+        if not await self._through_gate(request, request.match_info["method"]):
+            return web.Response(status=499)  # nobody to read it (nginx's "client closed")
         _REQUEST.set(request)
         status, body = await self.answer(
             request.match_info["method"], params, request.match_info["token"]
