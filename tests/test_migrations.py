@@ -309,6 +309,13 @@ SEED: dict[str, list[Row]] = {
         },
         {"__tablename__": "broadcast_recipients", "id": 2, "broadcast_id": 1, "chat_id": 7_100_005},
     ],
+    "3e7a9c1f5b42": [
+        {
+            **_product_row(16, category_id=4),
+            "name": "Ключ Ёлки",
+            "search_text": "ключ елки\n",
+        },
+    ],
 }
 
 
@@ -351,3 +358,24 @@ def test_seed_rows_are_all_there_at_head(
     expected = Counter(str(row["__tablename__"]) for rows in SEED.values() for row in rows)
     for table, count in expected.items():
         assert fetch_all(database, f"SELECT count(*) FROM {table}") == [(count,)], table
+
+
+def test_existing_products_become_searchable(
+    alembic_runner: MigrationContext, database: ThrowawayDatabase
+) -> None:
+    """The products a shop has when `search_text` comes are folded by the revision, in every
+    language: what /search finds on SQLite too."""
+    alembic_runner.migrate_up_before("3e7a9c1f5b42")
+    cyrillic = {
+        **_product_row(99, category_id=4),
+        "name": "Ключ ЁЛКИ",
+        "description": "Для Windows",
+    }
+    del cyrillic["__tablename__"]
+    alembic_runner.insert_into("products", cyrillic)
+    alembic_runner.migrate_up_one()
+    rows = fetch_all(database, "SELECT id, name, description, search_text FROM products")
+    assert len(rows) > 1
+    for _id, name, description, folded in rows:
+        assert folded == f"{name}\n{description}".casefold().replace("ё", "е")
+    assert (99, "ключ елки\nдля windows") in [(row[0], row[3]) for row in rows]

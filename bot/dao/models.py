@@ -18,6 +18,7 @@ from sqlalchemy import (
     func,
     true,
 )
+from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bot.dao.database import Base, UTCDateTime
@@ -91,6 +92,17 @@ class Category(Base):
 Index("uq_categories_lower_name", func.lower(Category.name), unique=True)
 
 
+def searchable(text: str) -> str:
+    """Text as search compares it: case folded in every language, and ё read as е (Russian
+    readers type either)."""
+    return text.casefold().replace("ё", "е")
+
+
+def _search_text_of(context: DefaultExecutionContext) -> str:
+    row = context.get_current_parameters()  # type: ignore[no-untyped-call]  # untyped in SQLAlchemy
+    return searchable(f"{row.get('name') or ''}\n{row.get('description') or ''}")
+
+
 class Product(Base):
     __tablename__ = "products"
     __table_args__ = (
@@ -113,6 +125,10 @@ class Product(Base):
     kind: Mapped[str] = mapped_column(
         String(16), server_default=KIND_UNLIMITED, default=KIND_UNLIMITED
     )
+    # What /search and inline mode look in: the name and description, folded by `searchable`
+    # (written with the row: SQLite's lower() and LIKE fold only ASCII, PostgreSQL's depend
+    # on the database's locale). A product whose name or description changes must set it.
+    search_text: Mapped[str | None] = mapped_column(Text, default=_search_text_of)
 
     category: Mapped[Category] = relationship(back_populates="products")
     purchases: Mapped[list[Purchase]] = relationship(back_populates="product")

@@ -18,6 +18,7 @@ from bot.handlers import (
     refunds,
     restock,
     reviews,
+    search,
     start,
 )
 
@@ -29,6 +30,7 @@ def routers() -> list[Router]:
         groups.router,
         start.router,
         catalog.router,
+        search.router,
         restock.router,
         reviews.router,
         language.router,

@@ -25,6 +25,7 @@ class MenuAction(StrEnum):
     HOME = "home"
     LANGUAGE = "language"  # 🌐: the language picker
     INVITE = "invite"  # 👥: the user's invitation link and rewards
+    SEARCH = "search"  # 🔎: asks for words to look for
 
 
 class Menu(CallbackData, prefix="menu"):
@@ -40,6 +41,12 @@ class PickLanguage(CallbackData, prefix="lang"):
 class CategoryPage(CallbackData, prefix="cat"):
     category_id: RowId
     page: PageNumber = 0
+
+
+class SearchPage(CallbackData, prefix="srch"):
+    """A page of the last search's results (its words are in the user's FSM data)."""
+
+    page: PageNumber
 
 
 class ProductCard(CallbackData, prefix="prod"):

@@ -21,6 +21,7 @@ from bot.keyboards.callbacks import (
     ProductCard,
     ProductReviews,
     Restock,
+    SearchPage,
 )
 from bot.keyboards.common import add_pager, button, home_button
 from bot.shop.money import format_amount
@@ -41,14 +42,33 @@ def products_keyboard(
 ) -> InlineKeyboardMarkup:
     """`stock`: free units of the stock products on the page."""
     builder = InlineKeyboardBuilder()
+    _add_products(builder, page, stock, page.number)
+    add_pager(builder, page, lambda number: CategoryPage(category_id=category_id, page=number))
+    builder.row(button(_("⬅️ Categories"), Menu(action=MenuAction.CATALOG)))
+    return builder.as_markup()
+
+
+def found_keyboard(page: Page[ShownProduct], stock: Mapping[int, int]) -> InlineKeyboardMarkup:
+    """A page of what /search found: each product's card (whose Back goes to its category)."""
+    builder = InlineKeyboardBuilder()
+    _add_products(builder, page, stock, 0)
+    add_pager(builder, page, lambda number: SearchPage(page=number))
+    builder.row(button(_("🔎 Search again"), Menu(action=MenuAction.SEARCH)), home_button())
+    return builder.as_markup()
+
+
+def _add_products(
+    builder: InlineKeyboardBuilder,
+    page: Page[ShownProduct],
+    stock: Mapping[int, int],
+    back_to_page: int,
+) -> None:
+    """A row per product: its name, price and free units, opening its card."""
     for product in page.items:
         label = f"{product.name} — {format_amount(product.price, product.currency)}"
         if product.id in stock:
             label += f" ({stock_label(stock[product.id])})"
-        builder.row(button(label, ProductCard(product_id=product.id, page=page.number)))
-    add_pager(builder, page, lambda number: CategoryPage(category_id=category_id, page=number))
-    builder.row(button(_("⬅️ Categories"), Menu(action=MenuAction.CATALOG)))
-    return builder.as_markup()
+        builder.row(button(label, ProductCard(product_id=product.id, page=back_to_page)))
 
 
 def product_keyboard(

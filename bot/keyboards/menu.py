@@ -13,6 +13,7 @@ from bot.keyboards.common import home_button
 def main_menu(*, is_admin: bool) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     builder.button(text=_("🛍 Catalog"), callback_data=Menu(action=MenuAction.CATALOG))
+    builder.button(text=_("🔎 Search"), callback_data=Menu(action=MenuAction.SEARCH))
     builder.button(text=_("🧾 My purchases"), callback_data=Menu(action=MenuAction.PURCHASES))
     builder.button(text=_("👥 Invite friends"), callback_data=Menu(action=MenuAction.INVITE))
     builder.button(text=_("ℹ️ About"), callback_data=Menu(action=MenuAction.ABOUT))

@@ -17,6 +17,7 @@ from bot.dao.purchases import PurchaseDAO
 from bot.dao.referrals import ReferralDAO
 from bot.dao.restock import RestockDAO
 from bot.dao.reviews import ReviewDAO
+from bot.dao.search import ProductSearch
 from bot.dao.stats import StatsDAO
 from bot.dao.stock import StockDAO
 from bot.dao.users import UserDAO
@@ -56,6 +57,11 @@ class Shop:
         """Customers waiting for sold-out stock products, on the products' session (as
         `stock`)."""
         return RestockDAO(self.products.session)
+
+    @property
+    def search(self) -> ProductSearch:
+        """Products on sale found by words, on the products' session (as `stock`)."""
+        return ProductSearch(self.products.session)
 
     @property
     def broadcasts(self) -> BroadcastDAO:

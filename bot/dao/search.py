@@ -1,0 +1,57 @@
+"""Finding products on sale by words in their name or description (`products.search_text`,
+folded by `searchable`): every word must appear, in any case, in any language."""
+
+from __future__ import annotations
+
+from sqlalchemy import ColumnElement, and_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload, load_only
+
+from bot.dao.catalog import ProductView
+from bot.dao.models import Category, Product, searchable
+from bot.dao.paging import Page, fetch_page
+
+MAX_WORDS = 8  # a longer query is cut to its first words
+_LIKE_ESCAPE = "\\"
+
+
+def words_of(query: str) -> list[str]:
+    """The query's words as the column holds them."""
+    return searchable(query).split()[:MAX_WORDS]
+
+
+def _contains(word: str) -> ColumnElement[bool]:
+    escaped = word.replace(_LIKE_ESCAPE, _LIKE_ESCAPE * 2).replace("%", "\\%").replace("_", "\\_")
+    return Product.search_text.like(f"%{escaped}%", escape=_LIKE_ESCAPE)
+
+
+class ProductSearch:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def page(self, query: str, number: int, size: int) -> Page[ProductView]:
+        """Page `number` of the products on sale matching every word of `query`, by name;
+        an empty page for a query without words."""
+        words = words_of(query)
+        if not words:
+            return Page(items=[], number=number, size=size, total=0)
+        statement = (
+            select(Product)
+            .options(
+                load_only(
+                    Product.id,
+                    Product.category_id,
+                    Product.name,
+                    Product.description,
+                    Product.price,
+                    Product.currency,
+                    Product.kind,
+                ),
+                joinedload(Product.category).load_only(Category.id, Category.name),
+            )
+            .where(Product.on_sale, Product.deleted_at.is_(None), and_(*map(_contains, words)))
+            .order_by(Product.name, Product.id)
+        )
+        page = await fetch_page(self.session, statement, number, size)
+        items = tuple(ProductView.of(product) for product in page.items)
+        return Page(items=items, number=number, size=size, total=page.total)
