@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import aiohttp
 import pytest
 from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
+from aiogram.enums import ParseMode
 from aiogram.exceptions import (
     TelegramBadRequest,
     TelegramConflictError,
@@ -33,6 +36,7 @@ from aiogram.types import (
 )
 
 from tests.fakes import Call, FakeBotAPI, FakeTelegram, RecordingSession
+from tests.fakes.html_rules import HTMLParseError, parse_html
 
 TOKEN = "123456:TEST"
 USER_ID = 1001
@@ -40,6 +44,10 @@ T = TypeVar("T")
 KEYBOARD = InlineKeyboardMarkup(
     inline_keyboard=[[InlineKeyboardButton(text="Buy", callback_data="buy:1")]]
 )
+OTHER_KEYBOARD = InlineKeyboardMarkup(
+    inline_keyboard=[[InlineKeyboardButton(text="Pay", callback_data="pay:1")]]
+)
+CANT_PARSE = "Bad Request: can't parse entities: "
 
 
 @pytest.fixture
@@ -48,8 +56,9 @@ def fake() -> Iterator[FakeBotAPI]:
         yield api
 
 
-def http_bot(fake: FakeBotAPI) -> Bot:
-    return Bot(token=TOKEN, session=AiohttpSession(api=TelegramAPIServer.from_base(fake.url)))
+def http_bot(fake: FakeBotAPI, **bot_options: Any) -> Bot:
+    session = AiohttpSession(api=TelegramAPIServer.from_base(fake.url))
+    return Bot(token=TOKEN, session=session, **bot_options)
 
 
 async def close_http(bot: Bot) -> None:
@@ -63,19 +72,36 @@ class Connected:
     bot: Bot
 
 
-@pytest.fixture(params=["http", "in-process"])
-async def api(request: pytest.FixtureRequest) -> AsyncIterator[Connected]:
-    """A Bot talking to the fake Telegram over HTTP, or through the recording session."""
-    if request.param == "in-process":
+@asynccontextmanager
+async def connected(transport: str, **bot_options: Any) -> AsyncIterator[Connected]:
+    if transport == "in-process":
         telegram = FakeTelegram()
-        yield Connected(telegram, Bot(token=TOKEN, session=RecordingSession(telegram)))
+        yield Connected(
+            telegram, Bot(token=TOKEN, session=RecordingSession(telegram), **bot_options)
+        )
         return
     with FakeBotAPI() as served:
-        bot = http_bot(served)
+        bot = http_bot(served, **bot_options)
         try:
             yield Connected(served, bot)
         finally:
             await close_http(bot)
+
+
+@pytest.fixture(params=["http", "in-process"])
+async def api(request: pytest.FixtureRequest) -> AsyncIterator[Connected]:
+    """A Bot talking to the fake Telegram over HTTP, or through the recording session."""
+    async with connected(request.param) as both:
+        yield both
+
+
+@pytest.fixture(params=["http", "in-process"])
+async def html_api(request: pytest.FixtureRequest) -> AsyncIterator[Connected]:
+    """The same, with the bot's own default: every text and caption sent as HTML."""
+    async with connected(
+        request.param, default=DefaultBotProperties(parse_mode=ParseMode.HTML)
+    ) as both:
+        yield both
 
 
 def with_bot(fake: FakeBotAPI, scenario: Callable[[Bot], Awaitable[T]]) -> T:
@@ -125,9 +151,10 @@ async def test_send_message_echoes_and_records_decoded_params(api: Connected) ->
 
 
 async def test_an_empty_text_is_refused_as_telegram_does(api: Connected) -> None:
-    with pytest.raises(TelegramBadRequest, match="text is empty"):
+    with pytest.raises(TelegramBadRequest) as refused:
         await api.bot.send_message(USER_ID, "")
 
+    assert refused.value.message == "Bad Request: message text is empty"
     assert len(api.telegram.calls_of("sendMessage")) == 1  # recorded all the same
 
 
@@ -335,6 +362,259 @@ async def test_group_builders_produce_updates_aiogram_accepts(api: Connected) ->
     assert callback.from_user.id == USER_ID
     with pytest.raises(ValueError, match="negative"):
         telegram.group_text_update(USER_ID, "hi", chat_id=USER_ID)
+
+
+# ---------------------------------------------------------------------------- photos, captions
+
+
+async def test_send_photo_by_file_id_and_by_upload(api: Connected) -> None:
+    by_id = await api.bot.send_photo(USER_ID, "PHOTO1", caption="Товар", reply_markup=KEYBOARD)
+    uploaded = await api.bot.send_photo(USER_ID, BufferedInputFile(b"\xff\xd8jpeg", "a.jpg"))
+
+    assert by_id.photo is not None and by_id.caption == "Товар"
+    assert by_id.photo[-1].file_id == "PHOTO1"  # the largest size is the photo sent
+    assert all(size.file_unique_id and size.width and size.height for size in by_id.photo)
+    assert [size.width for size in by_id.photo] == sorted(size.width for size in by_id.photo)
+    assert by_id.reply_markup is not None
+    assert uploaded.photo is not None and uploaded.caption is None
+    assert uploaded.photo[-1].file_size == 6
+    by_id_call, uploaded_call = api.telegram.calls_of("sendPhoto")
+    assert by_id_call.params["photo"] == "PHOTO1"
+    assert uploaded_call.params["photo"]["filename"] == "a.jpg"
+    [shown, _] = api.telegram.messages_in(USER_ID)
+    assert shown["photo"][-1] == by_id.photo[-1].model_dump(exclude_none=True)
+
+
+async def test_send_photo_without_a_photo_is_refused(api: Connected) -> None:
+    with pytest.raises(TelegramBadRequest, match="there is no photo in the request"):
+        await api.bot.send_photo(USER_ID, "")
+
+
+async def test_edit_message_caption_changes_the_caption_and_the_keyboard(api: Connected) -> None:
+    sent = await api.bot.send_photo(USER_ID, "PHOTO1", caption="Old", reply_markup=KEYBOARD)
+
+    edited = await api.bot.edit_message_caption(
+        chat_id=USER_ID, message_id=sent.message_id, caption="New", reply_markup=KEYBOARD
+    )
+    assert not isinstance(edited, bool)
+    assert (edited.caption, edited.edit_date is not None) == ("New", True)
+    assert edited.photo is not None and edited.photo[-1].file_id == "PHOTO1"
+    assert edited.reply_markup is not None
+
+    removed = await api.bot.edit_message_caption(chat_id=USER_ID, message_id=sent.message_id)
+    assert not isinstance(removed, bool)
+    assert (removed.caption, removed.reply_markup) == (None, None)  # like Telegram
+    pressed = api.telegram.button_update(USER_ID, "buy:1", message_id=sent.message_id)
+    assert "caption" not in pressed["callback_query"]["message"]
+
+
+async def test_a_caption_edit_that_changes_nothing_is_refused(api: Connected) -> None:
+    sent = await api.bot.send_document(USER_ID, "DOC1", caption="Same", reply_markup=KEYBOARD)
+
+    with pytest.raises(TelegramBadRequest, match="message is not modified"):
+        await api.bot.edit_message_caption(
+            chat_id=USER_ID, message_id=sent.message_id, caption="Same", reply_markup=KEYBOARD
+        )
+    await api.bot.edit_message_caption(chat_id=USER_ID, message_id=sent.message_id, caption="Same")
+
+
+async def test_a_text_message_has_no_caption_and_a_photo_no_text(api: Connected) -> None:
+    text = await api.bot.send_message(USER_ID, "Cart")
+    photo = await api.bot.send_photo(USER_ID, "PHOTO1", caption="Cart")
+
+    with pytest.raises(TelegramBadRequest) as no_caption:
+        await api.bot.edit_message_caption(
+            chat_id=USER_ID, message_id=text.message_id, caption="Paid"
+        )
+    with pytest.raises(TelegramBadRequest) as no_text:
+        await api.bot.edit_message_text("Paid", chat_id=USER_ID, message_id=photo.message_id)
+
+    assert no_caption.value.message == "Bad Request: there is no caption in the message to edit"
+    assert no_text.value.message == "Bad Request: there is no text in the message to edit"
+    assert [m.get("text", m.get("caption")) for m in api.telegram.messages_in(USER_ID)] == [
+        "Cart",
+        "Cart",
+    ]
+
+
+async def test_edit_message_reply_markup_replaces_or_removes_the_keyboard(api: Connected) -> None:
+    sent = await api.bot.send_message(USER_ID, "Cart", reply_markup=KEYBOARD)
+
+    with pytest.raises(TelegramBadRequest, match="message is not modified"):
+        await api.bot.edit_message_reply_markup(
+            chat_id=USER_ID, message_id=sent.message_id, reply_markup=KEYBOARD
+        )
+    replaced = await api.bot.edit_message_reply_markup(
+        chat_id=USER_ID, message_id=sent.message_id, reply_markup=OTHER_KEYBOARD
+    )
+    assert not isinstance(replaced, bool) and replaced.reply_markup is not None
+    assert replaced.reply_markup.inline_keyboard[0][0].callback_data == "pay:1"
+    assert replaced.text == "Cart"
+    removed = await api.bot.edit_message_reply_markup(chat_id=USER_ID, message_id=sent.message_id)
+    assert not isinstance(removed, bool) and removed.reply_markup is None
+    with pytest.raises(TelegramBadRequest, match="message is not modified"):
+        await api.bot.edit_message_reply_markup(chat_id=USER_ID, message_id=sent.message_id)
+
+
+# ---------------------------------------------------------------------------- HTML and limits
+
+VALID_HTML = (
+    "<b>Заказ №7</b> — <i>оплачен</i>\n"
+    "<b>bold <i>italic <u>under <s>struck</s></u></i></b> <strong>s</strong> <em>e</em> "
+    "<ins>i</ins> <strike>x</strike> <del>d</del>\n"
+    "<a href=\"https://example.com/?a=1&amp;b=2\">ссылка</a> <a href='tg://user?id=1'>u</a>\n"
+    '<span class="tg-spoiler">spoiler</span> <tg-spoiler>also</tg-spoiler> '
+    '<tg-emoji emoji-id="5368324170671202286">👍</tg-emoji>\n'
+    "<code>x &lt; y &amp;&amp; y &gt; z</code> &quot;q&quot; &#8381; &#x20BD;\n"
+    '<pre><code class="language-python">print("hi")</code></pre>\n'
+    "<blockquote>quote</blockquote><blockquote expandable>long</blockquote>\n"
+    "AT&T, a > b, &nbsp; &copy; stay as typed; <B>tags</B> in any case, <i>closed by</>"
+)
+
+
+async def test_valid_html_is_accepted_and_stored_as_sent(html_api: Connected) -> None:
+    message = await html_api.bot.send_message(USER_ID, VALID_HTML)
+    photo = await html_api.bot.send_photo(USER_ID, "PHOTO1", caption="<b>Цена:</b> 100&nbsp;₽")
+    document = await html_api.bot.send_document(USER_ID, "DOC1", caption="<i>файл</i>")
+    edited = await html_api.bot.edit_message_text(
+        "<i>Готово</i>", chat_id=USER_ID, message_id=message.message_id
+    )
+    recaptioned = await html_api.bot.edit_message_caption(
+        chat_id=USER_ID, message_id=photo.message_id, caption="<u>Новая</u> подпись"
+    )
+
+    assert message.text == VALID_HTML
+    assert (photo.caption, document.caption) == ("<b>Цена:</b> 100&nbsp;₽", "<i>файл</i>")
+    assert not isinstance(edited, bool) and edited.text == "<i>Готово</i>"
+    assert not isinstance(recaptioned, bool) and recaptioned.caption == "<u>Новая</u> подпись"
+    [call] = html_api.telegram.calls_of("sendMessage")
+    assert call.params["parse_mode"] == "HTML"  # the bot's default comes with each call
+
+
+@pytest.mark.parametrize(
+    ("html", "reason"),
+    [
+        ("<foo>x</foo>", 'Unsupported start tag "foo" at byte offset 0'),
+        ("Цена <br> 5", 'Unsupported start tag "br" at byte offset 9'),  # UTF-8 bytes
+        ("a < b", 'Unsupported start tag "" at byte offset 2'),
+        ("<3", "Unclosed start tag at byte offset 0"),
+        ("<b>bold", 'Can\'t find end tag corresponding to start tag "b"'),
+        ("<b><i>x</b></i>", 'Unmatched end tag at byte offset 7, expected "</i>", found "</b>"'),
+        ("done</b>", "Unexpected end tag at byte offset 4"),
+        ("<span>x</span>", 'Tag "span" must have class "tg-spoiler" at byte offset 0'),
+        ("<a href=https://x.y>x</a>", "Unexpected end of name token at byte offset 8"),
+        ("<b/>", 'Unsupported start tag "b/" at byte offset 0'),
+        ('<tg-emoji emoji-id="smile">x</tg-emoji>', "Invalid custom emoji identifier specified"),
+    ],
+)
+async def test_html_telegram_cannot_parse_is_refused_in_its_words(
+    html_api: Connected, html: str, reason: str
+) -> None:
+    with pytest.raises(TelegramBadRequest) as refused:
+        await html_api.bot.send_message(USER_ID, html)
+
+    assert refused.value.message == CANT_PARSE + reason
+    assert html_api.telegram.messages_in(USER_ID) == []
+
+
+async def test_html_is_checked_in_captions_and_edits(html_api: Connected) -> None:
+    bot, broken = html_api.bot, "<b>Цена</i>"
+    sent = await bot.send_message(USER_ID, "Cart")
+    photo = await bot.send_photo(USER_ID, "PHOTO1", caption="Photo")
+    attempts = [
+        bot.send_photo(USER_ID, "PHOTO1", caption=broken),
+        bot.send_document(USER_ID, "DOC1", caption=broken),
+        bot.edit_message_text(broken, chat_id=USER_ID, message_id=sent.message_id),
+        bot.edit_message_caption(chat_id=USER_ID, message_id=photo.message_id, caption=broken),
+    ]
+    for attempt in attempts:
+        with pytest.raises(TelegramBadRequest) as refused:
+            await attempt
+        assert refused.value.message == (
+            CANT_PARSE + 'Unmatched end tag at byte offset 11, expected "</b>", found "</i>"'
+        )
+    shown = html_api.telegram.messages_in(USER_ID)
+    assert [m.get("text", m.get("caption")) for m in shown] == ["Cart", "Photo"]
+
+
+async def test_without_parse_mode_tags_are_plain_text(api: Connected) -> None:
+    message = await api.bot.send_message(USER_ID, "<foo> & </b>")
+
+    assert message.text == "<foo> & </b>"
+
+
+async def test_a_text_that_shows_nothing_is_refused(html_api: Connected) -> None:
+    for text in ("<b></b>", " \n ", "<i> </i>\n"):
+        with pytest.raises(TelegramBadRequest) as refused:
+            await html_api.bot.send_message(USER_ID, text)
+        assert refused.value.message == "Bad Request: text must be non-empty"
+    photo = await html_api.bot.send_photo(USER_ID, "PHOTO1", caption="<b></b>")
+    assert photo.photo is not None  # an empty caption is no caption
+
+
+async def test_length_limits_count_the_characters_shown(html_api: Connected) -> None:
+    """4096 characters of text and 1024 of caption, counted after the tags are read (not
+    bytes: Cyrillic counts one each); one more is refused."""
+    bot = html_api.bot
+    text, caption = "я" * 4096, "ж" * 1024
+    sent = await bot.send_message(USER_ID, f"<b>{text[:10]}</b>{text[10:]}")
+    photo = await bot.send_photo(USER_ID, "PHOTO1", caption=f"<i>{caption}</i>")
+    await bot.send_document(USER_ID, "DOC1", caption=caption)
+    await bot.edit_message_text(text + "\n ", chat_id=USER_ID, message_id=sent.message_id)
+
+    refusals = {
+        "Bad Request: message is too long": bot.send_message(USER_ID, text + "я"),
+        "Bad Request: message caption is too long": bot.send_photo(
+            USER_ID, "PHOTO1", caption=caption + "ж"
+        ),
+        "Bad Request: MESSAGE_TOO_LONG": bot.edit_message_text(
+            text + "!", chat_id=USER_ID, message_id=sent.message_id
+        ),
+        "Bad Request: MEDIA_CAPTION_TOO_LONG": bot.edit_message_caption(
+            chat_id=USER_ID, message_id=photo.message_id, caption=caption + "!"
+        ),
+    }
+    for description, attempt in refusals.items():
+        with pytest.raises(TelegramBadRequest) as refused:
+            await attempt
+        assert refused.value.message == description
+    with pytest.raises(TelegramBadRequest, match="message caption is too long"):
+        await bot.send_document(USER_ID, "DOC1", caption=caption + "ж")
+
+
+def test_html_refusals_over_http_have_telegrams_body(fake: FakeBotAPI) -> None:
+    status, body = raw_post(
+        f"{fake.url}/bot{TOKEN}/sendMessage",
+        data={"chat_id": "1", "text": "<x>", "parse_mode": "HTML"},
+    )
+
+    assert (status, body) == (
+        400,
+        {
+            "ok": False,
+            "error_code": 400,
+            "description": CANT_PARSE + 'Unsupported start tag "x" at byte offset 0',
+        },
+    )
+
+
+@pytest.mark.parametrize(
+    ("html", "shown"),
+    [
+        ("<b>x</b> &lt;&gt;&amp;&quot;", 'x <>&"'),
+        ("&lt &amp5 &#65 &#x41; &#0; &#x110000;", "< &5 A A &#0; &#x110000;"),
+        ("&LT; &foo; & ; AT&T", "&LT; &foo; & ; AT&T"),
+        ('<a href="x">1</a><A HREF=X>2</a>', "12"),
+        ("Привет, <b>мир</b>! 👋", "Привет, мир! 👋"),
+    ],
+)
+def test_parse_html_decodes_entities_as_telegram_does(html: str, shown: str) -> None:
+    assert parse_html(html) == shown
+
+
+def test_parse_html_refuses_a_lone_surrogate_reference() -> None:
+    with pytest.raises(HTMLParseError, match="invalid Unicode characters"):
+        parse_html("&#xD83D;")
 
 
 # ---------------------------------------------------------------------------- the HTTP server

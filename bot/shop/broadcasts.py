@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from html.parser import HTMLParser
 
 from bot.dao.broadcasts import (
     AUDIENCE_ACTIVE,
@@ -18,11 +17,11 @@ from bot.dao.broadcasts import (
     Audience,
 )
 from bot.i18n import _
+from bot.shop.telegram_html import CAPTION_MAX, TEXT_MAX, shown_length
 
-TEXT_MAX = 4096  # characters of a message, once its tags are read (Telegram's limit)
-CAPTION_MAX = 1024  # of a photo's or a document's caption
 BUTTON_TEXT_MAX = 64
 URL_MAX = 512
+_LINK = re.compile(r"(?:https?|tg)://\S+", re.IGNORECASE)
 ACTIVE_DAYS = (7, 30, 90)  # the "active in the last N days" audiences offered
 AUDIENCE_KINDS = (
     AUDIENCE_ALL,
@@ -33,81 +32,10 @@ AUDIENCE_KINDS = (
     AUDIENCE_NEVER_BOUGHT,
 )
 
-# Telegram's HTML: these tags, with these attributes (https://core.telegram.org/bots/api#html-style).
-_TAGS: dict[str, frozenset[str]] = {
-    **dict.fromkeys(
-        ("b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "tg-spoiler", "pre"),
-        frozenset(),
-    ),
-    "span": frozenset({"class"}),
-    "a": frozenset({"href"}),
-    "code": frozenset({"class"}),
-    "tg-emoji": frozenset({"emoji-id"}),
-    "blockquote": frozenset({"expandable"}),
-}
-_ENTITIES = frozenset({"lt", "gt", "amp", "quot"})
-_LINK = re.compile(r"(?:https?|tg)://\S+", re.IGNORECASE)
-
-
-class _TelegramHTML(HTMLParser):
-    """Reads HTML as Telegram does: its tags only, nested and closed; counts what is shown."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=False)
-        self.open: list[str] = []
-        self.shown = 0  # UTF-16 code units, as Telegram counts
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        allowed = _TAGS.get(tag)
-        if allowed is None:
-            raise ValueError(_("Telegram does not support the tag <{tag}>.").format(tag=tag))
-        names = {name for name, _value in attrs}
-        if not names <= allowed:
-            raise ValueError(_("The tag <{tag}> cannot have that attribute.").format(tag=tag))
-        if tag == "span" and dict(attrs).get("class") != "tg-spoiler":
-            raise ValueError(_('Telegram supports <span> only as <span class="tg-spoiler">.'))
-        if tag == "a" and not dict(attrs).get("href"):
-            raise ValueError(_('A link <a> needs its address: <a href="https://…">.'))
-        self.open.append(tag)
-
-    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        raise ValueError(_("Telegram does not support the tag <{tag}/>.").format(tag=tag))
-
-    def handle_endtag(self, tag: str) -> None:
-        if not self.open or self.open[-1] != tag:
-            raise ValueError(_("The end tag </{tag}> closes no open tag.").format(tag=tag))
-        self.open.pop()
-
-    def handle_data(self, data: str) -> None:
-        if "<" in data or ">" in data:
-            raise ValueError(_("Write < and > that are not tags as &lt; and &gt;."))
-        self.shown += len(data.encode("utf-16-le")) // 2
-
-    def handle_entityref(self, name: str) -> None:
-        if name not in _ENTITIES:
-            raise ValueError(
-                _("Telegram knows only &lt; &gt; &amp; &quot;, not &{name};.").format(name=name)
-            )
-        self.shown += 1
-
-    def handle_charref(self, name: str) -> None:
-        self.shown += 1
-
-    def handle_comment(self, data: str) -> None:
-        raise ValueError(_("Telegram does not support HTML comments."))
-
-    def finish(self) -> int:
-        self.close()
-        if self.open:
-            raise ValueError(_("The tag <{tag}> is not closed.").format(tag=self.open[-1]))
-        return self.shown
-
 
 def checked_message(html: str, *, caption: bool) -> str:
     """The message's HTML as Telegram takes it, or ValueError saying what to change."""
-    shown = _TelegramHTML()
-    shown.feed(html)
-    length = shown.finish()
+    length = shown_length(html)
     limit = CAPTION_MAX if caption else TEXT_MAX
     if length > limit:
         raise ValueError(

@@ -2,9 +2,14 @@
 
 `FakeTelegram` keeps the users, chats and messages behind the API, records every call and
 answers the methods the bot uses like Telegram does (the message it sent, ``true``, or an
-error such as ``400 Bad Request: text is empty``). Two transports share it, so the rules live
-in one place: `tests.fakes.bot_api.FakeBotAPI` serves it over real HTTP for the bot process,
-`tests.fakes.session.RecordingSession` answers an in-process aiogram ``Bot`` with it.
+error such as ``400 Bad Request: message text is empty``). Two transports share it, so the
+rules live in one place: `tests.fakes.bot_api.FakeBotAPI` serves it over real HTTP for the bot
+process, `tests.fakes.session.RecordingSession` answers an in-process aiogram ``Bot`` with it.
+
+Texts and captions are read as Telegram reads them: with ``parse_mode=HTML`` the HTML must be
+what Telegram's parser accepts (`tests.fakes.html_rules`, refused as ``can't parse entities``),
+and the text shown must be within its limits (a message 1-4096 characters, a caption up to
+1024). The stored message keeps the text as sent.
 
 It also builds the updates users cause (a message, a button press, a payment), in Telegram's
 JSON, with the sender's profile and the message a button is on, in a private chat or a group.
@@ -27,6 +32,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from tests.fakes.html_rules import HTMLParseError, parse_html, shown_text
+
 JSONDict = dict[str, Any]
 MethodHandler = Callable[[JSONDict], Awaitable[Any]]
 
@@ -40,8 +47,12 @@ _STRING_FIELDS = frozenset(
         "description",
         "document",
         "error_message",
+        "next_offset",
         "file_id",
+        "inline_message_id",
+        "parse_mode",
         "payload",
+        "photo",
         "pre_checkout_query_id",
         "telegram_payment_charge_id",
         "text",
@@ -57,10 +68,18 @@ _TRUE_METHODS = (
     "setMyCommands",
     "setWebhook",
 )
+_INLINE_RESULTS_MAX = 50
 _NOT_MODIFIED = (
     "Bad Request: message is not modified: specified new message content and reply markup "
     "are exactly the same as a current content and reply markup of the message"
 )
+# Telegram's limits on what a message shows, in characters after entities parsing (TDLib
+# counts code points); a text or caption as sent is refused past 32 KiB before any parsing.
+_TEXT_MAX = 4096
+_CAPTION_MAX = 1024
+_SENT_TEXT_MAX_BYTES = 1 << 15
+_WITHOUT_TEXT = ("photo", "document", "invoice")  # what the fake sends besides text messages
+_PHOTO_SIZES = ((90, 90), (800, 800))  # a thumbnail and the photo, smallest first
 _LOG_SUMMARY_CALLS = 15
 _SUPERGROUP_IDS_FROM = -(10**12)  # supergroup ids look like -100xxxxxxxxxx
 _ENTITY = re.compile(r"^/\w+(?:@\w+)?|@\w{5,32}")
@@ -375,6 +394,20 @@ class FakeTelegram:
         }
         return {"callback_query": callback_query}
 
+    def inline_query_update(
+        self, user_id: int, query: str, *, offset: str = "", chat_type: str = "group"
+    ) -> JSONDict:
+        """The user types `@bot query` in a chat of `chat_type` (inline mode)."""
+        return {
+            "inline_query": {
+                "id": f"iq-{next(self._object_ids)}",
+                "from": self._user(user_id),
+                "query": query,
+                "offset": offset,
+                "chat_type": chat_type,
+            }
+        }
+
     def pre_checkout_update(
         self, user_id: int, *, currency: str, total_amount: int, payload: str
     ) -> JSONDict:
@@ -505,8 +538,13 @@ class FakeTelegram:
             "getMe": self._get_me,
             "sendMessage": self._send_message,
             "sendDocument": self._send_document,
+            "sendPhoto": self._send_photo,
             "sendInvoice": self._send_invoice,
             "editMessageText": self._edit_message_text,
+            "editMessageCaption": self._edit_message_caption,
+            "editMessageMedia": self._edit_message_media,
+            "answerInlineQuery": self._answer_inline_query,
+            "editMessageReplyMarkup": self._edit_message_reply_markup,
             "refundStarPayment": self._refund_star_payment,
             "getFile": self._get_file,
         }
@@ -523,10 +561,13 @@ class FakeTelegram:
         }
 
     async def _send_message(self, params: JSONDict) -> JSONDict:
-        return self._store_bot_message(params, text=_text_param(params, "text"))
+        text = _message_text_param(params)
+        _check_message_text(_shown(params, "text"), too_long="message is too long")
+        return self._store_bot_message(params, text=text)
 
     async def _send_document(self, params: JSONDict) -> JSONDict:
         document = _file_param(params, "document")
+        _check_caption(_shown(params, "caption"), too_long="message caption is too long")
         if isinstance(document, str):
             content: JSONDict = {"document": _document(document)}
         else:
@@ -539,6 +580,22 @@ class FakeTelegram:
                 )
             }
         return self._store_bot_message(params, **content, **_caption(params))
+
+    async def _send_photo(self, params: JSONDict) -> JSONDict:
+        """A photo by file id (or URL) or uploaded; the message carries it in the sizes
+        Telegram makes of it, the photo itself (the file id sent) last."""
+        photo = _file_param(params, "photo")
+        _check_caption(_shown(params, "caption"), too_long="message caption is too long")
+        file_id = photo if isinstance(photo, str) else f"fake-photo-{next(self._object_ids)}"
+        sizes = [
+            {**_document(f"{file_id}-{width}"), "width": width, "height": height}
+            for width, height in _PHOTO_SIZES[:-1]
+        ]
+        width, height = _PHOTO_SIZES[-1]
+        sizes.append({**_document(file_id), "width": width, "height": height})
+        if not isinstance(photo, str):
+            sizes[-1]["file_size"] = photo["size"]
+        return self._store_bot_message(params, photo=sizes, **_caption(params))
 
     async def _send_invoice(self, params: JSONDict) -> JSONDict:
         prices = params.get("prices")
@@ -591,17 +648,99 @@ class FakeTelegram:
 
     async def _edit_message_text(self, params: JSONDict) -> JSONDict:
         """Like Telegram: an omitted reply_markup drops the keyboard, and an edit that changes
-        nothing is refused as "message is not modified"."""
-        text = _text_param(params, "text")
+        nothing is refused as "message is not modified"; a photo, document or invoice has no
+        text to edit. Too long a text comes back in the server's words (MESSAGE_TOO_LONG)."""
+        text = _message_text_param(params)
+        shown = _shown(params, "text")
         key = (_int_param(params, "chat_id"), _int_param(params, "message_id"))
         with self._cond:
             old = self._messages.get(key) or self._bot_message_stub(*key)
-            markup = _inline_markup(params)
-            if old.get("text") == text and old.get("reply_markup") == markup.get("reply_markup"):
-                raise BotAPIError(400, _NOT_MODIFIED)
-            unchanged = {name: value for name, value in old.items() if name != "reply_markup"}
-            message = {**unchanged, "text": text, "edit_date": _now(), **markup}
-            self._messages[key] = message
+            if any(name in old for name in _WITHOUT_TEXT):
+                raise BotAPIError(400, "Bad Request: there is no text in the message to edit")
+            _check_message_text(shown, too_long="MESSAGE_TOO_LONG")
+            return self._edit(key, old, params, text=text)
+
+    async def _edit_message_caption(self, params: JSONDict) -> JSONDict:
+        """Like Telegram: the caption of a photo or document (an omitted or empty caption
+        removes it); a text message has no caption to edit; the keyboard and "not modified"
+        as for editMessageText; too long a caption in the server's words."""
+        shown = _shown(params, "caption")
+        key = (_int_param(params, "chat_id"), _int_param(params, "message_id"))
+        with self._cond:
+            old = self._messages.get(key) or self._bot_message_stub(*key)
+            if "text" in old or "invoice" in old:
+                raise BotAPIError(400, "Bad Request: there is no caption in the message to edit")
+            _check_caption(shown, too_long="MEDIA_CAPTION_TOO_LONG")
+            return self._edit(key, old, params, caption=_caption(params).get("caption"))
+
+    async def _edit_message_media(self, params: JSONDict) -> JSONDict:
+        """Like Telegram: a photo or document message gets another photo (with its caption);
+        a text message cannot become one ("there is no media in the message to edit")."""
+        media = params.get("media")
+        if not isinstance(media, dict) or media.get("type") != "photo":
+            raise BotAPIError(400, "Bad Request: can't parse InputMedia JSON object")
+        file_id = _file_param(media, "media")
+        _check_caption(_shown(media, "caption"), too_long="MEDIA_CAPTION_TOO_LONG")
+        key = (_int_param(params, "chat_id"), _int_param(params, "message_id"))
+        with self._cond:
+            old = self._messages.get(key) or self._bot_message_stub(*key)
+            if "text" in old or "invoice" in old:
+                raise BotAPIError(400, "Bad Request: there is no media in the message to edit")
+            photo = [{**_document(str(file_id)), "width": 800, "height": 800}]
+            caption = _caption(media).get("caption")
+            return self._edit(key, old, params, photo=photo, caption=caption, document=None)
+
+    async def _answer_inline_query(self, params: JSONDict) -> bool:
+        """Like Telegram: up to 50 results with unique ids of 1-64 bytes, each with what its
+        type needs; an article's text and a photo's caption as in messages."""
+        _text_param(params, "inline_query_id")
+        results = params.get("results")
+        if not isinstance(results, list) or len(results) > _INLINE_RESULTS_MAX:
+            raise BotAPIError(400, "Bad Request: RESULTS_TOO_MUCH")
+        ids = [str(result.get("id", "")) for result in results]
+        if any(not 1 <= len(id_.encode()) <= 64 for id_ in ids):
+            raise BotAPIError(400, "Bad Request: RESULT_ID_INVALID")
+        if len(set(ids)) != len(ids):
+            raise BotAPIError(400, "Bad Request: RESULT_ID_DUPLICATE")
+        for result in results:
+            if result.get("type") == "article":
+                _text_param(result, "title")
+                content = result.get("input_message_content")
+                if not isinstance(content, dict):
+                    raise BotAPIError(400, "Bad Request: input_message_content is empty")
+                _check_message_text(_shown(content, "message_text"), too_long="MESSAGE_TOO_LONG")
+            elif result.get("type") == "photo" and "photo_file_id" in result:
+                _text_param(result, "photo_file_id")
+                _check_caption(_shown(result, "caption"), too_long="MEDIA_CAPTION_TOO_LONG")
+            else:
+                raise BotAPIError(400, "Bad Request: RESULT_TYPE_INVALID")
+        return True
+
+    async def _edit_message_reply_markup(self, params: JSONDict) -> JSONDict:
+        """The message's inline keyboard replaced (omitted: removed); the same keyboard again
+        is refused as "message is not modified"."""
+        key = (_int_param(params, "chat_id"), _int_param(params, "message_id"))
+        with self._cond:
+            old = self._messages.get(key) or self._bot_message_stub(*key)
+            return self._edit(key, old, params)
+
+    def _edit(
+        self, key: tuple[int, int], old: JSONDict, params: JSONDict, **content: Any
+    ) -> JSONDict:
+        """Store ``old`` with ``content`` (a None value removes that field) and the keyboard
+        ``params`` give; refused as "not modified" when nothing changes. Call with the lock held."""
+        markup = _inline_markup(params)
+        unchanged = {name: old.get(name) for name in content} == content
+        if unchanged and old.get("reply_markup") == markup.get("reply_markup"):
+            raise BotAPIError(400, _NOT_MODIFIED)
+        kept = {
+            name: value
+            for name, value in old.items()
+            if name != "reply_markup" and name not in content
+        }
+        new = {name: value for name, value in content.items() if value is not None}
+        message = {**kept, **new, "edit_date": _now(), **markup}
+        self._messages[key] = message
         return message
 
     def _store_bot_message(self, params: JSONDict, **content: Any) -> JSONDict:
@@ -624,7 +763,10 @@ async def _return_true(params: JSONDict) -> bool:
 
 
 def _decode(key: str, raw: str) -> Any:
-    """JSON-decode objects, arrays, numbers and booleans; keep everything else as str."""
+    """JSON-decode objects, arrays, numbers and booleans; keep everything else as str (a
+    plain one: a str enum such as aiogram's ``ParseMode.HTML`` arrives as its value, "HTML",
+    as a form field would)."""
+    raw = str.__str__(raw)
     if key in _STRING_FIELDS:
         return raw
     try:
@@ -654,6 +796,49 @@ def _text_param(params: JSONDict, name: str) -> str:
     if value is None or value == "":
         raise BotAPIError(400, f"Bad Request: {name} is empty")
     return str(value)
+
+
+def _message_text_param(params: JSONDict) -> str:
+    text = params.get("text")
+    if text is None or text == "":
+        raise BotAPIError(400, "Bad Request: message text is empty")
+    return str(text)
+
+
+def _shown(params: JSONDict, name: str) -> str | None:
+    """What the text or caption ``name`` shows once Telegram has read it as ``parse_mode``
+    says (HTML checked like Telegram's parser); None for Markdown, which the fake does not
+    parse (its length is then not checked)."""
+    value = params.get(name)
+    text = "" if value is None else str(value)
+    if len(text.encode("utf-8")) > _SENT_TEXT_MAX_BYTES:
+        raise BotAPIError(400, "Bad Request: text is too long")
+    parse_mode = params.get("parse_mode")
+    parse_mode = parse_mode.lower() if isinstance(parse_mode, str) else ""
+    if text and parse_mode not in ("", "none"):
+        if parse_mode in ("markdown", "markdownv2"):
+            return None
+        if parse_mode != "html":
+            raise BotAPIError(400, "Bad Request: unsupported parse_mode")
+        try:
+            text = parse_html(text)
+        except HTMLParseError as error:
+            raise BotAPIError(400, f"Bad Request: can't parse entities: {error}") from error
+    return shown_text(text)
+
+
+def _check_message_text(shown: str | None, *, too_long: str) -> None:
+    if shown is None:
+        return
+    if not shown:
+        raise BotAPIError(400, "Bad Request: text must be non-empty")
+    if len(shown) > _TEXT_MAX:
+        raise BotAPIError(400, f"Bad Request: {too_long}")
+
+
+def _check_caption(shown: str | None, *, too_long: str) -> None:
+    if shown is not None and len(shown) > _CAPTION_MAX:
+        raise BotAPIError(400, f"Bad Request: {too_long}")
 
 
 def _file_param(params: JSONDict, name: str) -> str | JSONDict:

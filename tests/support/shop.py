@@ -259,6 +259,20 @@ class Chat:
             self.telegram.document_update(self.user_id, file_id=file_id, file_name=file_name)
         )
 
+    async def send_photo(self, file_id: str, caption: str | None = None) -> Screen:
+        """Send a photo (Telegram's sizes of it, the largest last), with a caption or not."""
+        body = self.telegram.text_update(self.user_id, "-", first_name=self.first_name)
+        message = body["message"]
+        del message["text"]
+        message.pop("entities", None)
+        message["photo"] = [
+            {"file_id": f"{file_id}-small", "file_unique_id": "s", "width": 90, "height": 90},
+            {"file_id": file_id, "file_unique_id": "l", "width": 800, "height": 800},
+        ]
+        if caption is not None:
+            message["caption"] = caption
+        return await self._reply(body)
+
     async def press(self, data: str) -> Pressed:
         """Press a button with this callback data on the last message the bot sent here;
         every handler answers the query last."""
