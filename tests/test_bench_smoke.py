@@ -30,6 +30,7 @@ SMALLEST = ["--repeat", "1", "--backend", "sqlite"]
         ["replica", "--updates", "8", "--backend", "postgresql"],  # a primary and its replica
         ["index_build", "--rows", "2000", "--backend", "postgresql"],  # CONCURRENTLY: PostgreSQL
         ["plan", "--purchases", "1000"],  # PostgreSQL only
+        ["broadcast", "--users", "200", "--messages", "60", "--purchases", "1"],
     ],
     ids=lambda script: script[0],
 )

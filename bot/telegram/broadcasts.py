@@ -58,12 +58,14 @@ FLUSH_EVERY = 0.2  # seconds between records of outcomes: what a SIGKILL may sen
 REPORT_EVERY = 3.0  # seconds between edits of the admin's progress message
 ATTEMPTS = 3  # tries of one message failing with a 5xx or the network
 BACKOFF = 1.0  # seconds the broadcast waits after such a failure, doubled each time
-# A send takes about this long to be answered: so many are kept in flight to reach the rate.
-ROUND_TRIP = 0.1
+# A send may take this long to be answered: so many are kept in flight that the rate holds
+# (the pace caps it), within the HTTP session's 100 connections.
+ROUND_TRIP = 0.5
+MOST_IN_FLIGHT = 100
 
 
 def messages_in_flight(per_second: float) -> int:
-    return max(1, math.ceil(per_second * ROUND_TRIP))
+    return max(2, min(MOST_IN_FLIGHT, math.ceil(per_second * ROUND_TRIP)))
 
 
 @dataclass

@@ -5,6 +5,11 @@ from __future__ import annotations
 
 import asyncio
 
+# A turn taken up to this late (timers overshoot, the loop is busy) keeps the schedule, so
+# the next ones come sooner and the rate holds; later than that, the schedule starts again
+# (no burst after a pause). At most this long of turns ever go at once.
+CATCH_UP = 0.05
+
 
 class Pace:
     """At most `per_second` sends per second from this process, in turn."""
@@ -17,7 +22,8 @@ class Pace:
     async def turn(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            slot = max(loop.time(), self._next)
+            now = loop.time()
+            slot = self._next if self._next >= now - CATCH_UP else now
             self._next = slot + self.interval
             if slot > loop.time():
                 await asyncio.sleep(slot - loop.time())
