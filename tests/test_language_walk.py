@@ -105,7 +105,7 @@ async def fill_forms(admin: Chat) -> None:
     pick = await admin.send("#3")
     await say(admin, "?")
     await admin.tap(pick, CATEGORY)
-    await say(admin, "?", "0", "10001", "5", "?", "/skip")
+    await say(admin, "?", "0", "10001", "5", "?", "/skip", "?", "/skip")
     await crawl(admin, await admin.send("K-3"))
     await admin.tap(panel, "📣")  # a broadcast: bad HTML, a bad button, then each audience
     await say(admin, "<x>", "<b>Q</b>", "?")

@@ -316,6 +316,10 @@ SEED: dict[str, list[Row]] = {
             "search_text": "ключ елки\n",
         },
     ],
+    "6a2c4e8f0b13": [
+        {"__tablename__": "categories", "id": 9, "name": "Photos", "photo": "AgACAgIAAxkBAAIC"},
+        {**_product_row(17, category_id=9), "photo": "AgACAgIAAxkBAAID"},
+    ],
 }
 
 

@@ -96,11 +96,14 @@ async def fill_product_form(admin: Chat, name: str) -> Screen:
     assert "whole number of Stars" in (await admin.tap(pick, "E-books")).text
     for bad, why in BAD_PRICES:
         assert why in (await admin.send(bad)).text, bad
-    assert "file" in (await admin.send("150")).text
+    assert "photo" in (await admin.send("150")).text
+    assert "not a file" in (await admin.send_document("FILE-PY")).text
+    assert "file" in (await admin.send_photo("PHOTO-PY")).text
     assert "as a document" in (await admin.send("no file, sorry")).text
     assert "hidden content" in (await admin.send_document("FILE-PY")).text
     summary = await admin.send("secret-key-42")
     assert "Price: 150 ⭐" in summary.text and "File: attached" in summary.text
+    assert "Photo: attached" in summary.text
     return summary
 
 
@@ -192,6 +195,7 @@ async def test_a_filled_form_saves_the_product_after_refusing_bad_answers(
     [product] = await shop.rows(Product)
     assert (product.name, product.description) == ("Python <Tricks>", "A <handy> book")
     assert (product.price, product.currency, product.file_id) == (150, "XTR", "FILE-PY")
+    assert product.photo == "PHOTO-PY" and product.search_text == "python <tricks>\na <handy> book"
     assert (product.hidden_content, product.on_sale) == ("secret-key-42", True)
     catalog = await admin.tap(await admin.send("/start"), "Catalog")
     in_books = await admin.tap(catalog, "E-books (1)")

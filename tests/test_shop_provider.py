@@ -78,7 +78,8 @@ async def test_the_admin_prices_a_product_in_the_currency_s_minor_units(shop: Sh
     assert "amount in RUB" in (await admin.tap(pick, "Courses")).text
     assert "at most 2 decimal places" in (await admin.send("199.999")).text
     await admin.send("199.99")
-    await admin.send("/skip")
+    await admin.send("/skip")  # no photo
+    await admin.send("/skip")  # no file
     summary = await admin.send(CONTENT)
     assert "Price: 199.99 RUB" in summary.text and "File: none" in summary.text
     await admin.tap(summary, "Save")

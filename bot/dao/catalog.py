@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
-from sqlalchemy import bindparam, delete, func, select
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import contains_eager, joinedload, load_only
@@ -48,6 +48,8 @@ class ShownProduct(Protocol):
     @property
     def kind(self) -> str: ...
     @property
+    def photo(self) -> str | None: ...
+    @property
     def category(self) -> ShownCategory: ...
 
 
@@ -58,10 +60,11 @@ class CategoryView:
 
     id: int
     name: str
+    photo: str | None = None
 
     @classmethod
     def of(cls, category: Category) -> CategoryView:
-        return cls(category.id, category.name)
+        return cls(category.id, category.name, category.photo)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +78,7 @@ class ProductView:
     price: int
     currency: str
     kind: str
+    photo: str | None
     category: CategoryView
     reviews: ReviewSummary = NO_REVIEWS  # read for a card only
 
@@ -88,6 +92,7 @@ class ProductView:
             product.price,
             product.currency,
             product.kind,
+            product.photo,
             CategoryView.of(product.category),
             reviews,
         )
@@ -97,7 +102,7 @@ _LISTED = Product.deleted_at.is_(None)  # deleted products are kept only for lat
 # What the customer's catalog screens show of a category and of a product: only these columns
 # are loaded there (loading whole rows was a third of a page's time; a product's content is
 # never among them). Reading any other attribute is an error (no lazy loads in async).
-_CATEGORY_LISTED = load_only(Category.id, Category.name, raiseload=True)
+_CATEGORY_LISTED = load_only(Category.id, Category.name, Category.photo, raiseload=True)
 _PRODUCT_SHOWN = load_only(
     Product.id,
     Product.category_id,
@@ -106,6 +111,7 @@ _PRODUCT_SHOWN = load_only(
     Product.price,
     Product.currency,
     Product.kind,
+    Product.photo,
     raiseload=True,
 )
 
@@ -135,6 +141,19 @@ _PAGE_ON_SALE = PagedSelect(
     .order_by(Product.name, Product.id)
     .execution_options(**{LATEST: True})
 )
+
+
+async def _photo_set(
+    session: AsyncSession, model: type[Category] | type[Product], row_id: int, photo: str | None
+) -> bool:
+    changed = await session.execute(
+        update(model)
+        .where(model.id == row_id)
+        .values(photo=photo, updated_at=func.now())
+        .returning(model.id)
+        .execution_options(synchronize_session=False)
+    )
+    return changed.first() is not None
 
 
 async def _saved(session: AsyncSession, change: Callable[[], object]) -> bool:
@@ -194,6 +213,10 @@ class CategoryDAO:
         if await self.name_taken(name, except_id=category.id):
             return False
         return await _saved(self.session, lambda: setattr(category, "name", name))
+
+    async def set_photo(self, category_id: int, photo: str | None) -> bool:
+        """Its new photo (None: none); False if it is gone."""
+        return await _photo_set(self.session, Category, category_id, photo)
 
     async def product_count(self, category_id: int) -> int:
         count = await self.session.scalar(
@@ -276,6 +299,7 @@ class ProductDAO:
         currency: str,
         file_id: str | None,
         hidden_content: str,
+        photo: str | None = None,
         kind: str = KIND_UNLIMITED,
         form_token: str | None = None,
     ) -> Product:
@@ -290,6 +314,7 @@ class ProductDAO:
                 price=price,
                 currency=currency,
                 file_id=file_id,
+                photo=photo,
                 hidden_content=hidden_content,
                 kind=kind,
                 on_sale=True,
@@ -304,6 +329,10 @@ class ProductDAO:
         product = await self.get(product_id or 0, deleted_too=True)
         assert product is not None
         return product
+
+    async def set_photo(self, product_id: int, photo: str | None) -> bool:
+        """Its card's new photo (None: none); False if it is gone."""
+        return await _photo_set(self.session, Product, product_id, photo)
 
     async def set_on_sale(self, product: Product, on_sale: bool) -> None:
         product.on_sale = on_sale

@@ -83,6 +83,7 @@ class Category(Base):
     __tablename__ = "categories"
 
     name: Mapped[str] = mapped_column(String(CATEGORY_NAME_MAX), unique=True)
+    photo: Mapped[str | None] = mapped_column(String(256))  # a Telegram file id
 
     products: Mapped[list[Product]] = relationship(back_populates="category")
 
@@ -116,6 +117,7 @@ class Product(Base):
     price: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
     file_id: Mapped[str | None] = mapped_column(String(256))
+    photo: Mapped[str | None] = mapped_column(String(256))  # a Telegram file id: its card's
     hidden_content: Mapped[str] = mapped_column(Text, default="")
     on_sale: Mapped[bool] = mapped_column(Boolean, server_default=true(), default=True)
     # Deleted products stay as rows, so a payment arriving late still finds what it paid for.

@@ -3,7 +3,7 @@ folded by `searchable`): every word must appear, in any case, in any language.""
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, and_, select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, load_only
 
@@ -30,11 +30,9 @@ class ProductSearch:
         self.session = session
 
     async def page(self, query: str, number: int, size: int) -> Page[ProductView]:
-        """Page `number` of the products on sale matching every word of `query`, by name;
-        an empty page for a query without words."""
+        """Page `number` of the products on sale matching every word of `query` (all of
+        them for a query without words), by name."""
         words = words_of(query)
-        if not words:
-            return Page(items=[], number=number, size=size, total=0)
         statement = (
             select(Product)
             .options(
@@ -46,10 +44,11 @@ class ProductSearch:
                     Product.price,
                     Product.currency,
                     Product.kind,
+                    Product.photo,
                 ),
-                joinedload(Product.category).load_only(Category.id, Category.name),
+                joinedload(Product.category).load_only(Category.id, Category.name, Category.photo),
             )
-            .where(Product.on_sale, Product.deleted_at.is_(None), and_(*map(_contains, words)))
+            .where(Product.on_sale, Product.deleted_at.is_(None), *map(_contains, words))
             .order_by(Product.name, Product.id)
         )
         page = await fetch_page(self.session, statement, number, size)

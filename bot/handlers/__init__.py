@@ -10,6 +10,7 @@ from bot.handlers import (
     fallback,
     gateways,
     groups,
+    inline,
     language,
     payments,
     profile,
@@ -29,6 +30,7 @@ def routers() -> list[Router]:
     return [
         groups.router,
         start.router,
+        inline.router,
         catalog.router,
         search.router,
         restock.router,

@@ -50,6 +50,8 @@ async def products(
         callback,
         f"🛍 <b>{escape(category.name)}</b>{page_caption(page)}",
         products_keyboard(category.id, page, await in_stock(shop, page.items)),
+        photo=category.photo,
+        heading=category.name,
     )
 
 
@@ -71,7 +73,8 @@ async def show_card(
 ) -> None:
     """The product's card for the customer who pressed (see `card_screen`)."""
     customer_id = callback.from_user.id
-    await show(callback, *await card_screen(shop, product, customer_id, page, note, reviews))
+    text, markup = await card_screen(shop, product, customer_id, page, note, reviews)
+    await show(callback, text, markup, photo=product.photo, heading=product.name)
 
 
 async def card_screen(

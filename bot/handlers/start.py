@@ -10,6 +10,9 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 
 from bot.config import Settings
+from bot.handlers.catalog import card_screen
+from bot.handlers.inline import product_in
+from bot.handlers.photos import show_photo, usable
 from bot.handlers.ui import show
 from bot.i18n import _
 from bot.keyboards.callbacks import Menu, MenuAction
@@ -28,7 +31,8 @@ router = Router(name="start")
 async def start(
     message: Message, command: CommandObject, shop: Shop, settings: Settings, state: FSMContext
 ) -> None:
-    """/start, or /start r<id> from someone's invitation link (see bot.shop.referrals)."""
+    """/start, or /start r<id> from someone's invitation link (see bot.shop.referrals), or
+    /start p<id> from a product's link (inline mode's button): its card."""
     sender = message.from_user
     if sender is None:
         return
@@ -38,6 +42,16 @@ async def start(
     user = await register(shop, customer_of(sender))
     if inviter is not None and first_contact:
         await tie(shop, user, inviter)
+    linked = product_in(command.args)
+    product = None if linked is None else await shop.products.card(linked)
+    if product is not None:
+        text, markup = await card_screen(shop, product, sender.id, 0, reviews=product.reviews)
+        photo = usable(product.photo)
+        if photo is None or not await show_photo(
+            message, photo, text, markup, heading=product.name
+        ):
+            await message.answer(text, reply_markup=markup)
+        return
     await message.answer(
         _("Hello, {name}! Welcome to the shop. Choose what to do:").format(
             name=escape(sender.first_name)

@@ -6,8 +6,9 @@ from collections.abc import Awaitable
 from typing import TypeVar
 
 from aiogram.exceptions import TelegramBadRequest
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.types import CallbackQuery, InaccessibleMessage, InlineKeyboardMarkup, Message
 
+from bot.handlers.photos import show_photo, usable
 from bot.i18n import __
 
 # A lazy text: str() it in the language of the moment.
@@ -17,11 +18,27 @@ T = TypeVar("T")
 
 
 async def show(
-    callback: CallbackQuery, text: str, markup: InlineKeyboardMarkup | None = None
+    callback: CallbackQuery,
+    text: str,
+    markup: InlineKeyboardMarkup | None = None,
+    *,
+    photo: str | None = None,
+    heading: str = "",
 ) -> None:
     """Replace the text of the message the button is on, or send a new one when that
-    message has no text (an invoice, a document) or can no longer be edited."""
+    message has no text (an invoice, a document, a photo) or can no longer be edited. With
+    `photo`, a photo screen (bot.handlers.photos; `heading`: its caption when `text` is too
+    long for one)."""
     message = callback.message
+    photo = usable(photo)
+    if photo is None or not await show_photo(message, photo, text, markup, heading=heading):
+        await _show_text(message, text, markup)
+    await callback.answer()
+
+
+async def _show_text(
+    message: Message | InaccessibleMessage | None, text: str, markup: InlineKeyboardMarkup | None
+) -> None:
     if isinstance(message, Message) and message.text is not None:
         try:
             await message.edit_text(text, reply_markup=markup)
@@ -30,7 +47,6 @@ async def show(
                 await message.answer(text, reply_markup=markup)
     elif message is not None:
         await message.answer(text, reply_markup=markup)
-    await callback.answer()
 
 
 async def stale(callback: CallbackQuery) -> None:

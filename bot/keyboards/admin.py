@@ -95,6 +95,9 @@ def product_keyboard(product: Product) -> InlineKeyboardMarkup:
         button(toggle, AdminProduct(action=ProductAction.TOGGLE, product_id=product.id)),
         button(_("🗑 Delete"), AdminProduct(action=ProductAction.DELETE, product_id=product.id)),
     )
+    builder.row(
+        button(_("🖼 Photo"), AdminProduct(action=ProductAction.PHOTO, product_id=product.id))
+    )
     builder.row(button(_("⬅️ Products"), AdminProducts(page=0)))
     return builder.as_markup()
 
@@ -114,6 +117,9 @@ def category_keyboard(category: Category) -> InlineKeyboardMarkup:
     builder.row(
         button(_("✏️ Rename"), AdminCategory(action=CategoryAction.RENAME, category_id=category.id)),
         button(_("🗑 Delete"), AdminCategory(action=CategoryAction.DELETE, category_id=category.id)),
+    )
+    builder.row(
+        button(_("🖼 Photo"), AdminCategory(action=CategoryAction.PHOTO, category_id=category.id))
     )
     builder.row(button(_("⬅️ Categories"), Admin(action=AdminAction.CATEGORIES)))
     return builder.as_markup()

@@ -166,6 +166,7 @@ class ProductAction(StrEnum):
     DELETE = "delete"
     ADD_UNITS = "units"
     REMOVE_UNSOLD = "unsold"
+    PHOTO = "photo"  # asks for a new photo (or /remove)
 
 
 class AdminProduct(CallbackData, prefix="admp"):
@@ -188,6 +189,7 @@ class CategoryAction(StrEnum):
     VIEW = "view"
     RENAME = "rename"
     DELETE = "delete"
+    PHOTO = "photo"  # asks for a new photo (or /remove)
 
 
 class AdminCategory(CallbackData, prefix="admc"):

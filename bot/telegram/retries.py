@@ -32,6 +32,7 @@ from aiogram.exceptions import (
 )
 from aiogram.methods import (
     AnswerCallbackQuery,
+    AnswerInlineQuery,
     AnswerPreCheckoutQuery,
     DeleteWebhook,
     GetMe,
@@ -51,10 +52,12 @@ if TYPE_CHECKING:
 FIRST_BACKOFF = 0.5  # seconds before the first retry of a 5xx or network error
 MAX_BACKOFF = 8.0
 # Answers Telegram only takes for a short time: a pre-checkout query must be answered within
-# 10 s of being asked, and a button's spinner stops on its own soon after a press.
+# 10 s of being asked, a button's spinner stops on its own soon after a press, and an inline
+# query's answer is wanted while the user types.
 SHORT_BUDGETS: dict[type[TelegramMethod[Any]], float] = {
     AnswerPreCheckoutQuery: 8.0,
     AnswerCallbackQuery: 5.0,
+    AnswerInlineQuery: 5.0,  # the user is typing: a late list is a useless one
 }
 # getUpdates: the polling loop backs off on its own. Start-up calls: a start that cannot
 # reach Telegram fails at once (exit 3) and is restarted, rather than seeming to hang.

@@ -12,6 +12,7 @@ from bot.handlers.admin import (
     categories,
     menu,
     orders,
+    photo_form,
     product_form,
     products,
     promo_codes,
@@ -37,4 +38,5 @@ router.include_routers(
     promo_codes.router,
     broadcast_form.router,
     broadcasts.router,
+    photo_form.router,
 )

@@ -9,6 +9,7 @@ from aiogram.filters import StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 
+from bot.handlers.admin.photo_form import PHOTO_OF_CATEGORY, ask_for_photo
 from bot.handlers.admin.states import CategoryForm
 from bot.handlers.ui import load_or_stale, show
 from bot.i18n import _, ngettext
@@ -55,12 +56,15 @@ async def category_action(
     if callback_data.action is CategoryAction.VIEW:
         products = await shop.categories.product_count(category.id)
         text = _("🗂 <b>{name}</b>\n\nProducts: {count}").format(name=name, count=products)
+        text += "\n" + (_("Photo: yes") if category.photo else _("Photo: none"))
         await show(callback, text, category_keyboard(category))
     elif callback_data.action is CategoryAction.RENAME:
         await state.set_state(CategoryForm.rename)
         await state.update_data(category_id=category.id)
         text = _("✏️ Renaming <b>{name}</b>.\n\n{prompt}").format(name=name, prompt=_name_prompt())
         await show(callback, text)
+    elif callback_data.action is CategoryAction.PHOTO:
+        await ask_for_photo(callback, state, PHOTO_OF_CATEGORY, category.id, category.name)
     elif products := await delete_if_empty(shop, category):
         refusal = ngettext(
             "“{name}” has {count} product: only an empty category can be deleted.",

@@ -1,4 +1,5 @@
-"""Adding a product: name → description → category → price → file → content → confirm.
+"""Adding a product: name → description → category → price → photo → file → content →
+confirm.
 
 Each step checks what it gets and, if it is wrong, says why and stays; /cancel (handled in
 start.py) leaves the form at any step.
@@ -135,8 +136,30 @@ async def take_price(message: Message, state: FSMContext, settings: Settings) ->
         await message.answer(str(error))
         return
     await state.update_data(price=price, currency=currency)
+    await state.set_state(AddProduct.photo)
+    await message.answer(_("Send a photo for the product's card, or /skip if it has none."))
+
+
+async def _ask_file(message: Message, state: FSMContext, photo: str | None) -> None:
+    await state.update_data(photo=photo)
     await state.set_state(AddProduct.file)
     await message.answer(_("Send the product's file as a document, or /skip if it has none."))
+
+
+@router.message(AddProduct.photo, F.photo)
+async def take_photo(message: Message, state: FSMContext) -> None:
+    assert message.photo is not None
+    await _ask_file(message, state, message.photo[-1].file_id)
+
+
+@router.message(AddProduct.photo, Command("skip"))
+async def skip_photo(message: Message, state: FSMContext) -> None:
+    await _ask_file(message, state, None)
+
+
+@router.message(AddProduct.photo)
+async def photo_expected(message: Message) -> None:
+    await message.answer(_("Send a photo (not a file), or /skip."))
 
 
 async def _ask_content(message: Message, state: FSMContext, file_id: str | None) -> None:
@@ -204,6 +227,7 @@ async def _ask_to_confirm(message: Message, state: FSMContext, shop: Shop) -> No
         escape(clip(data["description"], _SUMMARY_CLIP)),
         category_line(category.name if category else None),
         price_line(data["price"], data["currency"]),
+        _("Photo: attached") if data.get("photo") else _("Photo: none"),
         _("File: attached") if data["file_id"] else _("File: none"),
         content,
     ]
@@ -231,6 +255,7 @@ async def save(callback: CallbackQuery, state: FSMContext, shop: Shop) -> None:
         price=data["price"],
         currency=data["currency"],
         file_id=data["file_id"],
+        photo=data.get("photo"),
         hidden_content=data["content"],
         kind=data.get("kind", KIND_UNLIMITED),
     )

@@ -10,6 +10,7 @@ from aiogram.types import CallbackQuery
 
 from bot.config import Settings
 from bot.dao.models import UNIT_TEXT_MAX, Product
+from bot.handlers.admin.photo_form import PHOTO_OF_PRODUCT, ask_for_photo
 from bot.handlers.admin.states import AddUnits
 from bot.handlers.admin.units import units_line
 from bot.handlers.ui import load_or_stale, show, stale
@@ -69,6 +70,7 @@ async def _show_product(
         category_line(product.category.name),
         price_line(product.price, product.currency),
         _("Status: 🟢 on sale") if product.on_sale else _("Status: ⚪️ hidden"),
+        _("Photo: yes") if product.photo else _("Photo: none"),
         _("File: yes") if product.file_id else _("File: none"),
         _("Purchases: {count}").format(count=purchases),
     ]
@@ -128,6 +130,10 @@ async def product_action(
         await _show_product(callback, shop, product, note.format(count=removed) + "\n\n")
     elif callback_data.action is ProductAction.TOGGLE:
         await _show_product(callback, shop, product, await _toggle_on_sale(shop, product))
+    elif callback_data.action is ProductAction.PHOTO:
+        await ask_for_photo(callback, state, PHOTO_OF_PRODUCT, product.id, product.name)
+    elif callback_data.action is not ProductAction.DELETE:  # units of a product without any
+        await stale(callback)
     elif await remove_product(shop, product) is Removal.DELETED:
         note = _("🗑 “{name}” deleted.").format(name=escape(product.name)) + "\n\n"
         await _show_list(callback, shop, settings, 0, note)

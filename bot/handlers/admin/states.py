@@ -10,6 +10,7 @@ class AddProduct(StatesGroup):
     description = State()
     category = State()
     price = State()
+    photo = State()
     file = State()
     content = State()
     confirm = State()
@@ -30,3 +31,9 @@ class BroadcastForm(StatesGroup):
     message = State()  # its text, or a photo or document with a caption
     button = State()
     audience = State()
+
+
+class PhotoForm(StatesGroup):
+    """Waiting for a product's or a category's new photo (or /remove)."""
+
+    photo = State()
