@@ -144,8 +144,8 @@ class BroadcastSender:
             part = await self.compose(shop, broadcast)
             progress = await shop.broadcasts.progress(broadcast.id)
             languages = await shop.users.languages_of([broadcast.author_id])
-        run = _Run(self, bot, broadcast, replace(part, paid=broadcast.paid), progress)
-        run.language = languages.get(broadcast.author_id, default_language())
+        language = languages.get(broadcast.author_id, default_language())
+        run = _Run(self, bot, broadcast, replace(part, paid=broadcast.paid), progress, language)
         logger.info(
             "sending broadcast #{} to {} user(s) left of {}",
             broadcast.id,
@@ -165,15 +165,18 @@ class _Run:
         broadcast: Broadcast,
         part: Part,
         progress: Progress,
+        language: str,
     ) -> None:
+        """`language`: the author's, their reports'."""
         self.sender = sender
         self.bot = bot
         self.broadcast = broadcast
         self.part = part
         self.progress = progress  # as recorded
         self.state = BROADCAST_SENDING  # as last read
-        self.language = default_language()
+        self.language = language
         self.outcomes = _Outcomes()
+        self._flushing = asyncio.Lock()
         self.lost = False  # another instance took it over
         self._reported: tuple[float, Progress, str] = (-1.0, Progress(), "")
 
@@ -181,7 +184,10 @@ class _Run:
         return self.sender.stopping or self.lost or self.state != BROADCAST_SENDING
 
     async def go(self) -> None:
-        flusher = asyncio.create_task(self._flush_every())
+        sent_all = asyncio.Event()
+        # Never cancelled mid-flush: outcomes taken out for a record that was cut short
+        # would be lost, and those recipients sent it again.
+        flusher = asyncio.create_task(self._flush_until(sent_all))
         nobody_left = False
         try:
             while not self.over():
@@ -193,10 +199,8 @@ class _Run:
                     nobody_left = True
                     break
         finally:
-            flusher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await flusher
-            await self._flush()
+            sent_all.set()
+            await flusher  # its last flush records what the loop sent
         if nobody_left and not self.over():
             await self._finish()
         if not self.lost and self.state != BROADCAST_SENDING:  # paused, cancelled, done
@@ -267,15 +271,24 @@ class _Run:
                 return  # left pending: whoever sends it next tries again
             await self.sender.pace.turn()
 
-    async def _flush_every(self) -> None:
-        while True:
-            await asyncio.sleep(FLUSH_EVERY)
+    async def _flush_until(self, done: asyncio.Event) -> None:
+        """Every FLUSH_EVERY seconds, and once more when `done`: record, then report."""
+        while not done.is_set():
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(FLUSH_EVERY):
+                    await done.wait()
             await self._flush()
             await self._edit_report()
 
     async def _flush(self) -> None:
         """Record the outcomes so far and renew the hold, in one transaction; learn whether
-        it was paused or cancelled meanwhile."""
+        it was paused or cancelled meanwhile. One at a time: when it returns, every outcome
+        from before the call is recorded (or kept for the next), so reading the recipients
+        still pending then cannot find one that was sent."""
+        async with self._flushing:
+            await self._record()
+
+    async def _record(self) -> None:
         if self.lost:
             return
         outcomes, self.outcomes = self.outcomes, _Outcomes()
