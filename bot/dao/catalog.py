@@ -102,8 +102,8 @@ _LISTED = Product.deleted_at.is_(None)  # deleted products are kept only for lat
 # What the customer's catalog screens show of a category and of a product: only these columns
 # are loaded there (loading whole rows was a third of a page's time; a product's content is
 # never among them). Reading any other attribute is an error (no lazy loads in async).
-_CATEGORY_LISTED = load_only(Category.id, Category.name, Category.photo, raiseload=True)
-_PRODUCT_SHOWN = load_only(
+CATEGORY_LISTED = load_only(Category.id, Category.name, Category.photo, raiseload=True)
+PRODUCT_SHOWN = load_only(
     Product.id,
     Product.category_id,
     Product.name,
@@ -120,7 +120,7 @@ _PRODUCT_SHOWN = load_only(
 # They read the latest commit (LATEST: never a replica that may lag), which the cache keeps.
 _CATEGORIES_ON_SALE = (
     select(Category, func.count(Product.id))
-    .options(_CATEGORY_LISTED)
+    .options(CATEGORY_LISTED)
     .join(Product)
     .where(Product.on_sale)
     .group_by(Category.id)
@@ -129,14 +129,14 @@ _CATEGORIES_ON_SALE = (
 )
 _CARD = (
     select(Product, REVIEW_COUNT, REVIEW_AVERAGE)
-    .options(_PRODUCT_SHOWN, joinedload(Product.category).options(_CATEGORY_LISTED))
+    .options(PRODUCT_SHOWN, joinedload(Product.category).options(CATEGORY_LISTED))
     .where(Product.id == bindparam("product_id"), Product.on_sale, _LISTED)
     .execution_options(**{LATEST: True})
 )
 _PAGE_ON_SALE = PagedSelect(
     select(Product)
     .join(Product.category)
-    .options(_PRODUCT_SHOWN, contains_eager(Product.category).options(_CATEGORY_LISTED))
+    .options(PRODUCT_SHOWN, contains_eager(Product.category).options(CATEGORY_LISTED))
     .where(Product.category_id == bindparam("category_id"), Product.on_sale)
     .order_by(Product.name, Product.id)
     .execution_options(**{LATEST: True})

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import joinedload, load_only
+from sqlalchemy.orm import joinedload
 
-from bot.dao.catalog import ProductView
-from bot.dao.models import Category, Product, searchable
+from bot.dao.catalog import CATEGORY_LISTED, PRODUCT_SHOWN, ProductView
+from bot.dao.models import Product, searchable
 from bot.dao.paging import Page, fetch_page
 
 MAX_WORDS = 8  # a longer query is cut to its first words
@@ -35,19 +35,7 @@ class ProductSearch:
         words = words_of(query)
         statement = (
             select(Product)
-            .options(
-                load_only(
-                    Product.id,
-                    Product.category_id,
-                    Product.name,
-                    Product.description,
-                    Product.price,
-                    Product.currency,
-                    Product.kind,
-                    Product.photo,
-                ),
-                joinedload(Product.category).load_only(Category.id, Category.name, Category.photo),
-            )
+            .options(PRODUCT_SHOWN, joinedload(Product.category).options(CATEGORY_LISTED))
             .where(Product.on_sale, Product.deleted_at.is_(None), *map(_contains, words))
             .order_by(Product.name, Product.id)
         )
