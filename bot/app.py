@@ -77,6 +77,7 @@ from bot.workers.gateway_checks import GatewayChecks
 from bot.workers.outbox import OutboxWorker
 from bot.workers.payment_replay import finish_payments, replay_payment_journal
 from bot.workers.reservations import ReservationSweep
+from bot.workers.search_text import fold_search_text
 from bot.workers.visits import Visits
 
 READS = "shopbot reads"  # the replica's connections, as pg_stat_activity names them
@@ -213,6 +214,7 @@ def build_dispatcher(
     watch_storage(dispatcher, settings)
     dispatcher.startup.register(on_startup)
     dispatcher.startup.register(replay_payment_journal)  # after the migration, before polling
+    dispatcher.startup.register(fold_search_text)
     dispatcher.startup.register(reservations.start)
     dispatcher.startup.register(outbox_worker.start)
     dispatcher.startup.register(broadcast_worker.start)

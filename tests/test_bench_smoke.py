@@ -31,6 +31,7 @@ SMALLEST = ["--repeat", "1", "--backend", "sqlite"]
         ["index_build", "--rows", "2000", "--backend", "postgresql"],  # CONCURRENTLY: PostgreSQL
         ["plan", "--purchases", "1000"],  # PostgreSQL only
         ["broadcast", "--users", "200", "--messages", "60", "--purchases", "1"],
+        ["search", "--products", "200", "--samples", "5"],
     ],
     ids=lambda script: script[0],
 )

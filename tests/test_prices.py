@@ -52,7 +52,7 @@ async def test_the_admin_form_takes_only_prices_telegram_accepts(shop: ShopBot) 
     assert f"Now the price: an amount in RUB, {RUB_RANGE}." in asked.text
     assert too_little.text == f"That is too little: Telegram accepts prices {RUB_RANGE}."
     assert too_much.text == f"That is too much: Telegram accepts prices {RUB_RANGE}."
-    assert "Send the product's file" in taken.text
+    assert "Send a photo for the product's card" in taken.text
 
 
 @pytest.mark.parametrize("price", [1, 50_000_100])  # 0.01 RUB and 500 001.00 RUB

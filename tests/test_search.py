@@ -9,8 +9,11 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
+from sqlalchemy import update
 
+from bot.dao.models import Product
 from bot.keyboards.callbacks import Menu, MenuAction, SearchPage
+from bot.workers.search_text import fold_search_text
 from tests.support.databases import ThrowawayDatabase
 from tests.support.shop import STALE, ShopBot, running_shop
 
@@ -93,3 +96,18 @@ async def test_results_are_paged_and_old_pages_go_stale(database: ThrowawayDatab
         await customer.send("/start")  # forgets the search
         pressed = await customer.press(SearchPage(page=1).pack())
         assert pressed.notice == STALE
+
+
+async def test_products_left_without_search_text_are_folded_at_start(shop: ShopBot) -> None:
+    """Offline SQL adds the column only, and an older release adds products without it: the
+    bot folds them when it starts."""
+    await shop.run(
+        lambda session: session.execute(
+            update(Product).where(Product.name == "VPN").values(search_text=None)
+        )
+    )
+    customer = shop.chat(CUSTOMER)
+    await customer.send("/start")
+    assert "VPN" not in found((await customer.send("/search vpn")).labels)
+    await fold_search_text(shop.engine)
+    assert found((await customer.send("/search vpn")).labels) == ["VPN"]

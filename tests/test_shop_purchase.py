@@ -111,6 +111,7 @@ async def test_start_greets_by_the_escaped_name_with_the_main_menu(buyer: Chat) 
     assert "Ann &lt;b&gt;" in menu.text
     assert menu.labels == [
         "🛍 Catalog",
+        "🔎 Search",
         "🧾 My purchases",
         "👥 Invite friends",
         "ℹ️ About",

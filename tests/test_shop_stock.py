@@ -290,7 +290,8 @@ async def test_the_admin_makes_a_stock_product_and_loads_units_from_a_document(
     pick = await admin.send("One key per buyer")
     await admin.tap(pick, "Keys")
     await admin.send("25")
-    content_step = await admin.send("/skip")
+    await admin.send("/skip")  # no photo
+    content_step = await admin.send("/skip")  # no file
     summary = (await admin.press(content_step.button("Stock product"))).screen
     assert "Kind: 📦 stock" in summary.text
     assert "saved" in (await admin.tap(summary, "Save")).text

@@ -99,9 +99,14 @@ def searchable(text: str) -> str:
     return text.casefold().replace("ё", "е")
 
 
-def _search_text_of(context: DefaultExecutionContext) -> str:
+def search_text_of(name: str | None, description: str | None) -> str:
+    """A product's `search_text`: its name and description, folded."""
+    return searchable(f"{name or ''}\n{description or ''}")
+
+
+def _search_text_default(context: DefaultExecutionContext) -> str:
     row = context.get_current_parameters()  # type: ignore[no-untyped-call]  # untyped in SQLAlchemy
-    return searchable(f"{row.get('name') or ''}\n{row.get('description') or ''}")
+    return search_text_of(row.get("name"), row.get("description"))
 
 
 class Product(Base):
@@ -130,7 +135,7 @@ class Product(Base):
     # What /search and inline mode look in: the name and description, folded by `searchable`
     # (written with the row: SQLite's lower() and LIKE fold only ASCII, PostgreSQL's depend
     # on the database's locale). A product whose name or description changes must set it.
-    search_text: Mapped[str | None] = mapped_column(Text, default=_search_text_of)
+    search_text: Mapped[str | None] = mapped_column(Text, default=_search_text_default)
 
     category: Mapped[Category] = relationship(back_populates="products")
     purchases: Mapped[list[Purchase]] = relationship(back_populates="product")

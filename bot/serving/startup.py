@@ -26,6 +26,7 @@ def commands() -> list[BotCommand]:
     """The bot's command list, in the current language."""
     return [
         BotCommand(command="start", description=_("Main menu")),
+        BotCommand(command="search", description=_("Find a product")),
         BotCommand(command="cancel", description=_("Cancel the current action")),
     ]
 

@@ -8,7 +8,9 @@ A nullable column without a default is one `ADD COLUMN` on both backends, no rew
 existing rows are filled in batches of BATCH, in Python (`str.casefold`, which no SQL function
 matches on both backends), inside the revision's transaction: it stays all or nothing. Each
 batch's rows stay locked until the revision commits; only admins write products, and a shop's
-catalog is thousands of rows, not millions.
+catalog is thousands of rows, not millions. As offline SQL (`alembic upgrade --sql`) it only
+adds the column: the bot folds the products left without one when it starts
+(bot.workers.search_text), as it does those an older release adds during a rolling deploy.
 
 Downgrade drops the column.
 
@@ -20,7 +22,7 @@ Create Date: 2026-12-08 05:00:00.000000+00:00
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-from alembic import op
+from alembic import context, op
 
 revision: str = "3e7a9c1f5b42"
 down_revision: str | Sequence[str] | None = "9d1f3a5c7e20"
@@ -44,6 +46,8 @@ def _folded(name: str | None, description: str | None) -> str:
 
 def upgrade() -> None:
     op.add_column("products", sa.Column("search_text", sa.Text(), nullable=True))
+    if context.is_offline_mode():  # no rows to read: the bot folds them at its next start
+        return
     connection = op.get_bind()
     after = 0
     while True:
