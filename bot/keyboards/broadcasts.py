@@ -25,20 +25,22 @@ from bot.keyboards.callbacks import (
     AdminBroadcast,
     BroadcastAction,
     BroadcastTo,
-    ProductCard,
 )
 from bot.keyboards.common import button
 from bot.shop.broadcasts import ACTIVE_DAYS
 
 
-def broadcast_button(broadcast: Broadcast, product_name: str | None) -> InlineKeyboardMarkup | None:
-    """The broadcast's one button, if any: its link, or its product's card."""
+def broadcast_button(
+    broadcast: Broadcast, product_link: tuple[str, str] | None
+) -> InlineKeyboardMarkup | None:
+    """The broadcast's one button, if any: its link, or its product's (name, deep link)."""
     if broadcast.button_url is not None and broadcast.button_text is not None:
         link = InlineKeyboardButton(text=broadcast.button_text, url=broadcast.button_url)
         return InlineKeyboardMarkup(inline_keyboard=[[link]])
-    if broadcast.button_product_id is not None and product_name is not None:
-        card = ProductCard(product_id=broadcast.button_product_id)
-        return InlineKeyboardMarkup(inline_keyboard=[[button(f"🛍 {product_name}", card)]])
+    if product_link is not None:
+        name, url = product_link
+        card = InlineKeyboardButton(text=f"🛍 {name}", url=url)
+        return InlineKeyboardMarkup(inline_keyboard=[[card]])
     return None
 
 

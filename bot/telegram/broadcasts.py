@@ -49,7 +49,7 @@ from bot.telegram.pace import Pace
 from bot.telegram.retries import describe, is_transient, may_have_arrived, retried_by_caller
 
 # The message a broadcast sends, read in a transaction when its sending starts.
-Compose = Callable[[Shop, Broadcast], Awaitable[Part]]
+Compose = Callable[[Shop, Broadcast, Bot], Awaitable[Part]]
 # The admin's view of a broadcast: its report's text and buttons (none once it is over).
 Report = Callable[[int, str, Progress], tuple[str, InlineKeyboardMarkup | None]]
 
@@ -141,7 +141,7 @@ class BroadcastSender:
     async def send(self, bot: Bot, broadcast: Broadcast) -> None:
         """Send it until nobody is left, it is paused or cancelled, or this instance stops."""
         async with self.transactions(LOCK_WAIT) as shop:
-            part = await self.compose(shop, broadcast)
+            part = await self.compose(shop, broadcast, bot)
             progress = await shop.broadcasts.progress(broadcast.id)
             languages = await shop.users.languages_of([broadcast.author_id])
         language = languages.get(broadcast.author_id, default_language())

@@ -166,7 +166,7 @@ async def _preview(
         button_product_id=data.get("button_product_id"),
     )
     count = await shop.broadcasts.count(audience, now(), settings.default_language)
-    part = await broadcast_message(shop, broadcast)
+    part = await broadcast_message(shop, broadcast, bot)
     await state.clear()
     try:
         await part.send(bot, message.chat.id)

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from aiogram import F, Router
+from aiogram import Bot, F, Router
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.utils.deep_linking import create_start_link
 
 from bot.config import Settings
 from bot.dao.broadcast_models import (
@@ -40,17 +41,19 @@ _CHANGES = {
 }
 
 
-async def broadcast_message(shop: Shop, broadcast: Broadcast) -> Part:
-    """The message every recipient gets (and the admin's preview)."""
-    product_name = None
+async def broadcast_message(shop: Shop, broadcast: Broadcast, bot: Bot) -> Part:
+    """The message every recipient gets (and the admin's preview). A product's button is a
+    link that opens its card in a message of its own (/start p<id>), leaving this one be."""
+    link = None
     if broadcast.button_product_id is not None:
         product = await shop.products.get(broadcast.button_product_id)
-        product_name = None if product is None else product.name
+        if product is not None:
+            link = (product.name, await create_start_link(bot, f"p{product.id}"))
     return Part(
         broadcast.text,
         document=broadcast.document,
         photo=broadcast.photo,
-        markup=broadcast_button(broadcast, product_name),
+        markup=broadcast_button(broadcast, link),
     )
 
 
