@@ -179,7 +179,7 @@ async def test_inline_results_are_paged(database: ThrowawayDatabase) -> None:
             await product(shop, f"Item {number:02d}")
         mark = shop.telegram.mark()
         await shop.feed(shop.telegram.inline_query_update(CUSTOMER, ""))
-        await shop.feed(shop.telegram.inline_query_update(CUSTOMER, "", offset="1"))
+        await shop.feed(shop.telegram.inline_query_update(CUSTOMER, "", offset="20"))
         first, second = [c for c in shop.telegram.calls[mark:] if c.method == "answerInlineQuery"]
-        assert len(first.params["results"]) == 20 and first.params["next_offset"] == "1"
+        assert len(first.params["results"]) == 20 and first.params["next_offset"] == "20"
         assert len(second.params["results"]) == 5 and not second.params.get("next_offset")

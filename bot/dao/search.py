@@ -3,13 +3,15 @@ folded by `searchable`): every word must appear, in any case, in any language.""
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, select, update
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
 from bot.dao.catalog import CATEGORY_LISTED, PRODUCT_SHOWN, ProductView
 from bot.dao.models import Product, search_text_of, searchable
-from bot.dao.paging import Page, fetch_page
+from bot.dao.paging import Page
 
 MAX_WORDS = 8  # a longer query is cut to its first words
 _LIKE_ESCAPE = "\\"
@@ -25,23 +27,59 @@ def _contains(word: str) -> ColumnElement[bool]:
     return Product.search_text.like(f"%{escaped}%", escape=_LIKE_ESCAPE)
 
 
+@dataclass(frozen=True)
+class Found:
+    """Products found from an offset on, and whether more follow (no count of them all)."""
+
+    items: tuple[ProductView, ...]
+    more: bool
+
+
 class ProductSearch:
+    """Every query reads all products on sale (LIKE '%word%' uses no index): fine for the
+    thousands a shop has (bench.search). The count of a page is taken apart from its rows: a
+    window over every match would carry each one's description through the sort."""
+
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
     async def page(self, query: str, number: int, size: int) -> Page[ProductView]:
         """Page `number` of the products on sale matching every word of `query` (all of
-        them for a query without words), by name."""
-        words = words_of(query)
+        them for a query without words), by name, with how many match in all."""
+        matching = _matching(query)
+        total = await self.session.scalar(select(func.count(Product.id)).where(*matching))
+        if not total:
+            return Page(items=(), number=number, size=size, total=0)
+        items = await self._read(matching, number * size, size)
+        return Page(items=items, number=number, size=size, total=total)
+
+    async def after(self, query: str, offset: int, size: int) -> Found:
+        """`size` matches from `offset` on, and whether there are more: for inline mode,
+        which pages without a count."""
+        items = await self._read(_matching(query), offset, size + 1)
+        return Found(items=items[:size], more=len(items) > size)
+
+    async def _read(
+        self, matching: list[ColumnElement[bool]], offset: int, limit: int
+    ) -> tuple[ProductView, ...]:
         statement = (
             select(Product)
             .options(PRODUCT_SHOWN, joinedload(Product.category).options(CATEGORY_LISTED))
-            .where(Product.on_sale, Product.deleted_at.is_(None), *map(_contains, words))
+            .where(*matching)
             .order_by(Product.name, Product.id)
+            .offset(offset)
+            .limit(limit)
         )
-        page = await fetch_page(self.session, statement, number, size)
-        items = tuple(ProductView.of(product) for product in page.items)
-        return Page(items=items, number=number, size=size, total=page.total)
+        return tuple(ProductView.of(product) for product in await self.session.scalars(statement))
+
+
+def _matching(query: str) -> list[ColumnElement[bool]]:
+    """On sale, and holding every word of `query`."""
+    return [
+        Product.on_sale.is_(True),
+        Product.deleted_at.is_(None),
+        *map(_contains, words_of(query)),
+    ]
 
 
 async def fold_missing(session: AsyncSession, limit: int) -> int:

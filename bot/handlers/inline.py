@@ -44,14 +44,14 @@ def product_in(start_payload: str | None) -> int | None:
 
 @router.inline_query()
 async def products_found(inline_query: InlineQuery, shop: Shop, bot: Bot) -> None:
-    number = int(inline_query.offset) if inline_query.offset.isdigit() else 0
-    page = await shop.search.page(inline_query.query, number, RESULTS_PER_PAGE)
-    results = [await _result(bot, product) for product in page.items]
+    offset = int(inline_query.offset) if inline_query.offset.isdigit() else 0
+    found = await shop.search.after(inline_query.query, offset, RESULTS_PER_PAGE)
+    results = [await _result(bot, product) for product in found.items]
     await inline_query.answer(
         results,
         cache_time=CACHE_SECONDS,
         is_personal=True,  # the button speaks the user's language
-        next_offset=str(number + 1) if page.has_next else "",
+        next_offset=str(offset + len(found.items)) if found.more else "",
     )
 
 
