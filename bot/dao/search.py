@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import ColumnElement, func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
@@ -37,8 +37,9 @@ class Found:
 
 class ProductSearch:
     """Every query reads all products on sale (LIKE '%word%' uses no index): fine for the
-    thousands a shop has (bench.search). The count of a page is taken apart from its rows: a
-    window over every match would carry each one's description through the sort."""
+    thousands a shop has (bench.search). The matches are sorted and counted by id and name
+    alone, and only the page's rows are read whole: a window over whole rows would carry
+    each match's description through the sort."""
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -47,30 +48,43 @@ class ProductSearch:
         """Page `number` of the products on sale matching every word of `query` (all of
         them for a query without words), by name, with how many match in all."""
         matching = _matching(query)
-        total = await self.session.scalar(select(func.count(Product.id)).where(*matching))
-        if not total:
-            return Page(items=(), number=number, size=size, total=0)
-        items = await self._read(matching, number * size, size)
-        return Page(items=items, number=number, size=size, total=total)
+        rows = await self._read(matching, number * size, size, counted=True)
+        if rows:
+            return Page(
+                items=tuple(row[0] for row in rows), number=number, size=size, total=rows[0][1]
+            )
+        total = 0
+        if number > 0:  # past the end: how many there are, for the pager
+            total = await self.session.scalar(select(func.count(Product.id)).where(*matching)) or 0
+        return Page(items=(), number=number, size=size, total=total)
 
     async def after(self, query: str, offset: int, size: int) -> Found:
         """`size` matches from `offset` on, and whether there are more: for inline mode,
         which pages without a count."""
-        items = await self._read(_matching(query), offset, size + 1)
-        return Found(items=items[:size], more=len(items) > size)
+        rows = await self._read(_matching(query), offset, size + 1, counted=False)
+        return Found(items=tuple(row[0] for row in rows[:size]), more=len(rows) > size)
 
     async def _read(
-        self, matching: list[ColumnElement[bool]], offset: int, limit: int
-    ) -> tuple[ProductView, ...]:
-        statement = (
-            select(Product)
-            .options(PRODUCT_SHOWN, joinedload(Product.category).options(CATEGORY_LISTED))
+        self, matching: list[ColumnElement[bool]], offset: int, limit: int, *, counted: bool
+    ) -> list[tuple[ProductView, int]]:
+        """The matches' page, each with the count of them all (0 unless `counted`)."""
+        total = func.count().over() if counted else literal(0)
+        ids = (
+            select(Product.id, total.label("total"))
             .where(*matching)
             .order_by(Product.name, Product.id)
             .offset(offset)
             .limit(limit)
+            .subquery()
         )
-        return tuple(ProductView.of(product) for product in await self.session.scalars(statement))
+        statement = (
+            select(Product, ids.c.total)
+            .join(ids, Product.id == ids.c.id)
+            .options(PRODUCT_SHOWN, joinedload(Product.category).options(CATEGORY_LISTED))
+            .order_by(Product.name, Product.id)
+        )
+        rows = await self.session.execute(statement)
+        return [(ProductView.of(product), int(count)) for product, count in rows]
 
 
 def _matching(query: str) -> list[ColumnElement[bool]]:
