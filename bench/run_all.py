@@ -24,6 +24,8 @@ SCRIPTS = (
     "replica",
     "index_build",
     "plan",
+    "broadcast",
+    "search",
 )
 
 
