@@ -114,11 +114,11 @@ async def send_off(
     if total is None:
         await callback.answer(_("This broadcast was sent off already."))
         return
-    wake_broadcasts()
     text, markup = broadcast_report(
         callback_data.broadcast_id, BROADCAST_SENDING, Progress(left=total)
     )
-    await show(callback, text, markup)
+    await show(callback, text, markup)  # committed first: the worker then finds it
+    wake_broadcasts()
 
 
 @router.callback_query(AdminBroadcast.filter(F.action != BroadcastAction.SEND))
@@ -138,6 +138,6 @@ async def change(
             return
         await _show_report(callback, shop, broadcast_id, broadcast.state)
         return
+    await _show_report(callback, shop, broadcast_id, to)  # committed first
     if to == BROADCAST_SENDING:
         wake_broadcasts()
-    await _show_report(callback, shop, broadcast_id, to)
