@@ -146,7 +146,8 @@ async def running_shop(database: ThrowawayDatabase, **settings: Any) -> AsyncIte
 
     On the way out it checks that the bot logged no traceback, as a process's log would show.
     """
-    journal = Path(tempfile.mkdtemp(prefix="shopbot-journal-")) / "payments.journal"
+    journal_dir = tempfile.TemporaryDirectory(prefix="shopbot-journal-")
+    journal = Path(journal_dir.name) / "payments.journal"
     settings = {"bot_token": TEST_TOKEN, "payments_journal": journal, **settings}
     config = Settings(_env_file=None, database_url=database.url_string, **settings)  # type: ignore[call-arg]
     engine = create_engine(config.database)
@@ -173,6 +174,7 @@ async def running_shop(database: ThrowawayDatabase, **settings: Any) -> AsyncIte
         await engine.dispose()
         if read_engine is not None:
             await read_engine.dispose()
+        journal_dir.cleanup()
 
 
 @dataclass(frozen=True)
