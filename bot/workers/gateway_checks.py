@@ -3,9 +3,8 @@ webhook are taken through the one purchase path, and the orders not paid in time
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from datetime import timedelta
+from functools import partial
 
 from aiogram import Bot
 from loguru import logger
@@ -15,6 +14,7 @@ from bot.shop.gateways import PROVIDER_CRYPTOPAY
 from bot.shop.gateways.cryptopay import PAID, CryptoPayError
 from bot.shop.intake import LOCK_WAIT
 from bot.shop.orders import expire_orders
+from bot.workers.every import Every
 
 # How often unpaid Crypto Pay invoices are looked up and overdue orders expired.
 CHECK_INTERVAL = 60.0
@@ -66,24 +66,12 @@ class GatewayChecks:
 
     def __init__(self, gateways: Gateways, interval: float = CHECK_INTERVAL) -> None:
         self.gateways = gateways
-        self.interval = interval
-        self._task: asyncio.Task[None] | None = None
-
-    async def _run(self, bot: Bot) -> None:
-        while True:
-            await asyncio.sleep(self.interval)
-            try:
-                await check_gateways(self.gateways, bot)
-            except Exception as error:  # the database down for a while: next tick
-                logger.warning("the gateways' check failed: {}: {}", type(error).__name__, error)
+        self._every = Every(interval, "the gateways' check failed")
 
     async def start(self, bot: Bot) -> None:
         """Startup hook."""
-        self._task = asyncio.create_task(self._run(bot))
+        self._every.start(partial(check_gateways, self.gateways, bot))
 
     async def stop(self) -> None:
         """Shutdown hook, before the gateways' client is closed."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._every.stop()

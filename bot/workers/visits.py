@@ -5,8 +5,6 @@ replica too). A crash forgets at most that long of visits."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable
 from itertools import islice
 from typing import Any
@@ -17,6 +15,7 @@ from loguru import logger
 
 from bot.shop.intake import LOCK_WAIT, ShopTransactions
 from bot.shop.stock import now
+from bot.workers.every import Every
 
 WRITE_EVERY = 60.0
 CHUNK = 500  # users per statement
@@ -29,7 +28,7 @@ class Visits(BaseMiddleware):
     def __init__(self, transactions: ShopTransactions) -> None:
         self.transactions = transactions
         self._seen: set[int] = set()
-        self._task: asyncio.Task[None] | None = None
+        self._every = Every(WRITE_EVERY, "could not write when users were last seen")
 
     async def __call__(
         self,
@@ -55,19 +54,11 @@ class Visits(BaseMiddleware):
             self._seen |= seen
             logger.warning("could not write when users were last seen ({})", error)
 
-    async def _every(self) -> None:
-        while True:
-            await asyncio.sleep(WRITE_EVERY)
-            await self.write()
-
     async def start(self) -> None:
         """Startup hook."""
-        self._task = asyncio.create_task(self._every())
+        self._every.start(self.write)
 
     async def stop(self) -> None:
         """Shutdown hook: the last visits are written too."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._every.stop()
         await self.write()
